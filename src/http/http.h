@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Strict HTTP/1.1 request parsing (RFC 9110/9112), pure functions over
+ * buffers: no I/O, no allocation except from a caller's arena. Ambiguous
+ * requests (request smuggling material) are refused with a reason code so
+ * that the WAF never sees a different request than the upstream does.
+ */
+#ifndef SK_HTTP_HTTP_H
+#define SK_HTTP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/arena.h"
+#include "util/str.h"
+
+/* Why a request was refused; each maps to status 400 (or 413/414/431/501). */
+enum sk_http_err {
+    SK_HTTP_OK = 0,
+    SK_HTTP_E_REQUEST_LINE = 1,   /* malformed request line */
+    SK_HTTP_E_METHOD = 2,         /* method is not a token */
+    SK_HTTP_E_URI = 3,            /* bad request-target */
+    SK_HTTP_E_VERSION = 4,        /* not HTTP/1.0 or HTTP/1.1 */
+    SK_HTTP_E_LINE_TOO_LONG = 5,  /* request line over the limit (414) */
+    SK_HTTP_E_HEADER_SYNTAX = 6,  /* bad field name or value */
+    SK_HTTP_E_HEADER_SPACE = 7,   /* whitespace before the colon */
+    SK_HTTP_E_OBS_FOLD = 8,       /* obsolete line folding */
+    SK_HTTP_E_BARE_CR = 9,        /* CR not followed by LF, or NUL */
+    SK_HTTP_E_HEADERS_TOO_BIG = 10, /* header section over the limit (431) */
+    SK_HTTP_E_TOO_MANY_HEADERS = 11,
+    SK_HTTP_E_CL_AND_TE = 12,     /* both Content-Length and T-E */
+    SK_HTTP_E_BAD_CL = 13,        /* bad or several differing C-L */
+    SK_HTTP_E_BAD_TE = 14,        /* T-E other than chunked (501) */
+    SK_HTTP_E_CHUNK = 15,         /* bad chunk size, extension or CRLF */
+    SK_HTTP_E_HOST = 16,          /* missing (1.1) or several Host */
+};
+
+/* A short, static description of an error code, for logs. */
+const char *sk_http_strerror(enum sk_http_err e);
+
+/* The status a proxy answers with for an error code (400, 414, ...). */
+int sk_http_err_status(enum sk_http_err e);
+
+struct sk_http_header {
+    struct sk_str name;  /* as received (case kept) */
+    struct sk_str value; /* leading and trailing whitespace removed */
+};
+
+enum sk_http_body_kind {
+    SK_HTTP_BODY_NONE = 0,
+    SK_HTTP_BODY_LENGTH = 1,  /* Content-Length */
+    SK_HTTP_BODY_CHUNKED = 2, /* Transfer-Encoding: chunked */
+};
+
+struct sk_http_request {
+    struct sk_str method;
+    struct sk_str target;   /* request-target as received */
+    struct sk_str path;     /* target before '?' (origin or absolute form) */
+    struct sk_str query;    /* after '?', without it; len 0 when absent */
+    bool has_query;
+    struct sk_str protocol; /* "HTTP/1.1" */
+    unsigned version;       /* 10 or 11 */
+    struct sk_str request_line; /* the whole line without CRLF */
+    struct sk_http_header *headers; /* arena array, in received order */
+    size_t nheaders;
+    enum sk_http_body_kind body_kind;
+    uint64_t content_length;
+    size_t head_len;        /* bytes up to and including the blank line */
+};
+
+/*
+ * Parses the request head (request line + header section) at the start of
+ * `in`. Returns 0 with *req filled (views into `in`, the header array from
+ * `a`), SK_AGAIN when `in` does not yet hold the whole head (and is still
+ * within limits), or -SK_EPARSE with *err set; -SK_ENOMEM on arena
+ * exhaustion. Never blocks. A lenient mode is not offered on purpose.
+ */
+int sk_http_parse_head(struct sk_arena *a, struct sk_str in,
+                       struct sk_http_request *req, enum sk_http_err *err);
+
+/* Incremental chunked-body decoder (caller-owned state, zeroed to start). */
+struct sk_http_chunked {
+    int state;
+    uint64_t remaining;
+    size_t line_len;
+    bool done;
+};
+
+/*
+ * Decodes chunked framing from `in`, appending payload bytes through
+ * `sink` (called with spans of `in`). Sets *used to the bytes consumed.
+ * Returns 0 (need more input unless st->done), or -SK_EPARSE with *err.
+ * Trailers are parsed and discarded (with the header rules above).
+ */
+typedef int (*sk_http_sink_fn)(void *ud, const uint8_t *p, size_t n);
+int sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
+                           size_t *used, sk_http_sink_fn sink, void *ud,
+                           enum sk_http_err *err);
+
+/* Callback for name/value pairs; a non-zero return stops the parse. */
+typedef int (*sk_http_pair_fn)(void *ud, struct sk_str name,
+                               struct sk_str value);
+
+/*
+ * ModSecurity's URL decoding of argument names and values: `+` becomes a
+ * space, `%XX` with two hex digits becomes the byte, an invalid `%`
+ * sequence is kept as is. Output from `a`. *invalid (if not NULL) is set
+ * when an invalid sequence was seen.
+ */
+int sk_http_urldecode_arg(struct sk_arena *a, struct sk_str in,
+                          struct sk_str *out, bool *invalid);
+
+/*
+ * Splits an application/x-www-form-urlencoded string (query or body) on
+ * `sep` (SecArgumentSeparator, '&' by default) into decoded pairs, the
+ * ModSecurity way: an element without '=' is a name with an empty value,
+ * empty elements are skipped. Stops with -SK_ELIMIT after `max_pairs`.
+ */
+int sk_http_parse_urlencoded(struct sk_arena *a, struct sk_str in, char sep,
+                             size_t max_pairs, sk_http_pair_fn fn, void *ud);
+
+/*
+ * Splits a Cookie header value into pairs with ModSecurity v3 semantics
+ * (separator ';', leading spaces of names removed, a cookie without '='
+ * has an empty value, values are not decoded).
+ */
+int sk_http_parse_cookies(struct sk_arena *a, struct sk_str in,
+                          size_t max_pairs, sk_http_pair_fn fn, void *ud);
+
+#endif
