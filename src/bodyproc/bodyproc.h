@@ -37,7 +37,7 @@ int sk_bodyproc_xml_parse(struct sk_arena *a, struct sk_str body,
                           struct sk_xml_doc **doc, const char **errmsg);
 
 /*
- * Evaluates an XPath expression (`XML:/*`, `XML://@*`) and calls `fn` with
+ * Evaluates an XPath expression (an XML target's selector) and calls `fn` with
  * each resulting node's text content (name is the expression). An invalid
  * expression returns -SK_EINVAL. With xpath NULL calls fn once with the
  * whole document's text, which is what a bare `XML` target means.

@@ -13,6 +13,7 @@
 #include "util/buf.h"
 #include "util/diag.h"
 #include "util/error.h"
+#include "util/redact.h"
 #include "util/str.h"
 
 static int cleanup_calls;
@@ -137,6 +138,38 @@ test_errors_and_diag(void **state)
     sk_diag_fini(&d);
 }
 
+static void
+check_redact(const char *in, const char *want)
+{
+    struct sk_buf out = {0};
+    assert_int_equal(sk_redact(sk_str_c(in), &out), 0);
+    assert_string_equal(sk_buf_cstr(&out), want);
+    sk_buf_fini(&out);
+}
+
+static void
+test_redact(void **state)
+{
+    (void)state;
+    /* Luhn-valid numbers, plain and grouped, keep their last four. */
+    check_redact("card=4111111111111111&x=1", "card=************1111&x=1");
+    check_redact("pan 4111 1111 1111 1111 end", "pan **** **** **** 1111 end");
+    check_redact("5500-0000-0000-0004", "****-****-****-0004");
+    /* Not Luhn-valid, too short or part of a longer run: kept. */
+    check_redact("id=4111111111111112", "id=4111111111111112");
+    check_redact("tel 0312345678", "tel 0312345678");
+    check_redact("x41111111111111110", "x41111111111111110");
+    /* Secret fields in the usual shapes. */
+    check_redact("user=bob&password=hunter2&a=b",
+                 "user=bob&password=***&a=b");
+    check_redact("{\"cvv\":\"123\",\"n\":1}", "{\"cvv\":\"***\",\"n\":1}");
+    check_redact("card_cvc: 999", "card_cvc: ***");
+    check_redact("passport=1", "passport=***");
+    check_redact("name=alice", "name=alice");
+    assert_true(sk_redact_secret_name(SK_STR_LIT("Security_Code")));
+    assert_false(sk_redact_secret_name(SK_STR_LIT("shipping")));
+}
+
 int
 main(void)
 {
@@ -147,6 +180,7 @@ main(void)
         cmocka_unit_test(test_buf),
         cmocka_unit_test(test_str),
         cmocka_unit_test(test_errors_and_diag),
+        cmocka_unit_test(test_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `sekimori crs-test [--setup FILE] [--overrides FILE] [-v] DIR|FILE...`:
+ * runs the OWASP CRS regression suite (ftw YAML) in-process. Each stage's
+ * exact request bytes go through the same strict HTTP parser and rule
+ * engine as live traffic; the matched rules are rendered as
+ * ModSecurity-style log lines, and the test's log_contains /
+ * no_log_contains / status / expect_error are judged against them.
+ *
+ * Output: each failing test's title and reason, per-file counts, the
+ * tests of disabled files apart, and last `N passed, N failed`. Exit code
+ * 0 when no counted test failed, 1 otherwise, 2 on usage or load errors.
+ */
+#include "cli/cli.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "crstest/ftw.h"
+#include "http/http.h"
+#include "sekimori/waf.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/diag.h"
+#include "util/error.h"
+
+struct counts {
+    unsigned passed, failed, overridden;
+};
+
+struct run {
+    struct sk_waf_rules *rules;
+    struct sk_ftw_override *ovr;
+    size_t novr;
+    bool verbose;
+    struct counts total, disabled;
+    unsigned files, disabled_files;
+};
+
+/* The outcome of sending one stage. */
+struct outcome {
+    int status;         /* what a proxy would answer */
+    bool error;         /* refused at the HTTP layer (connection closed) */
+    struct sk_buf log;  /* ModSecurity-style lines of the matched rules */
+    char reason[256];   /* why the HTTP layer refused it */
+};
+
+static int
+sink_body(void *ud, const uint8_t *p, size_t n)
+{
+    return sk_buf_append(ud, p, n);
+}
+
+static bool
+regex_search(const char *re, struct sk_str subject, char *err, size_t errlen)
+{
+    int code;
+    PCRE2_SIZE off;
+    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0,
+                                  &code, &off, NULL);
+    if (c == NULL) {
+        snprintf(err, errlen, "bad regex in test: %s", re);
+        return false;
+    }
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(c, NULL);
+    int rc = md ? pcre2_match(c, subject.p, subject.len, 0, 0, md, NULL) : -1;
+    pcre2_match_data_free(md);
+    pcre2_code_free(c);
+    return rc >= 0;
+}
+
+/*
+ * Sends one request through the HTTP parser and the engine, as the proxy
+ * will: a refused request gets 400 (or the parser's status) and no rules.
+ */
+static int
+run_stage(struct run *run, const struct sk_ftw_stage *st, struct outcome *o)
+{
+    struct sk_arena *a = sk_arena_new(0);
+    if (a == NULL)
+        return -SK_ENOMEM;
+    struct sk_http_request req;
+    enum sk_http_err herr = SK_HTTP_OK;
+    int rc = sk_http_parse_head(a, st->request, &req, &herr);
+    o->status = 200;
+    if (rc == SK_AGAIN) {
+        snprintf(o->reason, sizeof(o->reason), "incomplete request head");
+        o->status = 400;
+        o->error = true;
+        sk_arena_free(a);
+        return 0;
+    }
+    if (rc != 0) {
+        if (rc == -SK_ENOMEM) {
+            sk_arena_free(a);
+            return rc;
+        }
+        snprintf(o->reason, sizeof(o->reason), "refused: %s",
+                 sk_http_strerror(herr));
+        o->status = sk_http_err_status(herr);
+        o->error = true;
+        sk_arena_free(a);
+        return 0;
+    }
+    struct sk_str rest = sk_str_make(st->request.p + req.head_len,
+                                     st->request.len - req.head_len);
+    struct sk_buf body = {0};
+    if (req.body_kind == SK_HTTP_BODY_LENGTH) {
+        if (req.content_length > rest.len) {
+            /* A server would wait for the rest and time out. */
+            snprintf(o->reason, sizeof(o->reason),
+                     "body shorter than Content-Length");
+            o->status = 400;
+            o->error = true;
+            sk_arena_free(a);
+            return 0;
+        }
+        rc = sk_buf_append(&body, rest.p, (size_t)req.content_length);
+    } else if (req.body_kind == SK_HTTP_BODY_CHUNKED) {
+        struct sk_http_chunked ch = {0};
+        size_t used = 0;
+        rc = sk_http_chunked_decode(&ch, rest, &used, sink_body, &body, &herr);
+        if (rc == 0 && !ch.done) {
+            snprintf(o->reason, sizeof(o->reason), "incomplete chunked body");
+            o->status = 400;
+            o->error = true;
+            sk_buf_fini(&body);
+            sk_arena_free(a);
+            return 0;
+        }
+        if (rc == -SK_EPARSE) {
+            snprintf(o->reason, sizeof(o->reason), "refused: %s",
+                     sk_http_strerror(herr));
+            o->status = sk_http_err_status(herr);
+            o->error = true;
+            sk_buf_fini(&body);
+            sk_arena_free(a);
+            return 0;
+        }
+    }
+    if (rc != 0) {
+        sk_buf_fini(&body);
+        sk_arena_free(a);
+        return rc;
+    }
+
+    struct sk_waf_txn *t = sk_waf_txn_new(run->rules, NULL);
+    if (t == NULL) {
+        sk_buf_fini(&body);
+        sk_arena_free(a);
+        return -SK_ENOMEM;
+    }
+    rc = sk_waf_txn_connection(t, "127.0.0.1", 40000,
+                               st->dest_addr ? st->dest_addr : "127.0.0.1",
+                               st->port ? st->port : 80);
+    if (rc == 0)
+        rc = sk_waf_txn_request_line(
+            t, (const char *)req.method.p, req.method.len,
+            (const char *)req.target.p, req.target.len,
+            (const char *)req.protocol.p, req.protocol.len);
+    for (size_t i = 0; rc == 0 && i < req.nheaders; i++)
+        rc = sk_waf_txn_request_header(
+            t, (const char *)req.headers[i].name.p, req.headers[i].name.len,
+            (const char *)req.headers[i].value.p, req.headers[i].value.len);
+    if (rc == 0)
+        rc = sk_waf_txn_phase(t, 1);
+    if (rc == 0 && body.len > 0)
+        rc = sk_waf_txn_request_body(t, body.p, body.len);
+    if (rc == 0)
+        rc = sk_waf_txn_phase(t, 2);
+    /* The upstream's answer: a small HTML page, as the suite's web
+     * server would send for "/". */
+    static const char page[] = "<html><body>ok</body></html>\n";
+    if (rc == 0)
+        rc = sk_waf_txn_response_status(t, 200, "HTTP/1.1");
+    if (rc == 0)
+        rc = sk_waf_txn_response_header(t, "Content-Type", 12, "text/html",
+                                        9);
+    if (rc == 0)
+        rc = sk_waf_txn_phase(t, 3);
+    if (rc == 0)
+        rc = sk_waf_txn_response_body(t, page, sizeof(page) - 1);
+    if (rc == 0)
+        rc = sk_waf_txn_phase(t, 5);
+    if (rc == 0) {
+        struct sk_waf_verdict v;
+        sk_waf_txn_verdict(t, &v);
+        if (v.action == SK_WAF_DENY || v.action == SK_WAF_REDIRECT)
+            o->status = v.status;
+        else if (v.action == SK_WAF_DROP)
+            o->error = true;
+        char line[8192];
+        for (size_t i = 0; i < sk_waf_txn_match_count(t) && rc == 0; i++) {
+            sk_waf_txn_format_match(t, i, line, sizeof(line));
+            rc = sk_buf_append_c(&o->log, line);
+            if (rc == 0)
+                rc = sk_buf_putc(&o->log, '\n');
+        }
+    }
+    sk_waf_txn_free(t);
+    sk_buf_fini(&body);
+    sk_arena_free(a);
+    return rc;
+}
+
+static const struct sk_ftw_override *
+find_override(const struct run *run, const char *title)
+{
+    for (size_t i = 0; i < run->novr; i++)
+        if (strcmp(run->ovr[i].test_title, title) == 0)
+            return &run->ovr[i];
+    return NULL;
+}
+
+/* Judges one stage; returns true when it passes, else fills `why`. */
+static bool
+judge(const struct sk_ftw_output *out, const struct sk_ftw_override *ovr,
+      struct outcome *o, char *why, size_t wl)
+{
+    const char *lc = out->log_contains, *nlc = out->no_log_contains;
+    if (ovr != NULL) {
+        if (ovr->expect_pass_anyway)
+            return true;
+        if (ovr->log_contains || ovr->no_log_contains) {
+            lc = ovr->log_contains;
+            nlc = ovr->no_log_contains;
+        }
+    }
+    struct sk_str log = sk_buf_str(&o->log);
+    if (out->has_expect_error && out->expect_error && !o->error) {
+        snprintf(why, wl, "expected an error, got status %d", o->status);
+        return false;
+    }
+    if (lc != NULL && !regex_search(lc, log, why, wl)) {
+        if (o->error)
+            snprintf(why, wl, "log lacks /%s/ (%s)", lc, o->reason);
+        else
+            snprintf(why, wl, "log lacks /%s/", lc);
+        return false;
+    }
+    if (nlc != NULL && regex_search(nlc, log, why, wl)) {
+        snprintf(why, wl, "log has /%s/", nlc);
+        return false;
+    }
+    if (out->nstatus > 0 && lc == NULL && nlc == NULL) {
+        bool ok = false;
+        for (size_t i = 0; i < out->nstatus; i++)
+            if (out->status[i] == o->status)
+                ok = true;
+        if (!ok) {
+            snprintf(why, wl, "status %d not among the expected", o->status);
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+run_file(struct run *run, const char *path)
+{
+    struct sk_arena *a = sk_arena_new(0);
+    struct sk_diag d = {0};
+    struct sk_ftw_file f;
+    if (a == NULL)
+        return -SK_ENOMEM;
+    int rc = sk_ftw_load(a, path, &f, &d);
+    if (rc != 0) {
+        fprintf(stderr, "%s", sk_diag_text(&d));
+        sk_diag_fini(&d);
+        sk_arena_free(a);
+        return rc;
+    }
+    sk_diag_fini(&d);
+    struct counts c = {0};
+    for (size_t i = 0; i < f.ntests; i++) {
+        const struct sk_ftw_test *test = &f.tests[i];
+        const struct sk_ftw_override *ovr = find_override(run, test->title);
+        bool pass = true;
+        char why[512] = "";
+        for (size_t s = 0; s < test->nstages && pass; s++) {
+            struct outcome o;
+            memset(&o, 0, sizeof(o));
+            rc = run_stage(run, &test->stages[s], &o);
+            if (rc != 0) {
+                sk_buf_fini(&o.log);
+                sk_arena_free(a);
+                return rc;
+            }
+            pass = judge(&test->stages[s].out, ovr, &o, why, sizeof(why));
+            if (run->verbose)
+                printf("--- %s stage %zu log:\n%s", test->title, s,
+                       sk_buf_cstr(&o.log) ? sk_buf_cstr(&o.log) : "");
+            sk_buf_fini(&o.log);
+        }
+        if (pass) {
+            c.passed++;
+            if (ovr != NULL)
+                c.overridden++;
+        } else {
+            c.failed++;
+            printf("FAIL %s%s: %s\n", test->title,
+                   f.enabled ? "" : " (disabled file)", why);
+        }
+    }
+    printf("file %s: %u passed, %u failed%s\n", f.name ? f.name : path,
+           c.passed, c.failed, f.enabled ? "" : " (disabled, not counted)");
+    struct counts *sum = f.enabled ? &run->total : &run->disabled;
+    sum->passed += c.passed;
+    sum->failed += c.failed;
+    sum->overridden += c.overridden;
+    if (f.enabled)
+        run->files++;
+    else
+        run->disabled_files++;
+    sk_arena_free(a);
+    return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Runs every *.yaml under `path` (recursively, in sorted order). */
+static int
+run_path(struct run *run, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == -1) {
+        perror(path);
+        return -SK_ENOENT;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        size_t n = strlen(path);
+        if (n < 5 || strcmp(path + n - 5, ".yaml") != 0)
+            return 0;
+        return run_file(run, path);
+    }
+    DIR *dir = opendir(path);
+    if (dir == NULL) {
+        perror(path);
+        return -SK_EIO;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nn = realloc(names, cap * sizeof(*nn));
+            if (nn == NULL) {
+                rc = -SK_ENOMEM;
+                break;
+            }
+            names = nn;
+        }
+        size_t len = strlen(path) + 1 + strlen(e->d_name) + 1;
+        names[n] = malloc(len);
+        if (names[n] == NULL) {
+            rc = -SK_ENOMEM;
+            break;
+        }
+        snprintf(names[n], len, "%s/%s", path, e->d_name);
+        n++;
+    }
+    closedir(dir);
+    if (rc == 0 && n > 0)
+        qsort(names, n, sizeof(*names), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = run_path(run, names[i]);
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sekimori crs-test [--setup FILE] [--overrides FILE] "
+            "[-v] DIR|FILE...\n"
+            "  --setup FILE      rule configuration to load (SecLang)\n"
+            "  --overrides FILE  tests judged differently, with reasons\n"
+            "  -v                print every stage's log\n"
+            "Runs ftw-format YAML tests in-process; last line is\n"
+            "`N passed, N failed`. Exit: 0 all counted tests passed, 1 some\n"
+            "failed, 2 usage or load error.\n");
+}
+
+int
+sk_cli_crs_test(int argc, char **argv)
+{
+    const char *setup = NULL, *overrides = NULL;
+    struct run run;
+    memset(&run, 0, sizeof(run));
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--setup") == 0 && i + 1 < argc)
+            setup = argv[++i];
+        else if (strcmp(argv[i], "--overrides") == 0 && i + 1 < argc)
+            overrides = argv[++i];
+        else if (strcmp(argv[i], "-v") == 0)
+            run.verbose = true;
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return SK_EXIT_OK;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "crs-test: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return SK_EXIT_USAGE;
+        } else
+            break;
+    }
+    if (i >= argc || setup == NULL) {
+        usage(stderr);
+        return SK_EXIT_USAGE;
+    }
+    run.rules = sk_waf_rules_new();
+    if (run.rules == NULL)
+        return SK_EXIT_INTERNAL;
+    int rc = sk_waf_rules_add_file(run.rules, setup);
+    if (rc == 0)
+        rc = sk_waf_rules_compile(run.rules);
+    const char *diag = sk_waf_rules_errors(run.rules);
+    if (rc != 0) {
+        fprintf(stderr, "%scrs-test: the rules failed to load\n", diag);
+        sk_waf_rules_free(run.rules);
+        return SK_EXIT_USAGE;
+    }
+    if (diag[0] != '\0')
+        fprintf(stderr, "%s", diag);
+    fprintf(stderr, "crs-test: %zu rules loaded from %s\n",
+            sk_waf_rules_count(run.rules), setup);
+    struct sk_arena *oa = sk_arena_new(0);
+    if (oa == NULL) {
+        sk_waf_rules_free(run.rules);
+        return SK_EXIT_INTERNAL;
+    }
+    if (overrides != NULL) {
+        struct sk_diag d = {0};
+        rc = sk_ftw_load_overrides(oa, overrides, &run.ovr, &run.novr, &d);
+        if (rc != 0) {
+            fprintf(stderr, "%scrs-test: bad overrides file\n",
+                    sk_diag_text(&d));
+            sk_diag_fini(&d);
+            sk_arena_free(oa);
+            sk_waf_rules_free(run.rules);
+            return SK_EXIT_USAGE;
+        }
+        sk_diag_fini(&d);
+    }
+    for (; i < argc && rc == 0; i++)
+        rc = run_path(&run, argv[i]);
+    if (rc != 0) {
+        fprintf(stderr, "crs-test: %s\n", sk_strerror(rc));
+        sk_arena_free(oa);
+        sk_waf_rules_free(run.rules);
+        return rc == -SK_ENOMEM ? SK_EXIT_INTERNAL : SK_EXIT_USAGE;
+    }
+    printf("disabled files: %u, their tests: %u passed, %u failed (not "
+           "counted)\n",
+           run.disabled_files, run.disabled.passed, run.disabled.failed);
+    printf("files: %u, overridden tests passed: %u of %zu overrides\n",
+           run.files, run.total.overridden, run.novr);
+    printf("%u passed, %u failed\n", run.total.passed, run.total.failed);
+    sk_arena_free(oa);
+    sk_waf_rules_free(run.rules);
+    return run.total.failed == 0 ? SK_EXIT_OK : SK_EXIT_FAIL;
+}

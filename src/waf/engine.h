@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The rule engine's internal contract: the compiled program (rules,
+ * targets, actions, macros) built by compile.c from the SecLang AST and run
+ * by txn.c. The public face is include/sekimori/waf.h; nothing here is
+ * visible to connectors.
+ *
+ * Lifetimes: everything reachable from struct sk_waf_rules lives in its
+ * config arena and is read-only once compiled, except the persistent
+ * collection store (IP, GLOBAL), which has its own lock. A transaction
+ * allocates only from its own arena.
+ */
+#ifndef SK_WAF_ENGINE_H
+#define SK_WAF_ENGINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "sekimori/waf.h"
+#include "operator/operator.h"
+#include "seclang/seclang.h"
+#include "transform/transform.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/diag.h"
+#include "util/str.h"
+
+#define SK_PHASES 5 /* 1..5; arrays are indexed by phase - 1 */
+
+/* Variables ------------------------------------------------------------ */
+
+enum sk_var_id {
+    SK_V_ARGS = 0,
+    SK_V_ARGS_COMBINED_SIZE,
+    SK_V_ARGS_GET,
+    SK_V_ARGS_GET_NAMES,
+    SK_V_ARGS_NAMES,
+    SK_V_ARGS_POST,
+    SK_V_ARGS_POST_NAMES,
+    SK_V_AUTH_TYPE,
+    SK_V_DURATION,
+    SK_V_ENV,
+    SK_V_FILES,
+    SK_V_FILES_COMBINED_SIZE,
+    SK_V_FILES_NAMES,
+    SK_V_FILES_SIZES,
+    SK_V_FULL_REQUEST,
+    SK_V_FULL_REQUEST_LENGTH,
+    SK_V_GEO,
+    SK_V_GLOBAL,
+    SK_V_HIGHEST_SEVERITY,
+    SK_V_INBOUND_DATA_ERROR,
+    SK_V_IP,
+    SK_V_MATCHED_VAR,
+    SK_V_MATCHED_VARS,
+    SK_V_MATCHED_VARS_NAMES,
+    SK_V_MATCHED_VAR_NAME,
+    SK_V_MULTIPART_BOUNDARY_QUOTED,
+    SK_V_MULTIPART_BOUNDARY_WHITESPACE,
+    SK_V_MULTIPART_CRLF_LF_LINES,
+    SK_V_MULTIPART_DATA_AFTER,
+    SK_V_MULTIPART_DATA_BEFORE,
+    SK_V_MULTIPART_FILENAME,
+    SK_V_MULTIPART_FILE_LIMIT_EXCEEDED,
+    SK_V_MULTIPART_HEADER_FOLDING,
+    SK_V_MULTIPART_INVALID_HEADER_FOLDING,
+    SK_V_MULTIPART_INVALID_PART,
+    SK_V_MULTIPART_INVALID_QUOTING,
+    SK_V_MULTIPART_LF_LINE,
+    SK_V_MULTIPART_MISSING_SEMICOLON,
+    SK_V_MULTIPART_NAME,
+    SK_V_MULTIPART_PART_HEADERS,
+    SK_V_MULTIPART_STRICT_ERROR,
+    SK_V_MULTIPART_UNMATCHED_BOUNDARY,
+    SK_V_OUTBOUND_DATA_ERROR,
+    SK_V_PATH_INFO,
+    SK_V_QUERY_STRING,
+    SK_V_REMOTE_ADDR,
+    SK_V_REMOTE_HOST,
+    SK_V_REMOTE_PORT,
+    SK_V_REQBODY_ERROR,
+    SK_V_REQBODY_ERROR_MSG,
+    SK_V_REQBODY_PROCESSOR,
+    SK_V_REQBODY_PROCESSOR_ERROR,
+    SK_V_REQBODY_PROCESSOR_ERROR_MSG,
+    SK_V_REQUEST_BASENAME,
+    SK_V_REQUEST_BODY,
+    SK_V_REQUEST_BODY_LENGTH,
+    SK_V_REQUEST_COOKIES,
+    SK_V_REQUEST_COOKIES_NAMES,
+    SK_V_REQUEST_FILENAME,
+    SK_V_REQUEST_HEADERS,
+    SK_V_REQUEST_HEADERS_NAMES,
+    SK_V_REQUEST_LINE,
+    SK_V_REQUEST_METHOD,
+    SK_V_REQUEST_PROTOCOL,
+    SK_V_REQUEST_URI,
+    SK_V_REQUEST_URI_RAW,
+    SK_V_RESOURCE,
+    SK_V_RESPONSE_BODY,
+    SK_V_RESPONSE_CONTENT_LENGTH,
+    SK_V_RESPONSE_CONTENT_TYPE,
+    SK_V_RESPONSE_HEADERS,
+    SK_V_RESPONSE_HEADERS_NAMES,
+    SK_V_RESPONSE_PROTOCOL,
+    SK_V_RESPONSE_STATUS,
+    SK_V_RULE,
+    SK_V_SERVER_ADDR,
+    SK_V_SERVER_NAME,
+    SK_V_SERVER_PORT,
+    SK_V_SESSION,
+    SK_V_SESSIONID,
+    SK_V_STATUS_LINE,
+    SK_V_TIME,
+    SK_V_TIME_DAY,
+    SK_V_TIME_EPOCH,
+    SK_V_TIME_HOUR,
+    SK_V_TIME_MIN,
+    SK_V_TIME_MON,
+    SK_V_TIME_SEC,
+    SK_V_TIME_WDAY,
+    SK_V_TIME_YEAR,
+    SK_V_TX,
+    SK_V_UNIQUE_ID,
+    SK_V_URLENCODED_ERROR,
+    SK_V_USER,
+    SK_V_USERID,
+    SK_V_WEBSERVER_ERROR_LOG,
+    SK_V_XML,
+    SK_V__COUNT
+};
+
+/* How a variable is stored in a transaction. */
+enum sk_var_kind {
+    SK_VK_SCALAR = 0,     /* one value in txn->scalars[id] */
+    SK_VK_COLLECTION = 1, /* key/value entries in txn->colls[id] */
+    SK_VK_NAMES = 2,      /* the names of another collection */
+    SK_VK_COMPUTED = 3,   /* computed when read (time, duration, ...) */
+    SK_VK_XML = 4,        /* XPath over the parsed XML body */
+    SK_VK_UNSUPPORTED = 5 /* known to ModSecurity, refused by us */
+};
+
+struct sk_var_def {
+    const char *name;
+    enum sk_var_id id;
+    enum sk_var_kind kind;
+    enum sk_var_id base; /* for SK_VK_NAMES: the collection named */
+    const char *doc;
+};
+
+/* Looks a variable up by name (ASCII case-insensitive); NULL if unknown. */
+const struct sk_var_def *sk__var_find(struct sk_str name);
+const struct sk_var_def *sk__var_table(size_t *count);
+const struct sk_var_def *sk__var_def(enum sk_var_id id);
+
+/* A compiled rule target. */
+struct sk_target {
+    const struct sk_var_def *def;
+    struct sk_str key;   /* literal selector, empty when none */
+    pcre2_code *key_re;  /* regex selector, or NULL */
+    char *key_text;      /* the selector as written, for messages */
+    bool count;
+    bool exclude;
+};
+
+/* Macros ----------------------------------------------------------------- */
+
+/* A string with %{VAR.key} references, split once at load time. */
+struct sk_macro_part {
+    struct sk_str lit;                /* literal text when def is NULL */
+    const struct sk_var_def *def;     /* variable reference */
+    struct sk_str key;                /* key for collections, may be empty */
+    int rule_field;                   /* for RULE.x: which field */
+};
+
+struct sk_macro {
+    struct sk_macro_part *parts;
+    size_t nparts;
+    struct sk_str text; /* the source text, and the value when constant */
+    bool constant;
+};
+
+/* Actions ---------------------------------------------------------------- */
+
+enum sk_disrupt {
+    SK_D_NONE = 0, /* not given: inherit from SecDefaultAction */
+    SK_D_PASS,
+    SK_D_BLOCK,
+    SK_D_DENY,
+    SK_D_DROP,
+    SK_D_REDIRECT,
+    SK_D_ALLOW,
+};
+
+enum sk_ractkind {
+    SK_RA_SETVAR = 0,
+    SK_RA_CTL,
+    SK_RA_INITCOL,
+    SK_RA_EXPIREVAR,
+    SK_RA_SETENV,
+    SK_RA_SETUID,
+    SK_RA_SETSID,
+    SK_RA_DEPRECATEVAR,
+};
+
+enum sk_setvar_op {
+    SK_SV_SET = 0,
+    SK_SV_ADD,
+    SK_SV_SUB,
+    SK_SV_DELETE,
+};
+
+enum sk_ctl {
+    SK_CTL_AUDIT_ENGINE = 0,
+    SK_CTL_AUDIT_LOG_PARTS,
+    SK_CTL_FORCE_REQBODY_VAR,
+    SK_CTL_REQBODY_ACCESS,
+    SK_CTL_REQBODY_LIMIT,
+    SK_CTL_REQBODY_PROCESSOR,
+    SK_CTL_RULE_ENGINE,
+    SK_CTL_RULE_REMOVE_BY_ID,
+    SK_CTL_RULE_REMOVE_BY_MSG,
+    SK_CTL_RULE_REMOVE_BY_TAG,
+    SK_CTL_RULE_REMOVE_TARGET_BY_ID,
+    SK_CTL_RULE_REMOVE_TARGET_BY_MSG,
+    SK_CTL_RULE_REMOVE_TARGET_BY_TAG,
+};
+
+enum sk_engine_mode {
+    SK_ENGINE_OFF = 0,
+    SK_ENGINE_ON = 1,
+    SK_ENGINE_DETECTION_ONLY = 2,
+};
+
+enum sk_bodyproc {
+    SK_BP_NONE = 0,
+    SK_BP_URLENCODED,
+    SK_BP_MULTIPART,
+    SK_BP_JSON,
+    SK_BP_XML,
+};
+
+/* An id range, for SecRuleRemoveById and ctl:ruleRemoveById. */
+struct sk_id_range {
+    uint64_t lo, hi;
+};
+
+/* A runtime (non-disruptive) action, run when a rule matches. */
+struct sk_ract {
+    enum sk_ractkind kind;
+    struct sk_loc loc;
+    /* setvar / expirevar / initcol / setenv */
+    enum sk_setvar_op op;
+    enum sk_var_id coll;     /* TX, IP, GLOBAL, SESSION, USER, RESOURCE */
+    struct sk_macro name;    /* the variable name within the collection */
+    struct sk_macro value;
+    /* ctl */
+    enum sk_ctl ctl;
+    int ival;                           /* engine mode, body processor... */
+    struct sk_id_range *ranges;         /* ruleRemoveById / TargetById */
+    size_t nranges;
+    char *text;                         /* tag/msg argument */
+    pcre2_code *text_re;                /* ruleRemoveByTag regex */
+    struct sk_target *targets;          /* ruleRemoveTarget*: what to drop */
+    size_t ntargets;
+};
+
+/* Rules ------------------------------------------------------------------ */
+
+struct sk_rule {
+    uint64_t id;            /* 0 for chain links other than the first */
+    int phase;              /* 1..5 */
+    struct sk_loc loc;
+    bool is_marker;         /* SecMarker */
+    bool unconditional;     /* SecAction: no targets, always matches */
+    char *marker;           /* SecMarker name */
+
+    struct sk_target *targets;
+    size_t ntargets;
+    struct sk_op *op;
+    char *op_name;
+    char *op_arg;
+    bool op_negated;
+    struct sk_macro op_macro; /* for dynamic operator arguments */
+    bool op_dynamic;
+
+    const struct sk_transform_def **tfns;
+    size_t ntfns;
+    bool tfn_none;           /* t:none given (drop the defaults) */
+    bool multi_match;
+    bool capture;
+
+    struct sk_rule *chain;   /* next link, NULL at the end */
+    struct sk_rule *starter; /* the first link (itself for a starter) */
+    bool chained;            /* `chain` action given */
+
+    /* Metadata and disruptive action: meaningful on the starter. */
+    enum sk_disrupt disrupt;
+    int status;
+    struct sk_macro redirect;
+    int log;                 /* -1 unset, 0 nolog, 1 log */
+    int auditlog;            /* -1 unset, 0, 1 */
+    struct sk_macro msg;
+    struct sk_macro logdata;
+    bool has_msg, has_logdata;
+    int severity;            /* -1 unset */
+    char **tags;
+    size_t ntags;
+    char *ver, *rev;
+    int maturity, accuracy;
+    int paranoia_level;      /* from tag paranoia-level/N */
+
+    unsigned skip;           /* skip:N */
+    char *skip_after;        /* skipAfter:MARKER */
+
+    struct sk_ract *racts;   /* setvar, ctl, ... in order */
+    size_t nracts;
+    bool removed;            /* SecRuleRemoveBy* at load time */
+};
+
+/* A phase's program: rule starters and markers in order. */
+struct sk_phase_prog {
+    struct sk_rule **rules;
+    size_t nrules;
+};
+
+/* Persistent collections (IP, GLOBAL, ...), in memory for now. */
+struct sk_pstore;
+
+struct sk_waf_rules {
+    struct sk_arena *arena; /* the config arena */
+    struct sk_diag diag;
+    struct sk_ast ast;
+    bool compiled;
+    bool failed;
+
+    struct sk_phase_prog phases[SK_PHASES];
+    struct sk_rule **all;    /* every starter, in order */
+    size_t nall, capall;
+
+    /* Settings */
+    enum sk_engine_mode engine;
+    bool reqbody_access;
+    bool resbody_access;
+    uint64_t reqbody_limit;
+    uint64_t reqbody_nofiles_limit;
+    uint64_t reqbody_inmemory_limit;
+    bool reqbody_limit_reject; /* SecRequestBodyLimitAction Reject */
+    uint64_t resbody_limit;
+    bool resbody_limit_reject;
+    char **resbody_mime;
+    size_t nresbody_mime;
+    unsigned json_depth_limit;
+    char arg_separator;
+    int cookie_format;
+    uint32_t pcre_match_limit;
+    uint32_t pcre_depth_limit;
+    unsigned collection_timeout;
+    char *component_signature;
+    int audit_engine;   /* 0 Off, 1 On, 2 RelevantOnly */
+    char *audit_parts;
+    char *audit_relevant_status;
+    const char *basedir; /* of the file being compiled, for data files */
+
+    /* SecDefaultAction per phase (its actions as a rule template). */
+    struct sk_rule defaults[SK_PHASES];
+    bool has_default[SK_PHASES];
+
+    struct sk_pstore *store;
+};
+
+/* Compiles the collected AST. Fills r->diag; returns 0 or -SK_EPARSE. */
+int sk__waf_compile(struct sk_waf_rules *r);
+
+/*
+ * Parses a macro string into parts, reporting unknown variables into the
+ * rules' diagnostics. The result lives in the config arena.
+ */
+int sk__macro_compile(struct sk_waf_rules *r, const char *text,
+                      const struct sk_loc *loc, struct sk_macro *m);
+
+/* Compiles a variable list (targets) from the AST. */
+int sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
+                        size_t nvars, struct sk_target **out, size_t *n);
+
+/* Persistent store: creates, frees, loads and saves one collection. */
+struct sk_pstore *sk__pstore_new(void);
+void sk__pstore_free(struct sk_pstore *s);
+
+#endif

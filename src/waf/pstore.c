@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Persistent collections (IP, GLOBAL, SESSION, USER, RESOURCE) kept in
+ * memory, shared by all transactions on a rule set and guarded by a mutex.
+ * initcol copies a record into the transaction; the transaction's end
+ * writes it back. Records expire after SecCollectionTimeout seconds of
+ * disuse and variables after their expirevar time. Nothing is written to
+ * disk yet, so the state does not survive a restart (docs/waf-engine.md).
+ */
+#include "waf/txn.h"
+
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+/* Most records kept; the oldest expire first when full. */
+#define SK_PSTORE_MAX_RECORDS 100000
+/* Most variables per record (CRS uses a handful). */
+#define SK_PSTORE_MAX_VARS 256
+
+struct pvar {
+    char *name, *value;
+    size_t name_len, value_len;
+    int64_t expires;
+};
+
+struct precord {
+    struct precord *next;
+    enum sk_var_id coll;
+    char *key;
+    size_t key_len;
+    int64_t last_used;
+    struct pvar *vars;
+    size_t nvars;
+};
+
+struct sk_pstore {
+    pthread_mutex_t lock;
+    struct precord *head;
+    size_t nrecords;
+};
+
+struct sk_pstore *
+sk__pstore_new(void)
+{
+    struct sk_pstore *s = sk_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        sk_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void
+record_free(struct precord *r)
+{
+    for (size_t i = 0; i < r->nvars; i++) {
+        sk_free(r->vars[i].name);
+        sk_free(r->vars[i].value);
+    }
+    sk_free(r->vars);
+    sk_free(r->key);
+    sk_free(r);
+}
+
+void
+sk__pstore_free(struct sk_pstore *s)
+{
+    if (s == NULL)
+        return;
+    struct precord *r = s->head;
+    while (r != NULL) {
+        struct precord *n = r->next;
+        record_free(r);
+        r = n;
+    }
+    pthread_mutex_destroy(&s->lock);
+    sk_free(s);
+}
+
+static struct precord *
+find(struct sk_pstore *s, enum sk_var_id coll, struct sk_str key,
+     int64_t now, unsigned timeout)
+{
+    struct precord **pp = &s->head;
+    while (*pp != NULL) {
+        struct precord *r = *pp;
+        if (timeout > 0 && r->last_used + (int64_t)timeout < now) {
+            *pp = r->next;
+            s->nrecords--;
+            record_free(r);
+            continue;
+        }
+        if (r->coll == coll && r->key_len == key.len &&
+            memcmp(r->key, key.p, key.len) == 0)
+            return r;
+        pp = &r->next;
+    }
+    return NULL;
+}
+
+int
+sk__pstore_load(struct sk_waf_txn *t, enum sk_var_id coll, struct sk_str key)
+{
+    struct sk_pstore *s = t->rules->store;
+    int64_t now = (int64_t)time(NULL);
+    /* The key is remembered so that the transaction's end saves back. */
+    int rc = sk_arena_strdup_str(t->arena, key, &t->pstore_key[coll]);
+    if (rc != 0)
+        return rc;
+    t->pstore_loaded[coll] = true;
+    t->colls[coll].n = 0;
+    pthread_mutex_lock(&s->lock);
+    struct precord *r = find(s, coll, key, now, t->rules->collection_timeout);
+    if (r != NULL) {
+        for (size_t i = 0; i < r->nvars && rc == 0; i++) {
+            if (r->vars[i].expires != 0 && r->vars[i].expires <= now)
+                continue;
+            rc = sk__coll_add(t, &t->colls[coll],
+                              sk_str_make(r->vars[i].name, r->vars[i].name_len),
+                              sk_str_make(r->vars[i].value,
+                                          r->vars[i].value_len));
+            if (rc == 0)
+                t->colls[coll].e[t->colls[coll].n - 1].expires =
+                    r->vars[i].expires;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int
+save_one(struct sk_waf_txn *t, enum sk_var_id coll, struct sk_str key)
+{
+    struct sk_pstore *s = t->rules->store;
+    const struct sk_coll *c = &t->colls[coll];
+    size_t n = c->n < SK_PSTORE_MAX_VARS ? c->n : SK_PSTORE_MAX_VARS;
+    struct pvar *vars = sk_calloc(n ? n : 1, sizeof(*vars));
+    if (vars == NULL)
+        return -SK_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        vars[i].name = sk_malloc(c->e[i].name.len + 1);
+        vars[i].value = sk_malloc(c->e[i].value.len + 1);
+        if (vars[i].name == NULL || vars[i].value == NULL) {
+            for (size_t j = 0; j <= i; j++) {
+                sk_free(vars[j].name);
+                sk_free(vars[j].value);
+            }
+            sk_free(vars);
+            return -SK_ENOMEM;
+        }
+        memcpy(vars[i].name, c->e[i].name.p, c->e[i].name.len);
+        vars[i].name[c->e[i].name.len] = '\0';
+        vars[i].name_len = c->e[i].name.len;
+        memcpy(vars[i].value, c->e[i].value.p, c->e[i].value.len);
+        vars[i].value[c->e[i].value.len] = '\0';
+        vars[i].value_len = c->e[i].value.len;
+        vars[i].expires = c->e[i].expires;
+    }
+    int64_t now = (int64_t)time(NULL);
+    pthread_mutex_lock(&s->lock);
+    struct precord *r = find(s, coll, key, now, t->rules->collection_timeout);
+    if (r == NULL && s->nrecords < SK_PSTORE_MAX_RECORDS) {
+        r = sk_calloc(1, sizeof(*r));
+        char *k = sk_malloc(key.len + 1);
+        if (r == NULL || k == NULL) {
+            sk_free(r);
+            sk_free(k);
+            r = NULL;
+        } else {
+            memcpy(k, key.p, key.len);
+            k[key.len] = '\0';
+            r->key = k;
+            r->key_len = key.len;
+            r->coll = coll;
+            r->next = s->head;
+            s->head = r;
+            s->nrecords++;
+        }
+    }
+    if (r != NULL) {
+        for (size_t i = 0; i < r->nvars; i++) {
+            sk_free(r->vars[i].name);
+            sk_free(r->vars[i].value);
+        }
+        sk_free(r->vars);
+        r->vars = vars;
+        r->nvars = n;
+        r->last_used = now;
+        vars = NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (vars != NULL) {
+        /* The store is full or out of memory: the update is dropped. */
+        for (size_t i = 0; i < n; i++) {
+            sk_free(vars[i].name);
+            sk_free(vars[i].value);
+        }
+        sk_free(vars);
+        return -SK_ENOMEM;
+    }
+    return 0;
+}
+
+void
+sk__pstore_save_all(struct sk_waf_txn *t)
+{
+    static const enum sk_var_id colls[] = {SK_V_IP, SK_V_GLOBAL, SK_V_SESSION,
+                                           SK_V_USER, SK_V_RESOURCE};
+    for (size_t i = 0; i < sizeof(colls) / sizeof(colls[0]); i++) {
+        if (!t->pstore_loaded[colls[i]])
+            continue;
+        /* Saved once: a second call (phase 5, then free) is a no-op. A
+         * failed save loses this transaction's update only. */
+        (void)save_one(t, colls[i], t->pstore_key[colls[i]]);
+        t->pstore_loaded[colls[i]] = false;
+    }
+}

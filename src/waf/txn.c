@@ -1,0 +1,900 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Running rules: the public transaction API, the phase loop, rule and
+ * chain evaluation (targets -> transformations -> operator), and the
+ * actions that run on a match (setvar, ctl, capture, logging, disruptive
+ * actions, skip/skipAfter), with ModSecurity v3 semantics: setvar runs for
+ * every matching value, the other non-disruptive actions once the whole
+ * chain has matched, and logging and the disruptive action belong to the
+ * chain's first rule.
+ */
+#include "waf/txn.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/error.h"
+
+/* ---- Rule set lifetime -------------------------------------------------- */
+
+struct sk_waf_rules *
+sk_waf_rules_new(void)
+{
+    struct sk_waf_rules *r = sk_calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->arena = sk_arena_new(1 << 16);
+    r->store = sk__pstore_new();
+    if (r->arena == NULL || r->store == NULL) {
+        sk_arena_free(r->arena);
+        sk__pstore_free(r->store);
+        sk_free(r);
+        return NULL;
+    }
+    /* ModSecurity's defaults. */
+    r->engine = SK_ENGINE_OFF;
+    r->reqbody_limit = 13107200;
+    r->reqbody_nofiles_limit = 1048576;
+    r->reqbody_inmemory_limit = 131072;
+    r->reqbody_limit_reject = true;
+    r->resbody_limit = 524288;
+    r->json_depth_limit = 512;
+    r->arg_separator = '&';
+    r->collection_timeout = 3600;
+    return r;
+}
+
+void
+sk_waf_rules_free(struct sk_waf_rules *r)
+{
+    if (r == NULL)
+        return;
+    sk_diag_fini(&r->diag);
+    sk__pstore_free(r->store);
+    sk_arena_free(r->arena);
+    sk_free(r);
+}
+
+int
+sk_waf_rules_add_file(struct sk_waf_rules *r, const char *path)
+{
+    if (r->compiled)
+        return -SK_ESTATE;
+    int rc = sk_seclang_parse_file(r->arena, path, &r->ast, &r->diag);
+    if (rc != 0)
+        r->failed = true;
+    return rc;
+}
+
+int
+sk_waf_rules_add_text(struct sk_waf_rules *r, const char *name,
+                      const char *text, size_t len)
+{
+    if (r->compiled)
+        return -SK_ESTATE;
+    int rc = sk_seclang_parse_text(r->arena, name, NULL, text, len, &r->ast,
+                                   &r->diag);
+    if (rc != 0)
+        r->failed = true;
+    return rc;
+}
+
+int
+sk_waf_rules_compile(struct sk_waf_rules *r)
+{
+    if (r->compiled)
+        return -SK_ESTATE;
+    if (r->failed)
+        return -SK_EPARSE;
+    int rc = sk__waf_compile(r);
+    r->compiled = true;
+    if (rc != 0)
+        r->failed = true;
+    return rc;
+}
+
+const char *
+sk_waf_rules_errors(struct sk_waf_rules *r)
+{
+    return sk_diag_text(&r->diag);
+}
+
+size_t
+sk_waf_rules_count(const struct sk_waf_rules *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nall; i++)
+        if (!r->all[i]->is_marker && !r->all[i]->removed)
+            n++;
+    return n;
+}
+
+/* ---- Transaction lifetime ---------------------------------------------- */
+
+static void
+free_bufs(void *data)
+{
+    struct sk_waf_txn *t = data;
+    sk_buf_fini(&t->reqbody);
+    sk_buf_fini(&t->resbody);
+}
+
+struct sk_waf_txn *
+sk_waf_txn_new(const struct sk_waf_rules *r, const char *id)
+{
+    if (r == NULL || !r->compiled || r->failed)
+        return NULL;
+    struct sk_arena *a = sk_arena_new(1 << 15);
+    if (a == NULL)
+        return NULL;
+    struct sk_waf_txn *t = sk_arena_zalloc(a, sizeof(*t));
+    if (t == NULL || sk_arena_defer(a, free_bufs, t) != 0) {
+        sk_arena_free(a);
+        return NULL;
+    }
+    t->arena = a;
+    t->rules = r;
+    clock_gettime(CLOCK_MONOTONIC, &t->start);
+    if (id == NULL) {
+        static unsigned long counter;
+        char buf[64];
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        snprintf(buf, sizeof(buf), "%lld%09ld.%lu", (long long)now.tv_sec,
+                 now.tv_nsec,
+                 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+        t->id = sk_arena_strdup(a, buf);
+    } else {
+        t->id = sk_arena_strdup(a, id);
+    }
+    t->engine = r->engine;
+    t->reqbody_access = r->reqbody_access;
+    t->reqbody_limit = r->reqbody_limit;
+    t->audit_engine = r->audit_engine;
+    t->audit_parts = r->audit_parts;
+    t->highest_severity = 255;
+    if (t->id == NULL ||
+        sk__scalar_set_c(t, SK_V_UNIQUE_ID, t->id) != 0) {
+        sk_arena_free(a);
+        return NULL;
+    }
+    return t;
+}
+
+void
+sk_waf_txn_free(struct sk_waf_txn *t)
+{
+    if (t == NULL)
+        return;
+    sk__pstore_save_all(t);
+    sk_arena_free(t->arena);
+}
+
+const char *
+sk_waf_txn_id(const struct sk_waf_txn *t)
+{
+    return t->id;
+}
+
+/* ---- Feeding ----------------------------------------------------------- */
+
+int
+sk_waf_txn_connection(struct sk_waf_txn *t, const char *client_ip,
+                      int client_port, const char *server_ip, int server_port)
+{
+    int rc = 0;
+    if (client_ip != NULL) {
+        rc |= sk__scalar_set_c(t, SK_V_REMOTE_ADDR, client_ip);
+        rc |= sk__scalar_set_c(t, SK_V_REMOTE_HOST, client_ip);
+    }
+    rc |= sk__scalar_set_u64(t, SK_V_REMOTE_PORT, (uint64_t)client_port);
+    if (server_ip != NULL)
+        rc |= sk__scalar_set_c(t, SK_V_SERVER_ADDR, server_ip);
+    rc |= sk__scalar_set_u64(t, SK_V_SERVER_PORT, (uint64_t)server_port);
+    return rc ? -SK_ENOMEM : 0;
+}
+
+int
+sk_waf_txn_request_header(struct sk_waf_txn *t, const char *name,
+                          size_t name_len, const char *value,
+                          size_t value_len)
+{
+    struct sk_str n = sk_str_make(name, name_len);
+    struct sk_str v = sk_str_make(value, value_len);
+    int rc = sk__coll_add(t, &t->colls[SK_V_REQUEST_HEADERS], n, v);
+    if (rc != 0)
+        return rc;
+    if (sk_str_eq_c_nocase(n, "Content-Type"))
+        t->content_type = t->colls[SK_V_REQUEST_HEADERS]
+                              .e[t->colls[SK_V_REQUEST_HEADERS].n - 1]
+                              .value;
+    return 0;
+}
+
+int
+sk_waf_txn_request_body(struct sk_waf_txn *t, const void *data, size_t len)
+{
+    /* Keep one byte past the largest limit so that "over the limit" can
+     * be told apart from "exactly at the limit". */
+    uint64_t cap = t->rules->reqbody_limit;
+    if (t->reqbody.len >= cap + 1) {
+        t->reqbody_truncated = true;
+        return 0;
+    }
+    size_t room = (size_t)(cap + 1 - t->reqbody.len);
+    if (len > room) {
+        len = room;
+        t->reqbody_truncated = true;
+    }
+    return sk_buf_append(&t->reqbody, data, len);
+}
+
+int
+sk_waf_txn_response_status(struct sk_waf_txn *t, int status,
+                           const char *protocol)
+{
+    int rc = sk__scalar_set_u64(t, SK_V_RESPONSE_STATUS, (uint64_t)status);
+    if (rc == 0 && protocol != NULL)
+        rc = sk__scalar_set_c(t, SK_V_RESPONSE_PROTOCOL, protocol);
+    return rc;
+}
+
+int
+sk_waf_txn_response_header(struct sk_waf_txn *t, const char *name,
+                           size_t name_len, const char *value,
+                           size_t value_len)
+{
+    struct sk_str n = sk_str_make(name, name_len);
+    struct sk_str v = sk_str_make(value, value_len);
+    int rc = sk__coll_add(t, &t->colls[SK_V_RESPONSE_HEADERS], n, v);
+    if (rc != 0)
+        return rc;
+    struct sk_entry *e =
+        &t->colls[SK_V_RESPONSE_HEADERS].e[t->colls[SK_V_RESPONSE_HEADERS].n -
+                                           1];
+    if (sk_str_eq_c_nocase(n, "Content-Type")) {
+        t->res_content_type = e->value;
+        rc = sk__scalar_set(t, SK_V_RESPONSE_CONTENT_TYPE, v);
+    } else if (sk_str_eq_c_nocase(n, "Content-Length")) {
+        rc = sk__scalar_set(t, SK_V_RESPONSE_CONTENT_LENGTH, v);
+    }
+    return rc;
+}
+
+static bool
+response_body_inspected(const struct sk_waf_txn *t)
+{
+    const struct sk_waf_rules *r = t->rules;
+    if (!r->resbody_access)
+        return false;
+    struct sk_str ct = t->res_content_type;
+    for (size_t i = 0; i < ct.len; i++)
+        if (ct.p[i] == ';' || ct.p[i] == ' ') {
+            ct.len = i;
+            break;
+        }
+    for (size_t i = 0; i < r->nresbody_mime; i++)
+        if (sk_str_eq_c_nocase(ct, r->resbody_mime[i]))
+            return true;
+    return false;
+}
+
+int
+sk_waf_txn_response_body(struct sk_waf_txn *t, const void *data, size_t len)
+{
+    if (!response_body_inspected(t))
+        return 0;
+    uint64_t cap = t->rules->resbody_limit;
+    if (t->resbody.len >= cap) {
+        t->resbody_truncated = true;
+        return 0;
+    }
+    size_t room = (size_t)(cap - t->resbody.len);
+    if (len > room) {
+        len = room;
+        t->resbody_truncated = true;
+    }
+    return sk_buf_append(&t->resbody, data, len);
+}
+
+/* ---- Runtime removal ---------------------------------------------------- */
+
+static bool
+rule_removed(const struct sk_waf_txn *t, const struct sk_rule *rule)
+{
+    for (size_t i = 0; i < t->nremoved_ids; i++)
+        if (rule->id >= t->removed_ids[i].lo &&
+            rule->id <= t->removed_ids[i].hi)
+            return true;
+    for (size_t i = 0; i < t->nremoved_tags; i++)
+        for (size_t j = 0; j < rule->ntags; j++)
+            if (strcmp(rule->tags[j], t->removed_tags[i]) == 0)
+                return true;
+    for (size_t i = 0; i < t->nremoved_msgs; i++)
+        if (rule->has_msg &&
+            strcmp((const char *)rule->msg.text.p, t->removed_msgs[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Appends to an arena-grown array of `size`-byte items. */
+static void *
+grow(struct sk_waf_txn *t, void **arr, size_t *n, size_t *cap, size_t size)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        void *na = sk_arena_calloc(t->arena, nc, size);
+        if (na == NULL)
+            return NULL;
+        if (*n > 0)
+            memcpy(na, *arr, *n * size);
+        *arr = na;
+        *cap = nc;
+    }
+    return (uint8_t *)*arr + (*n)++ * size;
+}
+
+/* ---- Actions ------------------------------------------------------------ */
+
+static int64_t
+to_int(struct sk_str s)
+{
+    /* ModSecurity converts like atoi(): optional sign, leading digits. */
+    int64_t v = 0;
+    size_t i = 0;
+    bool neg = false;
+    while (i < s.len && (s.p[i] == ' ' || s.p[i] == '\t'))
+        i++;
+    if (i < s.len && (s.p[i] == '-' || s.p[i] == '+')) {
+        neg = s.p[i] == '-';
+        i++;
+    }
+    for (; i < s.len && s.p[i] >= '0' && s.p[i] <= '9'; i++) {
+        if (v > (INT64_MAX - 9) / 10)
+            break;
+        v = v * 10 + (s.p[i] - '0');
+    }
+    return neg ? -v : v;
+}
+
+static int
+run_setvar(struct sk_waf_txn *t, const struct sk_ract *ra)
+{
+    struct sk_str name, value = SK_STR_NULL;
+    int rc = sk__macro_expand(t, &ra->name, &name);
+    if (rc != 0)
+        return rc;
+    struct sk_coll *c = &t->colls[ra->coll];
+    if (ra->op == SK_SV_DELETE) {
+        sk__coll_del(c, name);
+        return 0;
+    }
+    rc = sk__macro_expand(t, &ra->value, &value);
+    if (rc != 0)
+        return rc;
+    if (ra->op == SK_SV_SET)
+        return sk__coll_set(t, c, name, value);
+    struct sk_entry *e = sk__coll_get(c, name);
+    int64_t cur = e ? to_int(e->value) : 0;
+    int64_t d = to_int(value);
+    int64_t res;
+    if (ra->op == SK_SV_ADD) {
+        if (__builtin_add_overflow(cur, d, &res))
+            res = cur;
+    } else {
+        if (__builtin_sub_overflow(cur, d, &res))
+            res = cur;
+    }
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%" PRId64, res);
+    return sk__coll_set(t, c, name, sk_str_c(buf));
+}
+
+static int
+run_ctl(struct sk_waf_txn *t, const struct sk_ract *ra)
+{
+    switch (ra->ctl) {
+    case SK_CTL_RULE_ENGINE:
+        t->engine = (enum sk_engine_mode)ra->ival;
+        return 0;
+    case SK_CTL_REQBODY_ACCESS:
+        t->reqbody_access = ra->ival != 0;
+        return 0;
+    case SK_CTL_FORCE_REQBODY_VAR:
+        t->force_reqbody_var = ra->ival != 0;
+        return 0;
+    case SK_CTL_REQBODY_LIMIT:
+        t->reqbody_limit = (uint64_t)ra->ival;
+        return 0;
+    case SK_CTL_REQBODY_PROCESSOR:
+        t->processor = (enum sk_bodyproc)ra->ival;
+        t->processor_set = true;
+        return 0;
+    case SK_CTL_AUDIT_ENGINE:
+        t->audit_engine = ra->ival;
+        return 0;
+    case SK_CTL_AUDIT_LOG_PARTS:
+        t->audit_parts = ra->text;
+        return 0;
+    case SK_CTL_RULE_REMOVE_BY_ID: {
+        struct sk_id_range *slot =
+            grow(t, (void **)&t->removed_ids, &t->nremoved_ids,
+                 &t->capremoved_ids, sizeof(*slot));
+        if (slot == NULL)
+            return -SK_ENOMEM;
+        *slot = ra->ranges[0];
+        return 0;
+    }
+    case SK_CTL_RULE_REMOVE_BY_TAG: {
+        const char **slot =
+            grow(t, (void **)&t->removed_tags, &t->nremoved_tags,
+                 &t->capremoved_tags, sizeof(*slot));
+        if (slot == NULL)
+            return -SK_ENOMEM;
+        *slot = ra->text;
+        return 0;
+    }
+    case SK_CTL_RULE_REMOVE_BY_MSG: {
+        const char **slot =
+            grow(t, (void **)&t->removed_msgs, &t->nremoved_msgs,
+                 &t->capremoved_msgs, sizeof(*slot));
+        if (slot == NULL)
+            return -SK_ENOMEM;
+        *slot = ra->text;
+        return 0;
+    }
+    case SK_CTL_RULE_REMOVE_TARGET_BY_ID:
+    case SK_CTL_RULE_REMOVE_TARGET_BY_TAG:
+    case SK_CTL_RULE_REMOVE_TARGET_BY_MSG:
+        for (size_t i = 0; i < ra->ntargets; i++) {
+            struct sk_rt_exclusion *x = grow(t, (void **)&t->excl, &t->nexcl,
+                                             &t->capexcl, sizeof(*x));
+            if (x == NULL)
+                return -SK_ENOMEM;
+            x->ctl = ra;
+            x->target = &ra->targets[i];
+        }
+        return 0;
+    }
+    return 0;
+}
+
+static int
+run_ract(struct sk_waf_txn *t, const struct sk_ract *ra)
+{
+    struct sk_str v;
+    int rc;
+    switch (ra->kind) {
+    case SK_RA_SETVAR:
+        return run_setvar(t, ra);
+    case SK_RA_CTL:
+        return run_ctl(t, ra);
+    case SK_RA_INITCOL:
+        rc = sk__macro_expand(t, &ra->value, &v);
+        if (rc != 0)
+            return rc;
+        return sk__pstore_load(t, ra->coll, v);
+    case SK_RA_EXPIREVAR: {
+        struct sk_str name;
+        rc = sk__macro_expand(t, &ra->name, &name);
+        if (rc == 0)
+            rc = sk__macro_expand(t, &ra->value, &v);
+        if (rc != 0)
+            return rc;
+        struct sk_entry *e = sk__coll_get(&t->colls[ra->coll], name);
+        if (e != NULL)
+            e->expires = (int64_t)time(NULL) + to_int(v);
+        return 0;
+    }
+    case SK_RA_SETENV: {
+        struct sk_str name;
+        rc = sk__macro_expand(t, &ra->name, &name);
+        if (rc == 0)
+            rc = sk__macro_expand(t, &ra->value, &v);
+        if (rc != 0)
+            return rc;
+        return sk__coll_set(t, &t->colls[SK_V_ENV], name, v);
+    }
+    case SK_RA_SETUID:
+    case SK_RA_SETSID:
+        rc = sk__macro_expand(t, &ra->value, &v);
+        if (rc != 0)
+            return rc;
+        return sk__scalar_set(t, ra->kind == SK_RA_SETUID ? SK_V_USERID
+                                                          : SK_V_SESSIONID,
+                              v);
+    case SK_RA_DEPRECATEVAR:
+        return 0;
+    }
+    return 0;
+}
+
+/* ---- Evaluation --------------------------------------------------------- */
+
+struct eval_ctx {
+    const struct sk_rule *rule;
+    bool matched;
+    int err;
+};
+
+static int
+set_capture(struct sk_waf_txn *t, const struct sk_op_result *res)
+{
+    static const char *const names[] = {"0", "1", "2", "3", "4",
+                                        "5", "6", "7", "8", "9"};
+    struct sk_coll *tx = &t->colls[SK_V_TX];
+    for (unsigned i = 0; i < SK_OP_MAX_CAPTURES; i++) {
+        int rc;
+        if (i < res->ncaptures)
+            rc = sk__coll_set(t, tx, sk_str_c(names[i]), res->captures[i]);
+        else {
+            sk__coll_del(tx, sk_str_c(names[i]));
+            rc = 0;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Records one matching value: MATCHED_VAR(S), captures, setvar. */
+static int
+on_value_match(struct sk_waf_txn *t, const struct sk_rule *rule,
+               const struct sk_target *tgt, struct sk_str name,
+               struct sk_str value, const struct sk_op_result *res)
+{
+    struct sk_str full;
+    if (tgt->def->kind == SK_VK_SCALAR || tgt->def->kind == SK_VK_COMPUTED ||
+        tgt->def->kind == SK_VK_XML || tgt->count) {
+        full = sk_str_c(tgt->def->name);
+    } else {
+        char *s = sk_arena_alloc(t->arena, strlen(tgt->def->name) + 1 +
+                                               name.len + 1);
+        if (s == NULL)
+            return -SK_ENOMEM;
+        size_t dl = strlen(tgt->def->name);
+        memcpy(s, tgt->def->name, dl);
+        s[dl] = ':';
+        if (name.len > 0)
+            memcpy(s + dl + 1, name.p, name.len);
+        s[dl + 1 + name.len] = '\0';
+        full = sk_str_make(s, dl + 1 + name.len);
+    }
+    int rc = sk__scalar_set(t, SK_V_MATCHED_VAR, value);
+    if (rc == 0)
+        rc = sk__scalar_set(t, SK_V_MATCHED_VAR_NAME, full);
+    if (rc == 0)
+        rc = sk__coll_add(t, &t->colls[SK_V_MATCHED_VARS], full, value);
+    if (rc == 0 && rule->capture && res->ncaptures > 0)
+        rc = set_capture(t, res);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < rule->nracts; i++)
+        if (rule->racts[i].kind == SK_RA_SETVAR) {
+            rc = run_setvar(t, &rule->racts[i]);
+            if (rc != 0)
+                return rc;
+        }
+    return 0;
+}
+
+static int
+run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
+             struct sk_str value, struct sk_op_result *res, bool *match)
+{
+    struct sk_str dyn = SK_STR_NULL;
+    if (rule->op_dynamic) {
+        int rc = sk__macro_expand(t, &rule->op_macro, &dyn);
+        if (rc != 0)
+            return rc;
+    }
+    memset(res, 0, sizeof(*res));
+    int rc = sk_op_exec(rule->op, t->arena, value, dyn, rule->capture, res);
+    if (rc == -SK_EMATCHLIMIT) {
+        /* As ModSecurity: flag it for rules such as 200005 and go on. */
+        rc = sk__coll_set(t, &t->colls[SK_V_TX],
+                          SK_STR_LIT("MSC_PCRE_LIMITS_EXCEEDED"),
+                          SK_STR_LIT("1"));
+        if (rc != 0)
+            return rc;
+        res->matched = false;
+    } else if (rc != 0) {
+        return rc;
+    }
+    *match = rule->op_negated ? !res->matched : res->matched;
+    return 0;
+}
+
+static int
+eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
+           struct sk_str name, struct sk_str value)
+{
+    struct eval_ctx *c = ud;
+    const struct sk_rule *rule = c->rule;
+    struct sk_op_result res;
+    bool match = false;
+    int rc;
+    if (rule->multi_match) {
+        rc = run_operator(t, rule, value, &res, &match);
+        if (rc != 0)
+            return rc;
+        if (match) {
+            c->matched = true;
+            rc = on_value_match(t, rule, tgt, name, value, &res);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    struct sk_str cur = value;
+    for (size_t i = 0; i < rule->ntfns; i++) {
+        struct sk_str out;
+        bool changed = false;
+        rc = rule->tfns[i]->fn(t->arena, cur, &out, &changed);
+        if (rc != 0)
+            return rc;
+        cur = out;
+        if (rule->multi_match && changed) {
+            rc = run_operator(t, rule, cur, &res, &match);
+            if (rc != 0)
+                return rc;
+            if (match) {
+                c->matched = true;
+                rc = on_value_match(t, rule, tgt, name, cur, &res);
+                if (rc != 0)
+                    return rc;
+            }
+        }
+    }
+    if (rule->multi_match)
+        return 0;
+    rc = run_operator(t, rule, cur, &res, &match);
+    if (rc != 0)
+        return rc;
+    if (match) {
+        c->matched = true;
+        return on_value_match(t, rule, tgt, name, cur, &res);
+    }
+    return 0;
+}
+
+/* Evaluates one link and, if it matches, the rest of its chain. */
+static int
+eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
+{
+    t->cur_rule = rule;
+    struct eval_ctx c = {rule, false, 0};
+    if (rule->unconditional) {
+        c.matched = true;
+        for (size_t i = 0; i < rule->nracts; i++)
+            if (rule->racts[i].kind == SK_RA_SETVAR) {
+                int rc = run_setvar(t, &rule->racts[i]);
+                if (rc != 0)
+                    return rc;
+            }
+    } else {
+        for (size_t i = 0; i < rule->ntargets; i++) {
+            const struct sk_target *tgt = &rule->targets[i];
+            if (tgt->exclude)
+                continue;
+            int rc = sk__target_values(t, rule, tgt, eval_value, &c);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    if (!c.matched) {
+        *matched = false;
+        return 0;
+    }
+    if (rule->chain != NULL) {
+        int rc = eval_link(t, rule->chain, matched);
+        t->cur_rule = rule;
+        if (rc != 0 || !*matched)
+            return rc;
+    }
+    for (size_t i = 0; i < rule->nracts; i++)
+        if (rule->racts[i].kind != SK_RA_SETVAR) {
+            int rc = run_ract(t, &rule->racts[i]);
+            if (rc != 0)
+                return rc;
+        }
+    *matched = true;
+    return 0;
+}
+
+static int
+record_match(struct sk_waf_txn *t, const struct sk_rule *rule, int phase)
+{
+    struct sk_waf_match *m = grow(t, (void **)&t->matches, &t->nmatches,
+                                  &t->capmatches, sizeof(*m));
+    if (m == NULL)
+        return -SK_ENOMEM;
+    memset(m, 0, sizeof(*m));
+    t->cur_rule = rule;
+    struct sk_str s = SK_STR_LIT("");
+    int rc = 0;
+    if (rule->has_msg)
+        rc = sk__macro_expand(t, &rule->msg, &s);
+    if (rc != 0)
+        return rc;
+    m->msg = sk_arena_memdup(t->arena, s.p, s.len);
+    s = SK_STR_LIT("");
+    if (rule->has_logdata)
+        rc = sk__macro_expand(t, &rule->logdata, &s);
+    if (rc != 0)
+        return rc;
+    m->data = sk_arena_memdup(t->arena, s.p, s.len);
+    m->id = rule->id;
+    m->phase = phase;
+    m->severity = rule->severity;
+    m->paranoia_level = rule->paranoia_level;
+    m->tags = (const char *const *)rule->tags;
+    m->ntags = rule->ntags;
+    struct sk_str mvn = t->has_scalar[SK_V_MATCHED_VAR_NAME]
+                            ? t->scalars[SK_V_MATCHED_VAR_NAME]
+                            : SK_STR_LIT("");
+    m->matched_var_name = sk_arena_memdup(t->arena, mvn.p, mvn.len);
+    m->file = rule->loc.file;
+    m->line = rule->loc.line;
+    m->disruptive = rule->disrupt != SK_D_PASS && rule->disrupt != SK_D_NONE;
+    if (m->msg == NULL || m->data == NULL || m->matched_var_name == NULL)
+        return -SK_ENOMEM;
+    if (rule->severity >= 0 && rule->severity < t->highest_severity)
+        t->highest_severity = rule->severity;
+    return 0;
+}
+
+/* Applies a starter's disruptive action; returns true to stop the phase. */
+static bool
+disrupt(struct sk_waf_txn *t, const struct sk_rule *rule, int phase)
+{
+    enum sk_disrupt d = rule->disrupt;
+    int status = rule->status;
+    if (d == SK_D_BLOCK) {
+        const struct sk_waf_rules *r = t->rules;
+        if (r->has_default[phase - 1]) {
+            d = r->defaults[phase - 1].disrupt;
+            if (status == 0)
+                status = r->defaults[phase - 1].status;
+        } else {
+            d = SK_D_PASS;
+        }
+    }
+    if (d == SK_D_PASS || d == SK_D_NONE || d == SK_D_BLOCK)
+        return false;
+    if (d == SK_D_ALLOW) {
+        /* Allow is honoured in DetectionOnly too: it only stops rules. */
+        t->allow_all = true;
+        return true;
+    }
+    if (t->engine != SK_ENGINE_ON)
+        return false;
+    t->verdict.rule_id = rule->id;
+    t->verdict.phase = phase;
+    t->verdict.status = status ? status : 403;
+    switch (d) {
+    case SK_D_DENY:
+        t->verdict.action = SK_WAF_DENY;
+        break;
+    case SK_D_DROP:
+        t->verdict.action = SK_WAF_DROP;
+        break;
+    case SK_D_REDIRECT: {
+        struct sk_str url;
+        t->verdict.action = SK_WAF_REDIRECT;
+        t->verdict.status = (status >= 300 && status < 400) ? status : 302;
+        if (sk__macro_expand(t, &rule->redirect, &url) == 0)
+            t->verdict.url = sk_arena_memdup(t->arena, url.p, url.len);
+        break;
+    }
+    default:
+        break;
+    }
+    t->interrupted = true;
+    return true;
+}
+
+static int
+run_phase(struct sk_waf_txn *t, int phase)
+{
+    if (t->engine == SK_ENGINE_OFF)
+        return 0;
+    if (phase < 5 && (t->allow_all || t->interrupted))
+        return 0;
+    const struct sk_phase_prog *prog = &t->rules->phases[phase - 1];
+    for (size_t i = 0; i < prog->nrules; i++) {
+        const struct sk_rule *rule = prog->rules[i];
+        if (rule->is_marker || rule_removed(t, rule))
+            continue;
+        /* A new rule starts with no matched variables. */
+        t->colls[SK_V_MATCHED_VARS].n = 0;
+        bool matched = false;
+        int rc = eval_link(t, rule, &matched);
+        if (rc != 0)
+            return rc;
+        if (!matched)
+            continue;
+        if (rule->log > 0) {
+            rc = record_match(t, rule, phase);
+            if (rc != 0)
+                return rc;
+        }
+        if (disrupt(t, rule, phase) && phase < 5)
+            return 0;
+        if (t->engine == SK_ENGINE_OFF)
+            return 0;
+        if (rule->skip_after != NULL) {
+            size_t j = i + 1;
+            while (j < prog->nrules &&
+                   !(prog->rules[j]->is_marker &&
+                     strcmp(prog->rules[j]->marker, rule->skip_after) == 0))
+                j++;
+            i = j; /* continue after the marker (or end the phase) */
+        } else if (rule->skip > 0) {
+            unsigned left = rule->skip;
+            while (left > 0 && i + 1 < prog->nrules) {
+                i++;
+                if (!prog->rules[i]->is_marker)
+                    left--;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+sk_waf_txn_phase(struct sk_waf_txn *t, int phase)
+{
+    if (phase < 1 || phase > 5)
+        return -SK_EINVAL;
+    while (t->phase_done < phase) {
+        int p = t->phase_done + 1;
+        int rc = 0;
+        if (p == 1)
+            rc = sk__process_request_headers(t);
+        else if (p == 2)
+            rc = sk__process_request_body(t);
+        else if (p == 4 && t->resbody.len > 0)
+            rc = sk__scalar_set(t, SK_V_RESPONSE_BODY,
+                                sk_buf_str(&t->resbody));
+        if (rc != 0)
+            return rc;
+        rc = run_phase(t, p);
+        t->phase_done = p;
+        if (rc != 0)
+            return rc;
+        if (p == 5)
+            sk__pstore_save_all(t);
+    }
+    return 0;
+}
+
+/* ---- Results ------------------------------------------------------------ */
+
+void
+sk_waf_txn_verdict(const struct sk_waf_txn *t, struct sk_waf_verdict *v)
+{
+    *v = t->verdict;
+}
+
+size_t
+sk_waf_txn_match_count(const struct sk_waf_txn *t)
+{
+    return t->nmatches;
+}
+
+const struct sk_waf_match *
+sk_waf_txn_match(const struct sk_waf_txn *t, size_t i)
+{
+    return i < t->nmatches ? &t->matches[i] : NULL;
+}
+
+const char *
+sk_waf_txn_tx(const struct sk_waf_txn *t, const char *name)
+{
+    struct sk_coll *c = (struct sk_coll *)&t->colls[SK_V_TX];
+    struct sk_entry *e = sk__coll_get(c, sk_str_c(name));
+    return e ? (const char *)e->value.p : NULL;
+}

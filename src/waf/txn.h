@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Transaction state shared by the engine's runtime files (txn.c runs the
+ * phases, feed.c fills the variables from request and response data,
+ * expand.c resolves macros and variables). Internal to src/waf.
+ */
+#ifndef SK_WAF_TXN_H
+#define SK_WAF_TXN_H
+
+#include <time.h>
+
+#include "bodyproc/bodyproc.h"
+#include "waf/engine.h"
+
+/* One entry of a collection (ARGS, REQUEST_HEADERS, TX, ...). */
+struct sk_entry {
+    struct sk_str name;
+    struct sk_str value;
+    int64_t expires; /* persistent collections: epoch seconds, 0 never */
+};
+
+/* An ordered list of entries, grown in the transaction arena. */
+struct sk_coll {
+    struct sk_entry *e;
+    size_t n, cap;
+};
+
+/* A target exclusion added at run time by ctl:ruleRemoveTarget*. */
+struct sk_rt_exclusion {
+    const struct sk_ract *ctl; /* which rules (by id, tag or msg) */
+    const struct sk_target *target;
+};
+
+struct sk_waf_txn {
+    const struct sk_waf_rules *rules;
+    struct sk_arena *arena;
+    char *id;
+    struct timespec start;
+
+    struct sk_coll colls[SK_V__COUNT];  /* collection variables */
+    struct sk_str scalars[SK_V__COUNT]; /* scalar variables */
+    bool has_scalar[SK_V__COUNT];
+
+    /* Request data as fed. */
+    struct sk_buf reqbody;  /* heap; freed with the transaction */
+    struct sk_buf resbody;
+    bool reqbody_truncated, resbody_truncated;
+    struct sk_str content_type; /* request Content-Type */
+    struct sk_str res_content_type;
+    struct sk_xml_doc *xml;
+    /* Keys of the persistent collections loaded with initcol. */
+    struct sk_str pstore_key[SK_V__COUNT];
+    bool pstore_loaded[SK_V__COUNT];
+
+    /* Runtime settings changed by ctl. */
+    enum sk_engine_mode engine;
+    bool reqbody_access;
+    bool force_reqbody_var;
+    enum sk_bodyproc processor;
+    bool processor_set;
+    uint64_t reqbody_limit;
+    int audit_engine;
+    const char *audit_parts;
+
+    /* Rules removed and targets excluded at run time. */
+    struct sk_id_range *removed_ids;
+    size_t nremoved_ids, capremoved_ids;
+    const char **removed_tags;
+    size_t nremoved_tags, capremoved_tags;
+    const char **removed_msgs;
+    size_t nremoved_msgs, capremoved_msgs;
+    struct sk_rt_exclusion *excl;
+    size_t nexcl, capexcl;
+
+    /* Progress. */
+    int phase_done; /* highest phase run */
+    bool allow_all; /* `allow`: skip the remaining request/response rules */
+    bool interrupted;
+    struct sk_waf_verdict verdict;
+    int highest_severity;
+
+    /* Matches that log. */
+    struct sk_waf_match *matches;
+    size_t nmatches, capmatches;
+
+    /* The rule being evaluated (for RULE.x macros). */
+    const struct sk_rule *cur_rule;
+    int macro_depth;
+    /* Pending per-value match description for the log. */
+    struct sk_str last_op_value;
+};
+
+/* Collection helpers (txn arena). Names compare ASCII case-insensitively. */
+int sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+                 struct sk_str value);
+struct sk_entry *sk__coll_get(struct sk_coll *c, struct sk_str name);
+int sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+                 struct sk_str value);
+void sk__coll_del(struct sk_coll *c, struct sk_str name);
+
+/* Sets a scalar variable to a copy of `v`. */
+int sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v);
+int sk__scalar_set_c(struct sk_waf_txn *t, enum sk_var_id id, const char *v);
+int sk__scalar_set_u64(struct sk_waf_txn *t, enum sk_var_id id, uint64_t v);
+
+/*
+ * Expands a macro into the transaction arena. `rule` is the rule whose
+ * RULE.x fields may be referenced (may be NULL).
+ */
+int sk__macro_expand(struct sk_waf_txn *t, const struct sk_macro *m,
+                     struct sk_str *out);
+
+/*
+ * Calls fn for every value of a target (selector applied, exclusions of
+ * `rule` applied) with the value's name (e.g. the ARGS key) and value.
+ */
+typedef int (*sk__value_fn)(struct sk_waf_txn *t, void *ud,
+                            const struct sk_target *tgt, struct sk_str name,
+                            struct sk_str value);
+int sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
+                      const struct sk_target *tgt, sk__value_fn fn, void *ud);
+
+/* Body processing at the start of phase 2. */
+int sk__process_request_body(struct sk_waf_txn *t);
+/* Derived request variables at the start of phase 1 (cookies, ...). */
+int sk__process_request_headers(struct sk_waf_txn *t);
+
+/* Persistent collections. */
+int sk__pstore_load(struct sk_waf_txn *t, enum sk_var_id coll,
+                    struct sk_str key);
+void sk__pstore_save_all(struct sk_waf_txn *t);
+
+#endif

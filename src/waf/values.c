@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reading variables: collections and scalars of a transaction, selectors
+ * and exclusions of rule targets, computed variables (time, duration,
+ * rule fields), and macro expansion (%{tx.score}) on top of them.
+ */
+#include "waf/txn.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/limits.h"
+
+/* ---- Collections ---------------------------------------------------- */
+
+int
+sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+             struct sk_str value)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct sk_entry *ne = sk_arena_calloc(t->arena, cap, sizeof(*ne));
+        if (ne == NULL)
+            return -SK_ENOMEM;
+        if (c->n > 0)
+            memcpy(ne, c->e, c->n * sizeof(*ne));
+        c->e = ne;
+        c->cap = cap;
+    }
+    struct sk_entry *e = &c->e[c->n];
+    if (sk_arena_strdup_str(t->arena, name, &e->name) != 0 ||
+        sk_arena_strdup_str(t->arena, value, &e->value) != 0)
+        return -SK_ENOMEM;
+    e->expires = 0;
+    c->n++;
+    return 0;
+}
+
+struct sk_entry *
+sk__coll_get(struct sk_coll *c, struct sk_str name)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (sk_str_eq_nocase(c->e[i].name, name))
+            return &c->e[i];
+    return NULL;
+}
+
+int
+sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+             struct sk_str value)
+{
+    struct sk_entry *e = sk__coll_get(c, name);
+    if (e == NULL)
+        return sk__coll_add(t, c, name, value);
+    return sk_arena_strdup_str(t->arena, value, &e->value);
+}
+
+void
+sk__coll_del(struct sk_coll *c, struct sk_str name)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (!sk_str_eq_nocase(c->e[i].name, name))
+            c->e[w++] = c->e[i];
+    c->n = w;
+}
+
+int
+sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v)
+{
+    if (sk_arena_strdup_str(t->arena, v, &t->scalars[id]) != 0)
+        return -SK_ENOMEM;
+    t->has_scalar[id] = true;
+    return 0;
+}
+
+int
+sk__scalar_set_c(struct sk_waf_txn *t, enum sk_var_id id, const char *v)
+{
+    return sk__scalar_set(t, id, sk_str_c(v));
+}
+
+int
+sk__scalar_set_u64(struct sk_waf_txn *t, enum sk_var_id id, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    return sk__scalar_set_c(t, id, buf);
+}
+
+/* ---- Computed variables ------------------------------------------- */
+
+static int
+computed_value(struct sk_waf_txn *t, const struct sk_target *tgt,
+               struct sk_str *out)
+{
+    char buf[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    switch (tgt->def->id) {
+    case SK_V_DURATION: {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t us = (int64_t)(ts.tv_sec - t->start.tv_sec) * 1000000 +
+                     (ts.tv_nsec - t->start.tv_nsec) / 1000;
+        snprintf(buf, sizeof(buf), "%" PRId64, us);
+        break;
+    }
+    case SK_V_HIGHEST_SEVERITY:
+        snprintf(buf, sizeof(buf), "%d", t->highest_severity);
+        break;
+    case SK_V_TIME:
+        strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
+        break;
+    case SK_V_TIME_DAY:
+        snprintf(buf, sizeof(buf), "%d", tm.tm_mday);
+        break;
+    case SK_V_TIME_EPOCH:
+        snprintf(buf, sizeof(buf), "%lld", (long long)now);
+        break;
+    case SK_V_TIME_HOUR:
+        snprintf(buf, sizeof(buf), "%d", tm.tm_hour);
+        break;
+    case SK_V_TIME_MIN:
+        snprintf(buf, sizeof(buf), "%d", tm.tm_min);
+        break;
+    case SK_V_TIME_MON:
+        snprintf(buf, sizeof(buf), "%d", tm.tm_mon);
+        break;
+    case SK_V_TIME_SEC:
+        snprintf(buf, sizeof(buf), "%d", tm.tm_sec);
+        break;
+    case SK_V_TIME_WDAY:
+        snprintf(buf, sizeof(buf), "%d", tm.tm_wday);
+        break;
+    case SK_V_TIME_YEAR:
+        snprintf(buf, sizeof(buf), "%d", tm.tm_year + 1900);
+        break;
+    case SK_V_RULE: {
+        const struct sk_rule *r = t->cur_rule ? t->cur_rule->starter : NULL;
+        if (r == NULL || tgt->key.len == 0)
+            return SK_DECLINED;
+        struct sk_str k = tgt->key;
+        if (sk_str_eq_c_nocase(k, "id"))
+            snprintf(buf, sizeof(buf), "%" PRIu64, r->id);
+        else if (sk_str_eq_c_nocase(k, "phase"))
+            snprintf(buf, sizeof(buf), "%d", r->phase);
+        else if (sk_str_eq_c_nocase(k, "severity"))
+            snprintf(buf, sizeof(buf), "%d", r->severity);
+        else if (sk_str_eq_c_nocase(k, "msg")) {
+            if (!r->has_msg)
+                return SK_DECLINED;
+            return sk__macro_expand(t, &r->msg, out);
+        } else if (sk_str_eq_c_nocase(k, "logdata")) {
+            if (!r->has_logdata)
+                return SK_DECLINED;
+            return sk__macro_expand(t, &r->logdata, out);
+        } else if (sk_str_eq_c_nocase(k, "ver") && r->ver)
+            snprintf(buf, sizeof(buf), "%s", r->ver);
+        else if (sk_str_eq_c_nocase(k, "rev") && r->rev)
+            snprintf(buf, sizeof(buf), "%s", r->rev);
+        else if (sk_str_eq_c_nocase(k, "maturity"))
+            snprintf(buf, sizeof(buf), "%d", r->maturity);
+        else if (sk_str_eq_c_nocase(k, "accuracy"))
+            snprintf(buf, sizeof(buf), "%d", r->accuracy);
+        else
+            return SK_DECLINED;
+        break;
+    }
+    default:
+        return SK_DECLINED;
+    }
+    return sk_arena_strdup_str(t->arena, sk_str_c(buf), out);
+}
+
+/* ---- Exclusions ------------------------------------------------------ */
+
+static bool
+key_matches(const struct sk_target *x, struct sk_str name)
+{
+    if (x->key_re != NULL) {
+        pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+        if (md == NULL)
+            return false;
+        int rc = pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL);
+        pcre2_match_data_free(md);
+        return rc >= 0;
+    }
+    if (x->key.len == 0)
+        return true; /* the whole collection */
+    return sk_str_eq_nocase(x->key, name);
+}
+
+static bool
+rule_is_target_of(const struct sk_waf_txn *t, const struct sk_ract *ctl,
+                  const struct sk_rule *starter)
+{
+    (void)t;
+    switch (ctl->ctl) {
+    case SK_CTL_RULE_REMOVE_TARGET_BY_ID:
+        return starter->id >= ctl->ranges[0].lo &&
+               starter->id <= ctl->ranges[0].hi;
+    case SK_CTL_RULE_REMOVE_TARGET_BY_TAG:
+        for (size_t i = 0; i < starter->ntags; i++)
+            if (strcmp(starter->tags[i], ctl->text) == 0)
+                return true;
+        return false;
+    case SK_CTL_RULE_REMOVE_TARGET_BY_MSG:
+        return starter->has_msg &&
+               strcmp((const char *)starter->msg.text.p, ctl->text) == 0;
+    default:
+        return false;
+    }
+}
+
+static bool
+excluded(const struct sk_waf_txn *t, const struct sk_rule *rule,
+         const struct sk_target *tgt, struct sk_str name)
+{
+    for (size_t i = 0; i < rule->ntargets; i++) {
+        const struct sk_target *x = &rule->targets[i];
+        if (x->exclude && x->def == tgt->def && key_matches(x, name))
+            return true;
+    }
+    for (size_t i = 0; i < t->nexcl; i++) {
+        const struct sk_rt_exclusion *x = &t->excl[i];
+        if (x->target->def == tgt->def &&
+            rule_is_target_of(t, x->ctl, rule->starter) &&
+            key_matches(x->target, name))
+            return true;
+    }
+    return false;
+}
+
+/* ---- Target values ---------------------------------------------------- */
+
+struct xml_ctx {
+    struct sk_waf_txn *t;
+    const struct sk_target *tgt;
+    sk__value_fn fn;
+    void *ud;
+    size_t count;
+    bool counting;
+};
+
+static int
+xml_value(void *ud, struct sk_str name, struct sk_str value)
+{
+    struct xml_ctx *x = ud;
+    (void)name;
+    if (x->counting) {
+        x->count++;
+        return 0;
+    }
+    return x->fn(x->t, x->ud, x->tgt, SK_STR_LIT("XML"), value);
+}
+
+int
+sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
+                  const struct sk_target *tgt, sk__value_fn fn, void *ud)
+{
+    const struct sk_var_def *def = tgt->def;
+    struct sk_str vname = sk_str_c(def->name);
+    switch (def->kind) {
+    case SK_VK_SCALAR:
+    case SK_VK_COMPUTED: {
+        struct sk_str v;
+        if (def->kind == SK_VK_SCALAR) {
+            if (!t->has_scalar[def->id]) {
+                if (tgt->count)
+                    return fn(t, ud, tgt, vname, SK_STR_LIT("0"));
+                return 0;
+            }
+            v = t->scalars[def->id];
+        } else {
+            int rc = computed_value(t, tgt, &v);
+            if (rc < 0)
+                return rc;
+            if (rc == SK_DECLINED)
+                return tgt->count ? fn(t, ud, tgt, vname, SK_STR_LIT("0"))
+                                  : 0;
+        }
+        if (tgt->count)
+            return fn(t, ud, tgt, vname, SK_STR_LIT("1"));
+        return fn(t, ud, tgt, vname, v);
+    }
+    case SK_VK_COLLECTION:
+    case SK_VK_NAMES: {
+        bool names = def->kind == SK_VK_NAMES;
+        struct sk_coll *c = &t->colls[names ? def->base : def->id];
+        size_t count = 0;
+        /* Snapshot the size: actions never run while values are read,
+         * but a TX write by a caller must not extend this loop. */
+        size_t n = c->n;
+        for (size_t i = 0; i < n; i++) {
+            struct sk_entry *e = &c->e[i];
+            if (tgt->key_re != NULL || tgt->key.len > 0) {
+                if (!key_matches(tgt, e->name))
+                    continue;
+            }
+            if (excluded(t, rule, tgt, e->name))
+                continue;
+            if (tgt->count) {
+                count++;
+                continue;
+            }
+            int rc = fn(t, ud, tgt, e->name, names ? e->name : e->value);
+            if (rc != 0)
+                return rc;
+        }
+        if (tgt->count) {
+            char buf[32];
+            snprintf(buf, sizeof(buf), "%zu", count);
+            struct sk_str v;
+            if (sk_arena_strdup_str(t->arena, sk_str_c(buf), &v) != 0)
+                return -SK_ENOMEM;
+            return fn(t, ud, tgt, vname, v);
+        }
+        return 0;
+    }
+    case SK_VK_XML: {
+        struct xml_ctx x = {t, tgt, fn, ud, 0, tgt->count};
+        if (t->xml == NULL) {
+            if (tgt->count)
+                return fn(t, ud, tgt, vname, SK_STR_LIT("0"));
+            return 0;
+        }
+        int rc = sk_bodyproc_xml_eval(t->arena, t->xml,
+                                      tgt->key_text ? tgt->key_text : NULL,
+                                      xml_value, &x);
+        if (rc < 0 && rc != -SK_EINVAL)
+            return rc;
+        if (tgt->count) {
+            char buf[32];
+            snprintf(buf, sizeof(buf), "%zu", x.count);
+            struct sk_str v;
+            if (sk_arena_strdup_str(t->arena, sk_str_c(buf), &v) != 0)
+                return -SK_ENOMEM;
+            return fn(t, ud, tgt, vname, v);
+        }
+        return 0;
+    }
+    case SK_VK_UNSUPPORTED:
+        break;
+    }
+    return 0;
+}
+
+/* ---- Macros ------------------------------------------------------------- */
+
+struct first_ctx {
+    struct sk_str v;
+    bool found;
+};
+
+static int
+first_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
+            struct sk_str name, struct sk_str value)
+{
+    (void)t;
+    (void)tgt;
+    (void)name;
+    struct first_ctx *f = ud;
+    if (!f->found) {
+        f->v = value;
+        f->found = true;
+    }
+    return 1; /* stop after the first */
+}
+
+int
+sk__macro_expand(struct sk_waf_txn *t, const struct sk_macro *m,
+                 struct sk_str *out)
+{
+    if (m->constant) {
+        *out = m->text;
+        return 0;
+    }
+    if (t->macro_depth >= SK_LIMIT_MACRO_DEPTH)
+        return -SK_ELIMIT; /* e.g. a msg that refers to %{rule.msg} */
+    struct sk_str stackvals[16];
+    struct sk_str *vals = stackvals;
+    size_t n = m->nparts;
+    if (n > 16) {
+        vals = sk_arena_calloc(t->arena, n, sizeof(*vals));
+        if (vals == NULL)
+            return -SK_ENOMEM;
+    }
+    size_t total = 0;
+    t->macro_depth++;
+    for (size_t i = 0; i < n; i++) {
+        const struct sk_macro_part *p = &m->parts[i];
+        if (p->def == NULL) {
+            vals[i] = p->lit;
+        } else {
+            struct sk_target tgt = {.def = p->def, .key = p->key};
+            struct first_ctx f = {SK_STR_NULL, false};
+            /* Macros read without rule exclusions: use an empty rule. */
+            static const struct sk_rule none = {0};
+            struct sk_rule scratch = none;
+            scratch.starter = &scratch;
+            int rc = sk__target_values(t, &scratch, &tgt, first_value, &f);
+            if (rc < 0) {
+                t->macro_depth--;
+                return rc;
+            }
+            vals[i] = f.found ? f.v : SK_STR_NULL;
+        }
+        total += vals[i].len;
+    }
+    t->macro_depth--;
+    uint8_t *buf = sk_arena_alloc(t->arena, total + 1);
+    if (buf == NULL)
+        return -SK_ENOMEM;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (vals[i].len > 0)
+            memcpy(buf + off, vals[i].p, vals[i].len);
+        off += vals[i].len;
+    }
+    buf[off] = '\0';
+    *out = sk_str_make(buf, off);
+    return 0;
+}

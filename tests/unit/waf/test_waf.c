@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for the rule engine (src/waf) through its public API: rule
+ * loading errors, chains, skipAfter, setvar and macros, captures, ctl,
+ * exclusions, counting, regex selectors, SecDefaultAction, body
+ * processors, verdicts, and the variable/action/directive tables.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sekimori/waf.h"
+#include "waf/engine.h"
+
+size_t sk__waf_directive_names(const char **out, size_t max);
+size_t sk__waf_action_names(const char **out, size_t max);
+
+static struct sk_waf_rules *
+load(const char *text)
+{
+    struct sk_waf_rules *r = sk_waf_rules_new();
+    assert_non_null(r);
+    int rc = sk_waf_rules_add_text(r, "test.conf", text, strlen(text));
+    if (rc == 0)
+        rc = sk_waf_rules_compile(r);
+    if (rc != 0) {
+        print_error("%s", sk_waf_rules_errors(r));
+        fail_msg("rules failed to load");
+    }
+    return r;
+}
+
+/* Loads text that must fail, and returns the diagnostics (static). */
+static const char *
+load_fail(const char *text)
+{
+    static char buf[4096];
+    struct sk_waf_rules *r = sk_waf_rules_new();
+    assert_non_null(r);
+    int rc = sk_waf_rules_add_text(r, "bad.conf", text, strlen(text));
+    if (rc == 0)
+        rc = sk_waf_rules_compile(r);
+    assert_int_not_equal(rc, 0);
+    snprintf(buf, sizeof(buf), "%s", sk_waf_rules_errors(r));
+    sk_waf_rules_free(r);
+    return buf;
+}
+
+/* Runs a GET (and optional form body) through phases 1-5. */
+static struct sk_waf_txn *
+run(struct sk_waf_rules *r, const char *method, const char *uri,
+    const char *const *headers, const char *body)
+{
+    struct sk_waf_txn *t = sk_waf_txn_new(r, "t1");
+    assert_non_null(t);
+    assert_int_equal(sk_waf_txn_connection(t, "10.0.0.1", 1234, "10.0.0.2",
+                                           80),
+                     0);
+    assert_int_equal(sk_waf_txn_request_line(t, method, strlen(method), uri,
+                                             strlen(uri), "HTTP/1.1", 8),
+                     0);
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
+        assert_int_equal(sk_waf_txn_request_header(
+                             t, headers[i], strlen(headers[i]),
+                             headers[i + 1], strlen(headers[i + 1])),
+                         0);
+    assert_int_equal(sk_waf_txn_phase(t, 1), 0);
+    if (body != NULL)
+        assert_int_equal(sk_waf_txn_request_body(t, body, strlen(body)), 0);
+    assert_int_equal(sk_waf_txn_phase(t, 2), 0);
+    assert_int_equal(sk_waf_txn_response_status(t, 200, "HTTP/1.1"), 0);
+    assert_int_equal(sk_waf_txn_phase(t, 5), 0);
+    return t;
+}
+
+static bool
+matched(const struct sk_waf_txn *t, uint64_t id)
+{
+    for (size_t i = 0; i < sk_waf_txn_match_count(t); i++)
+        if (sk_waf_txn_match(t, i)->id == id)
+            return true;
+    return false;
+}
+
+static void
+test_basic_rx_and_deny(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRule ARGS \"@rx ^evil\" \"id:1,phase:1,deny,status:406,"
+        "msg:'bad %{MATCHED_VAR_NAME}',logdata:'%{MATCHED_VAR}'\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/?a=good&b=evil%21", NULL, NULL);
+    struct sk_waf_verdict v;
+    sk_waf_txn_verdict(t, &v);
+    assert_int_equal(v.action, SK_WAF_DENY);
+    assert_int_equal(v.status, 406);
+    assert_int_equal(v.rule_id, 1);
+    assert_true(matched(t, 1));
+    const struct sk_waf_match *m = sk_waf_txn_match(t, 0);
+    assert_string_equal(m->msg, "bad ARGS:b");
+    assert_string_equal(m->data, "evil!");
+    char line[1024];
+    sk_waf_txn_format_match(t, 0, line, sizeof(line));
+    assert_non_null(strstr(line, "[id \"1\"]"));
+    sk_waf_txn_free(t);
+
+    t = run(r, "GET", "/?a=good", NULL, NULL);
+    sk_waf_txn_verdict(t, &v);
+    assert_int_equal(v.action, SK_WAF_PASS);
+    assert_int_equal(sk_waf_txn_match_count(t), 0);
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_detection_only_logs_without_blocking(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine DetectionOnly\n"
+        "SecRule REQUEST_URI \"@contains /admin\" \"id:2,phase:1,deny\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/admin/x", NULL, NULL);
+    struct sk_waf_verdict v;
+    sk_waf_txn_verdict(t, &v);
+    assert_int_equal(v.action, SK_WAF_PASS);
+    assert_true(matched(t, 2));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_chain_and_capture(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRule ARGS:q \"@rx (\\d+)-(\\d+)\" "
+        "\"id:3,phase:2,pass,capture,chain,msg:'range %{TX.1} to %{TX.2}'\"\n"
+        "  SecRule TX:2 \"@gt 10\" \"setvar:tx.big=1\"\n"
+        "SecRule TX:big \"@eq 1\" \"id:4,phase:2,pass\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/?q=5-20", NULL, NULL);
+    assert_true(matched(t, 3));
+    assert_true(matched(t, 4));
+    assert_string_equal(sk_waf_txn_match(t, 0)->msg, "range 5 to 20");
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/?q=5-7", NULL, NULL);
+    assert_false(matched(t, 3)); /* the chain's second link failed */
+    assert_false(matched(t, 4));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_setvar_arithmetic_and_delete(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecAction \"id:10,phase:1,pass,nolog,setvar:tx.score=5,"
+        "setvar:tx.crit=3\"\n"
+        "SecRule ARGS \"@rx x\" \"id:11,phase:1,pass,nolog,"
+        "setvar:'tx.score=+%{tx.crit}'\"\n"
+        "SecAction \"id:12,phase:1,pass,nolog,setvar:tx.score=-1,"
+        "setvar:tx.gone=1,setvar:!tx.gone\"\n"
+        "SecRuleEngine On\n");
+    /* Two matching values add twice, as ModSecurity does. */
+    struct sk_waf_txn *t = run(r, "GET", "/?a=x&b=xx&c=y", NULL, NULL);
+    assert_string_equal(sk_waf_txn_tx(t, "score"), "10");
+    assert_null(sk_waf_txn_tx(t, "gone"));
+    assert_string_equal(sk_waf_txn_tx(t, "SCORE"), "10");
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_skipafter_and_skip(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRule REQUEST_METHOD \"@streq GET\" "
+        "\"id:20,phase:1,pass,nolog,skipAfter:END\"\n"
+        "SecAction \"id:21,phase:1,pass\"\n"
+        "SecMarker END\n"
+        "SecAction \"id:22,phase:1,pass,skip:1\"\n"
+        "SecAction \"id:23,phase:1,pass\"\n"
+        "SecAction \"id:24,phase:1,pass\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/", NULL, NULL);
+    assert_false(matched(t, 21));
+    assert_true(matched(t, 22));
+    assert_false(matched(t, 23));
+    assert_true(matched(t, 24));
+    sk_waf_txn_free(t);
+    t = run(r, "POST", "/", NULL, NULL);
+    assert_true(matched(t, 21));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_counting_negation_exclusion_regex_selector(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRule &ARGS \"@eq 3\" \"id:30,phase:2,pass\"\n"
+        "SecRule ARGS|!ARGS:pw \"@rx secret\" \"id:31,phase:2,pass\"\n"
+        "SecRule ARGS:/^id_/ \"@rx ^7$\" \"id:32,phase:2,pass\"\n"
+        "SecRule &REQUEST_HEADERS:X-Missing \"!@eq 0\" "
+        "\"id:33,phase:1,pass\"\n"
+        "SecRule REQUEST_HEADERS:user-agent \"!@rx ^curl\" "
+        "\"id:34,phase:1,pass\"\n");
+    static const char *const hdrs[] = {"User-Agent", "curl/8", NULL};
+    struct sk_waf_txn *t = run(r, "GET", "/?pw=secret&ID_x=7&z=1", hdrs,
+                               NULL);
+    assert_true(matched(t, 30));
+    assert_false(matched(t, 31)); /* excluded target */
+    assert_true(matched(t, 32));  /* case-insensitive regex selector */
+    assert_false(matched(t, 33));
+    assert_false(matched(t, 34));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_ctl_remove_target_and_rule(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRule REQUEST_FILENAME \"@endsWith /login\" "
+        "\"id:40,phase:1,pass,nolog,ctl:ruleRemoveTargetById=42;ARGS:pw,"
+        "ctl:ruleRemoveById=43\"\n"
+        "SecRule REQUEST_FILENAME \"@endsWith /tag\" "
+        "\"id:41,phase:1,pass,nolog,ctl:ruleRemoveByTag=attack-x\"\n"
+        "SecRule ARGS \"@contains '\" \"id:42,phase:2,pass,tag:'attack-x'\"\n"
+        "SecRule ARGS \"@contains '\" \"id:43,phase:2,pass\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/login?pw=a'b", NULL, NULL);
+    assert_false(matched(t, 42));
+    assert_false(matched(t, 43));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/other?pw=a'b", NULL, NULL);
+    assert_true(matched(t, 42));
+    assert_true(matched(t, 43));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/tag?pw=a'b", NULL, NULL);
+    assert_false(matched(t, 42));
+    assert_true(matched(t, 43));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_default_action_and_block(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecDefaultAction \"phase:2,log,auditlog,deny,status:418,"
+        "t:lowercase\"\n"
+        "SecRule ARGS \"@streq abc\" \"id:50,phase:2,block\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/?x=ABC", NULL, NULL);
+    struct sk_waf_verdict v;
+    sk_waf_txn_verdict(t, &v);
+    assert_int_equal(v.action, SK_WAF_DENY); /* t:lowercase inherited */
+    assert_int_equal(v.status, 418);
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_update_target_and_remove(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRule ARGS \"@rx bad\" \"id:60,phase:2,pass\"\n"
+        "SecRule ARGS \"@rx bad\" \"id:61,phase:2,pass\"\n"
+        "SecRuleUpdateTargetById 60 \"!ARGS:note\"\n"
+        "SecRuleRemoveById 61\n");
+    struct sk_waf_txn *t = run(r, "GET", "/?note=bad", NULL, NULL);
+    assert_false(matched(t, 60));
+    assert_false(matched(t, 61));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/?other=bad", NULL, NULL);
+    assert_true(matched(t, 60));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_urlencoded_body_and_request_vars(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRequestBodyAccess On\n"
+        "SecRule ARGS_POST:name \"@streq a b\" \"id:70,phase:2,pass\"\n"
+        "SecRule REQUEST_BODY \"@contains name=a+b\" \"id:71,phase:2,pass\"\n"
+        "SecRule REQBODY_PROCESSOR \"@streq URLENCODED\" "
+        "\"id:72,phase:2,pass\"\n"
+        "SecRule REQUEST_FILENAME \"@streq /p a\" \"id:73,phase:1,pass\"\n"
+        "SecRule REQUEST_BASENAME \"@streq a\" \"id:74,phase:1,pass\"\n"
+        "SecRule QUERY_STRING \"@streq q=%41\" \"id:75,phase:1,pass\"\n"
+        "SecRule ARGS_GET:q \"@streq A\" \"id:76,phase:1,pass\"\n"
+        "SecRule REQUEST_COOKIES:sid \"@streq 42\" \"id:77,phase:1,pass\"\n"
+        "SecRule REQUEST_COOKIES_NAMES \"@streq sid\" \"id:78,phase:1,pass\"\n"
+        "SecRule SERVER_NAME \"@streq example.org\" \"id:79,phase:1,pass\"\n");
+    static const char *const hdrs[] = {
+        "Content-Type", "application/x-www-form-urlencoded",
+        "Cookie",       "sid=42",
+        "Host",         "example.org:8080",
+        NULL};
+    struct sk_waf_txn *t = run(r, "POST", "/p%20a?q=%41", hdrs, "name=a+b");
+    for (uint64_t id = 70; id <= 79; id++) {
+        if (!matched(t, id))
+            fail_msg("rule %llu did not match", (unsigned long long)id);
+    }
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_load_errors_have_locations(void **state)
+{
+    (void)state;
+    const char *e;
+    e = load_fail("SecRuleEngine On\nSecFrobnicate On\n");
+    assert_non_null(strstr(e, "bad.conf:2:"));
+    assert_non_null(strstr(e, "unknown directive 'SecFrobnicate'"));
+    e = load_fail("SecRule NOPE \"@rx x\" \"id:1,phase:1,pass\"\n");
+    assert_non_null(strstr(e, "unknown variable 'NOPE'"));
+    e = load_fail("SecRule ARGS \"@nope x\" \"id:1,phase:1,pass\"\n");
+    assert_non_null(strstr(e, "bad.conf:1:"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,phase:1,pass,frob\"\n");
+    assert_non_null(strstr(e, "unknown action 'frob'"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,phase:1,pass,t:frob\"\n");
+    assert_non_null(strstr(e, "unknown transformation 'frob'"));
+    e = load_fail("SecRule ARGS \"@rx (\" \"id:1,phase:1,pass\"\n");
+    assert_non_null(strstr(e, "bad.conf:1:"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"phase:1,pass\"\n");
+    assert_non_null(strstr(e, "rule has no id"));
+    e = load_fail("SecAction \"id:1,pass\"\nSecAction \"id:1,pass\"\n");
+    assert_non_null(strstr(e, "duplicate rule id 1"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,pass,chain\"\n");
+    assert_non_null(strstr(e, "chain"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,pass,skipAfter:NOWHERE\"\n");
+    assert_non_null(strstr(e, "NOWHERE"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,pass,exec:/bin/sh\"\n");
+    assert_non_null(strstr(e, "not supported"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,pass,setvar:foo.x=1\"\n");
+    assert_non_null(strstr(e, "not a writable collection"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,pass,msg:'%{NOPE}'\"\n");
+    assert_non_null(strstr(e, "unknown variable 'NOPE' in macro"));
+    e = load_fail("SecRule ARGS \"@rx x\" \"id:1,pass,chain\"\n"
+                  "SecRule ARGS \"@rx y\" \"id:2\"\n");
+    assert_non_null(strstr(e, "only allowed on the first rule"));
+    e = load_fail("SecStatusEngine On\n");
+    assert_non_null(strstr(e, "not supported"));
+}
+
+static void
+test_dynamic_operator_argument(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecAction \"id:80,phase:1,pass,nolog,"
+        "setvar:'tx.allowed=GET HEAD POST',setvar:tx.max=2\"\n"
+        "SecRule REQUEST_METHOD \"!@within %{tx.allowed}\" "
+        "\"id:81,phase:1,pass\"\n"
+        "SecRule &ARGS \"@gt %{tx.max}\" \"id:82,phase:1,pass\"\n");
+    struct sk_waf_txn *t = run(r, "PUT", "/?a=1&b=2&c=3", NULL, NULL);
+    assert_true(matched(t, 81));
+    assert_true(matched(t, 82));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/?a=1", NULL, NULL);
+    assert_false(matched(t, 81));
+    assert_false(matched(t, 82));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_persistent_ip_collection(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecAction \"id:90,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR},"
+        "setvar:ip.hits=+1\"\n"
+        "SecRule IP:hits \"@ge 3\" \"id:91,phase:1,pass\"\n");
+    for (int i = 0; i < 2; i++) {
+        struct sk_waf_txn *t = run(r, "GET", "/", NULL, NULL);
+        assert_false(matched(t, 91));
+        sk_waf_txn_free(t);
+    }
+    struct sk_waf_txn *t = run(r, "GET", "/", NULL, NULL);
+    assert_true(matched(t, 91));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static void
+test_multimatch_and_transform_chain(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRule ARGS \"@streq <x>\" "
+        "\"id:100,phase:2,pass,t:none,t:urlDecode,t:lowercase\"\n"
+        "SecRule ARGS \"@streq %3CX%3E\" "
+        "\"id:101,phase:2,pass,multiMatch,t:none,t:urlDecode\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/?a=%253CX%253E", NULL, NULL);
+    assert_true(matched(t, 100));
+    assert_true(matched(t, 101)); /* matched before the transformation */
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+static int
+cmp_nocase(const char *a, const char *b)
+{
+    return strcasecmp(a, b);
+}
+
+static void
+test_tables_sorted_unique(void **state)
+{
+    (void)state;
+    const char *names[256];
+    size_t n = sk__waf_directive_names(names, 256);
+    assert_true(n > 30 && n < 256);
+    for (size_t i = 1; i < n; i++)
+        assert_true(cmp_nocase(names[i - 1], names[i]) < 0);
+    n = sk__waf_action_names(names, 256);
+    assert_true(n > 30 && n < 256);
+    for (size_t i = 1; i < n; i++)
+        assert_true(cmp_nocase(names[i - 1], names[i]) < 0);
+    size_t nv;
+    const struct sk_var_def *v = sk__var_table(&nv);
+    assert_int_equal(nv, SK_V__COUNT);
+    for (size_t i = 0; i < nv; i++) {
+        assert_int_equal(v[i].id, i); /* enum order == table order */
+        assert_non_null(v[i].doc);
+        if (i > 0)
+            assert_true(strcmp(v[i - 1].name, v[i].name) < 0);
+        assert_ptr_equal(sk__var_find(sk_str_c(v[i].name)), &v[i]);
+    }
+    assert_null(sk__var_find(SK_STR_LIT("ARGSX")));
+    assert_ptr_equal(sk__var_find(SK_STR_LIT("args")), &v[SK_V_ARGS]);
+}
+
+static void
+test_redacted_log_line(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine DetectionOnly\n"
+        "SecRule ARGS:card \"@rx \\d\" \"id:110,phase:2,pass,"
+        "logdata:'%{MATCHED_VAR}'\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/?card=4111111111111111", NULL,
+                               NULL);
+    char line[2048];
+    sk_waf_txn_format_match(t, 0, line, sizeof(line));
+    assert_null(strstr(line, "4111111111111111"));
+    assert_non_null(strstr(line, "1111"));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basic_rx_and_deny),
+        cmocka_unit_test(test_detection_only_logs_without_blocking),
+        cmocka_unit_test(test_chain_and_capture),
+        cmocka_unit_test(test_setvar_arithmetic_and_delete),
+        cmocka_unit_test(test_skipafter_and_skip),
+        cmocka_unit_test(test_counting_negation_exclusion_regex_selector),
+        cmocka_unit_test(test_ctl_remove_target_and_rule),
+        cmocka_unit_test(test_default_action_and_block),
+        cmocka_unit_test(test_update_target_and_remove),
+        cmocka_unit_test(test_urlencoded_body_and_request_vars),
+        cmocka_unit_test(test_load_errors_have_locations),
+        cmocka_unit_test(test_dynamic_operator_argument),
+        cmocka_unit_test(test_persistent_ip_collection),
+        cmocka_unit_test(test_multimatch_and_transform_chain),
+        cmocka_unit_test(test_tables_sorted_unique),
+        cmocka_unit_test(test_redacted_log_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
