@@ -92,6 +92,11 @@ struct sk_http_request {
  * `a`), SK_AGAIN when `in` does not yet hold the whole head (and is still
  * within limits), or -SK_EPARSE with *err set; -SK_ENOMEM on arena
  * exhaustion. Never blocks. A lenient mode is not offered on purpose.
+ * Each call rescans `in` from its start (O(in.len)): to keep a client that
+ * trickles bytes from costing quadratic time, call again only when the
+ * newly received bytes contain a LF or the buffer has grown past
+ * SK_LIMIT_REQUEST_LINE + SK_LIMIT_HEADER_BYTES (a complete head always
+ * ends with a LF, and every error is found by then).
  */
 int sk_http_parse_head(struct sk_arena *a, struct sk_str in,
                        struct sk_http_request *req, enum sk_http_err *err);
