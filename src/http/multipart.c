@@ -260,12 +260,19 @@ init_boundary(struct mp *m, struct sk_str ct)
 
 /* Content-Disposition ----------------------------------------------------- */
 
+/* Whether `c` is one of `set` (never true for NUL, unlike strchr). */
+static bool
+in_set(const char *set, uint8_t c)
+{
+    return c != 0 && strchr(set, c) != NULL;
+}
+
 static bool
 is_token_char(uint8_t c)
 {
     if (c <= 32 || c >= 127)
         return false;
-    return strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+    return !in_set("()<>@,;:\\\"/[]?=", c);
 }
 
 static bool
@@ -340,8 +347,8 @@ parse_cd(struct mp *m, struct sk_str cd, bool *oom)
         if (sk_str_eq_c(name, "filename*")) {
             /* charset'[language]'filename, %-encoded; not decoded. */
             size_t cs = p;
-            while (p < cd.len && (is_alnum(cd.p[p]) ||
-                                  strchr("!#$%&+-^_`{}~", cd.p[p]) != NULL))
+            while (p < cd.len &&
+                   (is_alnum(cd.p[p]) || in_set("!#$%&+-^_`{}~", cd.p[p])))
                 p++;
             if (at(cd, p) != '\'' || p == cs)
                 return -16;
@@ -358,7 +365,7 @@ parse_cd(struct mp *m, struct sk_str cd, bool *oom)
                         return -18;
                     p += 3;
                 } else if (is_alnum(cd.p[p]) ||
-                           strchr("!#$&+-.^_`~", cd.p[p]) != NULL) {
+                           in_set("!#$&+-.^_`~", cd.p[p])) {
                     p++;
                 } else {
                     return -19;
