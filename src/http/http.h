@@ -18,23 +18,32 @@
 /* Why a request was refused; each maps to status 400 (or 413/414/431/501). */
 enum sk_http_err {
     SK_HTTP_OK = 0,
-    SK_HTTP_E_REQUEST_LINE = 1,   /* malformed request line */
-    SK_HTTP_E_METHOD = 2,         /* method is not a token */
-    SK_HTTP_E_URI = 3,            /* bad request-target */
-    SK_HTTP_E_VERSION = 4,        /* not HTTP/1.0 or HTTP/1.1 */
-    SK_HTTP_E_LINE_TOO_LONG = 5,  /* request line over the limit (414) */
-    SK_HTTP_E_HEADER_SYNTAX = 6,  /* bad field name or value */
-    SK_HTTP_E_HEADER_SPACE = 7,   /* whitespace before the colon */
-    SK_HTTP_E_OBS_FOLD = 8,       /* obsolete line folding */
-    SK_HTTP_E_BARE_CR = 9,        /* CR not followed by LF, or NUL */
+    SK_HTTP_E_REQUEST_LINE = 1,     /* malformed request line */
+    SK_HTTP_E_METHOD = 2,           /* method is not a token */
+    SK_HTTP_E_URI = 3,              /* bad request-target */
+    SK_HTTP_E_VERSION = 4,          /* not HTTP/1.0 or HTTP/1.1 */
+    SK_HTTP_E_LINE_TOO_LONG = 5,    /* request line over the limit (414) */
+    SK_HTTP_E_HEADER_SYNTAX = 6,    /* bad field name or value */
+    SK_HTTP_E_HEADER_SPACE = 7,     /* whitespace before the colon */
+    SK_HTTP_E_OBS_FOLD = 8,         /* obsolete line folding */
+    SK_HTTP_E_BARE_CR = 9,          /* CR not followed by LF, or NUL */
     SK_HTTP_E_HEADERS_TOO_BIG = 10, /* header section over the limit (431) */
     SK_HTTP_E_TOO_MANY_HEADERS = 11,
-    SK_HTTP_E_CL_AND_TE = 12,     /* both Content-Length and T-E */
-    SK_HTTP_E_BAD_CL = 13,        /* bad or several differing C-L */
-    SK_HTTP_E_BAD_TE = 14,        /* T-E other than chunked (501) */
-    SK_HTTP_E_CHUNK = 15,         /* bad chunk size, extension or CRLF */
-    SK_HTTP_E_HOST = 16,          /* missing (1.1) or several Host */
+    SK_HTTP_E_CL_AND_TE = 12, /* both Content-Length and T-E */
+    SK_HTTP_E_BAD_CL = 13,    /* bad or several differing C-L */
+    SK_HTTP_E_BAD_TE = 14,    /* T-E other than chunked (501) */
+    SK_HTTP_E_CHUNK = 15,     /* bad chunk size, extension or CRLF */
+    SK_HTTP_E_HOST = 16,      /* missing (1.1) or several Host */
+    SK_HTTP_E_BARE_LF = 17,   /* LF line ending without CR (added) */
 };
+
+/*
+ * Longest chunk-size line (size, extensions, CRLF) the chunked decoder
+ * accepts. Extensions carry nothing we use, and an unbounded line would let
+ * a client stream bytes that are never body. Module-local limit (not in
+ * util/limits.h, to keep merges apart).
+ */
+#define SK_HTTP_CHUNK_LINE_MAX 4096
 
 /* A short, static description of an error code, for logs. */
 const char *sk_http_strerror(enum sk_http_err e);
@@ -55,18 +64,26 @@ enum sk_http_body_kind {
 
 struct sk_http_request {
     struct sk_str method;
-    struct sk_str target;   /* request-target as received */
-    struct sk_str path;     /* target before '?' (origin or absolute form) */
-    struct sk_str query;    /* after '?', without it; len 0 when absent */
+    struct sk_str target; /* request-target as received */
+    struct sk_str path;   /* target before '?' (origin or absolute form) */
+    struct sk_str query;  /* after '?', without it; len 0 when absent */
     bool has_query;
-    struct sk_str protocol; /* "HTTP/1.1" */
-    unsigned version;       /* 10 or 11 */
-    struct sk_str request_line; /* the whole line without CRLF */
+    /*
+     * Added: a '#' fragment is tolerated in the target. Like ModSecurity
+     * v3.0.9 it stays in `target` (REQUEST_URI_RAW, REQUEST_LINE) but is
+     * cut off before `path` and `query` are split; `fragment` is the part
+     * after '#' (without it).
+     */
+    struct sk_str fragment;
+    bool has_fragment;
+    struct sk_str protocol;         /* "HTTP/1.1" */
+    unsigned version;               /* 10 or 11 */
+    struct sk_str request_line;     /* the whole line without CRLF */
     struct sk_http_header *headers; /* arena array, in received order */
     size_t nheaders;
     enum sk_http_body_kind body_kind;
     uint64_t content_length;
-    size_t head_len;        /* bytes up to and including the blank line */
+    size_t head_len; /* bytes up to and including the blank line */
 };
 
 /*
@@ -75,6 +92,11 @@ struct sk_http_request {
  * `a`), SK_AGAIN when `in` does not yet hold the whole head (and is still
  * within limits), or -SK_EPARSE with *err set; -SK_ENOMEM on arena
  * exhaustion. Never blocks. A lenient mode is not offered on purpose.
+ * Each call rescans `in` from its start (O(in.len)): to keep a client that
+ * trickles bytes from costing quadratic time, call again only when the
+ * newly received bytes contain a LF or the buffer has grown past
+ * SK_LIMIT_REQUEST_LINE + SK_LIMIT_HEADER_BYTES (a complete head always
+ * ends with a LF, and every error is found by then).
  */
 int sk_http_parse_head(struct sk_arena *a, struct sk_str in,
                        struct sk_http_request *req, enum sk_http_err *err);
@@ -114,16 +136,26 @@ int sk_http_urldecode_arg(struct sk_arena *a, struct sk_str in,
 /*
  * Splits an application/x-www-form-urlencoded string (query or body) on
  * `sep` (SecArgumentSeparator, '&' by default) into decoded pairs, the
- * ModSecurity way: an element without '=' is a name with an empty value,
- * empty elements are skipped. Stops with -SK_ELIMIT after `max_pairs`.
+ * ModSecurity v3.0.9 way: an element without '=' is a name with an empty
+ * value, "=x" has an empty name, "a=b=c" is name "a" value "b=c"; an empty
+ * element ("a&&b", "&a") gives a pair with empty name and value (v3 adds
+ * it to ARGS), a trailing separator gives nothing. Stops with -SK_ELIMIT
+ * after `max_pairs`. A non-zero return of `fn` stops and is returned.
  */
 int sk_http_parse_urlencoded(struct sk_arena *a, struct sk_str in, char sep,
                              size_t max_pairs, sk_http_pair_fn fn, void *ud);
 
+/* Added: the same, also setting *invalid for URLENCODED_ERROR. */
+int sk_http_parse_urlencoded_ex(struct sk_arena *a, struct sk_str in, char sep,
+                                size_t max_pairs, sk_http_pair_fn fn, void *ud,
+                                bool *invalid);
+
 /*
  * Splits a Cookie header value into pairs with ModSecurity v3 semantics
- * (separator ';', leading spaces of names removed, a cookie without '='
- * has an empty value, values are not decoded).
+ * (separator ';', leading whitespace of names removed, trailing whitespace
+ * of the last element removed, a cookie without '=' has an empty value,
+ * "a=b=c" is name "a" value "b=c", elements with an empty name are
+ * skipped, values are neither trimmed nor decoded). Views point into `in`.
  */
 int sk_http_parse_cookies(struct sk_arena *a, struct sk_str in,
                           size_t max_pairs, sk_http_pair_fn fn, void *ud);
