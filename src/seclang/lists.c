@@ -365,7 +365,6 @@ sk__sl_actions(struct sk_arena *a, const char *text, size_t len,
             rc = -SK_ENOMEM;
             goto out;
         }
-        i = skip_ws(text, len, i);
         if (i < len && text[i] == ':') {
             i = skip_ws(text, len, i + 1);
             if (i < len && text[i] == '\'') {
@@ -391,10 +390,15 @@ sk__sl_actions(struct sk_arena *a, const char *text, size_t len,
                     goto out;
                 }
             }
-        } else if (i < len && text[i] != ',') {
-            rc = err_at(d, pos, i, what,
-                        "expected ',' or ':' after an action name");
-            goto out;
+        } else {
+            /* A name without a value; whitespace may precede the ','
+             * but not a ':' (as in v2, "t :none" is an error). */
+            i = skip_ws(text, len, i);
+            if (i < len && text[i] != ',') {
+                rc = err_at(d, pos, i, what,
+                            "expected ',' after an action name");
+                goto out;
+            }
         }
         if (sk_buf_append(&vec, &act, sizeof(act)) != 0) {
             rc = -SK_ENOMEM;

@@ -375,7 +375,7 @@ structured(struct parser *p, const struct source *src,
         word_pos(p, src, &args[1], &pos);
         if (args[1].len == 0) {
             struct sk_loc loc;
-            sk__sl_pos_loc(&pos, 0, &loc);
+            line_loc(p, src, args[1].start, &loc);
             sk_diag_error(p->d, &loc, "SecRule: empty operator");
             rc = merge_rc(rc, -SK_EPARSE);
         } else {
