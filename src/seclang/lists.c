@@ -220,9 +220,16 @@ one_var(struct sk_arena *a, const char *t, size_t len, size_t *i,
                 v->selector_regex = true;
             }
         } else {
-            size_t end;
-            if (s < len && t[s] == '/' && !is_xml(t, nb, colon) &&
-                (end = regex_end(t, len, s)) != 0) {
+            if (s < len && t[s] == '/' && !is_xml(t, nb, colon)) {
+                /* No fallback to a plain selector when the regex is not
+                 * closed: a loud error (quote a name that starts with
+                 * '/'), and a rescan per variable would be quadratic. */
+                size_t end = regex_end(t, len, s);
+                if (end == 0)
+                    return err_at(d, pos, s, what,
+                                  "unterminated /regex/ selector (the "
+                                  "closing '/' must be followed by '|' or "
+                                  "the end of the list)");
                 v->selector = arena_span(a, t, s + 1, end);
                 v->selector_regex = true;
                 s = end + 1;

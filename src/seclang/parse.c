@@ -48,6 +48,9 @@ struct parser {
     int depth;
     unsigned nfiles;
     int fatal; /* -SK_ENOMEM once memory ran out: stop everything */
+    unsigned errors_before;   /* d->errors when this call started */
+    unsigned warnings_before; /* d->warnings when this call started */
+    bool gave_up;             /* SK_SECLANG_MAX_ERRORS reached */
 };
 
 /* One file (or text) being parsed. */
@@ -67,6 +70,13 @@ static void
 oom(struct parser *p)
 {
     p->fatal = -SK_ENOMEM;
+}
+
+/* Warnings are capped like errors so that the text stays bounded. */
+static bool
+may_warn(const struct parser *p)
+{
+    return p->d->warnings - p->warnings_before < SK_SECLANG_MAX_ERRORS;
 }
 
 /*
@@ -110,7 +120,7 @@ read_logical(struct parser *p, struct source *src, bool *overlong, size_t *nul,
                        (src->t[k - 1] == ' ' || src->t[k - 1] == '\t' ||
                         src->t[k - 1] == '\r'))
                     k--;
-                if (k < ce && k > b && src->t[k - 1] == '\\') {
+                if (k < ce && k > b && src->t[k - 1] == '\\' && may_warn(p)) {
                     struct sk_loc loc = {src->file, src->lineno,
                                          (unsigned)(k - b)};
                     sk_diag_warn(p->d, &loc,
@@ -341,7 +351,7 @@ do_include(struct parser *p, const struct source *src, const char *dname,
      * strcoll), so that rule order never depends on the environment. */
     qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), glob_cmp);
     int rc = 0;
-    for (size_t k = 0; k < g.gl_pathc && p->fatal == 0; k++) {
+    for (size_t k = 0; k < g.gl_pathc && p->fatal == 0 && !p->gave_up; k++) {
         int r = parse_path(p, g.gl_pathv[k], loc);
         if (r != 0 && rc == 0)
             rc = r;
@@ -510,6 +520,25 @@ swallowed_line(struct parser *p)
     return 0;
 }
 
+/*
+ * True once this call has reported SK_SECLANG_MAX_ERRORS errors: a
+ * binary or wrongly included file would otherwise produce one error per
+ * line and an unbounded diagnostic text. Says so once.
+ */
+static bool
+too_many_errors(struct parser *p, const struct source *src)
+{
+    if (p->gave_up)
+        return true;
+    if (p->d->errors - p->errors_before < SK_SECLANG_MAX_ERRORS)
+        return false;
+    p->gave_up = true;
+    struct sk_loc loc = {src->file, src->lineno, 1};
+    sk_diag_error(p->d, &loc, "too many errors (%u), giving up",
+                  (unsigned)SK_SECLANG_MAX_ERRORS);
+    return true;
+}
+
 /* Parses a whole source, reporting every error. */
 static void
 parse_source(struct parser *p, struct source *src)
@@ -524,6 +553,8 @@ parse_source(struct parser *p, struct source *src)
             return;
         }
         if (r == 0)
+            return;
+        if (too_many_errors(p, src))
             return;
         size_t nsegs;
         const struct sk__sl_seg *segs = segs_of(p, &nsegs);
@@ -552,7 +583,7 @@ parse_source(struct parser *p, struct source *src)
              * comment ending in a backslash swallows the next line. Keep
              * that meaning but say so: it hides rules. */
             unsigned hidden = swallowed_line(p);
-            if (hidden != 0) {
+            if (hidden != 0 && may_warn(p)) {
                 struct sk_loc loc;
                 line_loc(p, src, b, &loc);
                 sk_diag_warn(p->d, &loc,
@@ -760,6 +791,8 @@ sk_seclang_parse_file(struct sk_arena *a, const char *path, struct sk_ast *ast,
     p.a = a;
     p.d = d;
     unsigned before = d->errors;
+    p.errors_before = before;
+    p.warnings_before = d->warnings;
     int rc = parse_path(&p, path, NULL);
     if (rc == -SK_EPARSE)
         rc = 0; /* counted through d->errors in finish() */
@@ -777,6 +810,8 @@ sk_seclang_parse_text_flags(struct sk_arena *a, const char *name,
     p.d = d;
     p.flags = flags;
     unsigned before = d->errors;
+    p.errors_before = before;
+    p.warnings_before = d->warnings;
     struct source src = {0};
     src.file = sk_arena_strdup(a, name ? name : "<text>");
     src.dir = basedir ? sk_arena_strdup(a, basedir) : NULL;

@@ -32,6 +32,9 @@
 /* Most files read by one parse call: stops a glob Include from pulling in
  * a whole tree by mistake (CRS is ~35 files). */
 #define SK_SECLANG_MAX_FILES 4096
+/* Errors reported by one parse call before it gives up: enough to fix a
+ * real file in one pass, bounded for a binary file included by mistake. */
+#define SK_SECLANG_MAX_ERRORS 100
 
 /* One target of a rule: `ARGS`, `!ARGS:foo`, `&TX:x`, `ARGS:/^id_/`. */
 struct sk_ast_var {

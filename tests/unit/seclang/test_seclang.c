@@ -23,6 +23,7 @@
 #include "seclang/seclang.h"
 #include "util/alloc.h"
 #include "util/arena.h"
+#include "util/buf.h"
 #include "util/diag.h"
 #include "util/error.h"
 #include "util/limits.h"
@@ -436,11 +437,18 @@ test_vars(void **state)
     assert_int_equal(d->vars[0].loc.col, 10);
     assert_int_equal(d->vars[1].loc.col, 26);
 
-    /* A selector starting with '/' but never closed is a plain name. */
-    d = parse_one(c, "SecRule ARGS:/path|ARGS x");
+    /* A name starting with '/' must be quoted; unclosed is an error. */
+    d = parse_one(c, "SecRule ARGS:'/path'|ARGS x");
     assert_int_equal(d->nvars, 2);
     assert_string_equal(d->vars[0].selector, "/path");
     assert_false(d->vars[0].selector_regex);
+    expect_error(c, "SecRule ARGS:/path|ARGS x",
+                 "t.conf:1:14: error: variable list: unterminated /regex/ "
+                 "selector (the closing '/' must be followed by '|' or the "
+                 "end of the list)");
+    /* An escaped slash does not close the regex. */
+    d = parse_one(c, "SecRule ARGS:/a\\/|b/ x");
+    assert_string_equal(d->vars[0].selector, "a\\/|b");
 
     /* The public entry point (ctl:ruleRemoveTargetById). */
     struct sk_loc loc = {"ctl.conf", 7, 20};
@@ -643,6 +651,22 @@ test_lexer_errors(void **state)
     assert_non_null(strstr(sk_diag_text(&c->d),
                            "t.conf:1:1: error: logical line longer than"));
     free(text);
+
+    /* A file full of errors stops after SK_SECLANG_MAX_ERRORS. */
+    struct sk_buf many = {0};
+    for (int i = 0; i < 150; i++)
+        assert_int_equal(sk_buf_append_c(&many, "SecFoo \"x\n"), 0);
+    sk_diag_fini(&c->d);
+    ast = (struct sk_ast){0};
+    assert_int_equal(sk_seclang_parse_text(c->a, "t.conf", NULL,
+                                           (const char *)many.p, many.len, &ast,
+                                           &c->d),
+                     -SK_EPARSE);
+    sk_buf_fini(&many);
+    assert_int_equal(c->d.errors, SK_SECLANG_MAX_ERRORS + 1);
+    assert_non_null(strstr(sk_diag_text(&c->d),
+                           "t.conf:101:1: error: too many errors (100), "
+                           "giving up\n"));
 
     /* Include can be disabled (the fuzz target does). */
     sk_diag_fini(&c->d);
