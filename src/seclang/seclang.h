@@ -22,13 +22,27 @@
 #include "util/arena.h"
 #include "util/diag.h"
 
+/*
+ * Limits of this module (kept here rather than in util/limits.h to avoid
+ * merge conflicts; the lead may move them).
+ */
+/* Largest rule file read; CRS 3.3.4's largest file is ~90 KiB, so 64 MiB
+ * only stops runaway inputs (e.g. an Include of a device or a log). */
+#define SK_SECLANG_MAX_FILE_BYTES (64u * 1024 * 1024)
+/* Most files read by one parse call: stops a glob Include from pulling in
+ * a whole tree by mistake (CRS is ~35 files). */
+#define SK_SECLANG_MAX_FILES 4096
+/* Errors reported by one parse call before it gives up: enough to fix a
+ * real file in one pass, bounded for a binary file included by mistake. */
+#define SK_SECLANG_MAX_ERRORS 100
+
 /* One target of a rule: `ARGS`, `!ARGS:foo`, `&TX:x`, `ARGS:/^id_/`. */
 struct sk_ast_var {
     struct sk_loc loc;
-    bool exclude;       /* leading '!': remove this target */
-    bool count;         /* leading '&': the number of matching entries */
-    char *collection;   /* as written, e.g. "REQUEST_HEADERS" */
-    char *selector;     /* after ':', quotes removed; NULL when absent */
+    bool exclude;        /* leading '!': remove this target */
+    bool count;          /* leading '&': the number of matching entries */
+    char *collection;    /* as written, e.g. "REQUEST_HEADERS" */
+    char *selector;      /* after ':', quotes removed; NULL when absent */
     bool selector_regex; /* selector was /.../ (slashes removed) */
 };
 
@@ -48,9 +62,9 @@ struct sk_ast_op {
 };
 
 enum sk_ast_kind {
-    SK_AST_GENERIC = 0, /* any directive: only name and args are set */
-    SK_AST_RULE = 1,    /* SecRule: vars, op, actions */
-    SK_AST_ACTION = 2,  /* SecAction, SecDefaultAction: actions */
+    SK_AST_GENERIC = 0,        /* any directive: only name and args are set */
+    SK_AST_RULE = 1,           /* SecRule: vars, op, actions */
+    SK_AST_ACTION = 2,         /* SecAction, SecDefaultAction: actions */
     SK_AST_UPDATE_ACTIONS = 3, /* SecRuleUpdateActionById: args[0], actions */
     SK_AST_UPDATE_TARGETS = 4, /* SecRuleUpdateTargetBy{Id,Tag,Msg}:
                                   args[0], vars, and in replace_vars the
@@ -60,8 +74,8 @@ enum sk_ast_kind {
 struct sk_ast_directive {
     struct sk_loc loc;
     enum sk_ast_kind kind;
-    char *name;   /* as written, e.g. "SecRule" */
-    char **args;  /* every argument, quotes removed, escapes applied */
+    char *name;  /* as written, e.g. "SecRule" */
+    char **args; /* every argument, quotes removed, escapes applied */
     size_t nargs;
     /* SK_AST_RULE and SK_AST_UPDATE_TARGETS */
     struct sk_ast_var *vars;
@@ -101,6 +115,22 @@ int sk_seclang_parse_text(struct sk_arena *a, const char *name,
                           const char *basedir, const char *text, size_t len,
                           struct sk_ast *ast, struct sk_diag *d);
 
+/* Flags for sk_seclang_parse_text_flags(). */
+enum sk_seclang_flag {
+    SK_SECLANG_NO_INCLUDE = 1 << 0, /* Include/IncludeOptional -> error;
+                                       never touches the filesystem */
+};
+
+/*
+ * sk_seclang_parse_text() with flags (a mask of enum sk_seclang_flag);
+ * the fuzz target uses SK_SECLANG_NO_INCLUDE. Blocks on file I/O unless
+ * that flag is set.
+ */
+int sk_seclang_parse_text_flags(struct sk_arena *a, const char *name,
+                                const char *basedir, const char *text,
+                                size_t len, unsigned flags, struct sk_ast *ast,
+                                struct sk_diag *d);
+
 /*
  * Parses a variable list such as "ARGS|!ARGS:foo|&TX:x" (used for
  * SecRule targets and `ctl:ruleRemoveTargetById=ID;ARGS:foo`). Returns 0 or
@@ -113,7 +143,7 @@ int sk_seclang_parse_vars(struct sk_arena *a, const char *text,
 /* Parses an action list such as "id:1,phase:2,t:none,msg:'a, b'". */
 int sk_seclang_parse_actions(struct sk_arena *a, const char *text,
                              const struct sk_loc *loc,
-                             struct sk_ast_action **actions,
-                             size_t *nactions, struct sk_diag *d);
+                             struct sk_ast_action **actions, size_t *nactions,
+                             struct sk_diag *d);
 
 #endif
