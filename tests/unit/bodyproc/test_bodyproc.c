@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,6 +57,15 @@ collect(void *ud, struct sk_str name, struct sk_str value)
     dst[pos] = '\0';
     if (p->stop_at == p->n)
         return -SK_EIO;
+    return 0;
+}
+
+static int
+count_only(void *ud, struct sk_str name, struct sk_str value)
+{
+    (void)ud;
+    (void)name;
+    (void)value;
     return 0;
 }
 
@@ -567,6 +577,128 @@ test_xml_depth_limit(void **state)
 }
 
 static void
+test_xml_eval_cap(void **state)
+{
+    (void)state;
+    /* 250 nested elements around ~270 KiB of text: `//\*` would copy the
+     * text once per level, about 67 MB, over SK_BODYPROC_XML_EVAL_BYTES. */
+    size_t depth = 250, text = 270 * 1024;
+    size_t cap = depth * 7 + text + 1;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    size_t pos = 0;
+    for (size_t i = 0; i < depth; i++) {
+        memcpy(body + pos, "<a>", 3);
+        pos += 3;
+    }
+    memset(body + pos, 'x', text);
+    pos += text;
+    for (size_t i = 0; i < depth; i++) {
+        memcpy(body + pos, "</a>", 4);
+        pos += 4;
+    }
+    struct sk_arena *a = sk_arena_new(0);
+    struct sk_xml_doc *doc = NULL;
+    const char *msg = NULL;
+    assert_int_equal(
+        sk_bodyproc_xml_parse(a, sk_str_make(body, pos), &doc, &msg), 0);
+    free(body);
+    struct pairs p = {0};
+    /* The root alone is fine. */
+    assert_int_equal(sk_bodyproc_xml_eval(a, doc, "count(//*)", collect, &p),
+                     0);
+    assert_string_equal(p.buf[0], "count(//*)=250");
+    assert_int_equal(sk_bodyproc_xml_eval(a, doc, "//*", count_only, &p),
+                     -SK_ELIMIT);
+    sk_arena_free(a);
+}
+
+/* Runs malformed inputs with fd 2 redirected and checks it stays empty. */
+static void
+test_xml_silent(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sk_bodyproc_stderr_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd != -1);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved != -1);
+    assert_true(dup2(fd, 2) != -1);
+
+    struct sk_arena *a = sk_arena_new(0);
+    static const char *const bad[] = {
+        "<a><b></a>",
+        "<?xml version=\"1.0\" encoding=\"no-such-enc\"?><a/>",
+        "<!DOCTYPE r [<!ENTITY x SYSTEM \"http://127.0.0.1:9/x\">]>"
+        "<r>&x;</r>",
+        "<!DOCTYPE r SYSTEM \"/nonexistent/x.dtd\"><r/>",
+        "<a b='1' b='2'/>",
+        "<a xmlns:p='urn:x'><q:b/></a>",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sk_xml_doc *doc = NULL;
+        const char *msg = NULL;
+        (void)sk_bodyproc_xml_parse(a, sk_str_c(bad[i]), &doc, &msg);
+        if (doc != NULL) {
+            struct pairs p = {0};
+            (void)sk_bodyproc_xml_eval(a, doc, "/*[", collect, &p);
+            (void)sk_bodyproc_xml_eval(a, doc, "q:x", collect, &p);
+        }
+    }
+    assert_int_equal(sk_bodyproc_xpath_check("]]"), -SK_EINVAL);
+    sk_arena_free(a);
+
+    fflush(stderr);
+    assert_true(dup2(saved, 2) != -1);
+    close(saved);
+    off_t size = lseek(fd, 0, SEEK_END);
+    close(fd);
+    unlink(path);
+    assert_int_equal(size, 0);
+}
+
+/* Two threads parse different malformed bodies; messages must not mix. */
+struct thread_job {
+    const char *body;
+    const char *want; /* substring of every message */
+    int failures;
+};
+
+static void *
+thread_run(void *arg)
+{
+    struct thread_job *job = arg;
+    for (int i = 0; i < 300; i++) {
+        struct sk_arena *a = sk_arena_new(0);
+        struct sk_xml_doc *doc = NULL;
+        const char *msg = NULL;
+        int rc = sk_bodyproc_xml_parse(a, sk_str_c(job->body), &doc, &msg);
+        if (rc != -SK_EPARSE || msg == NULL || strstr(msg, job->want) == NULL)
+            job->failures++;
+        sk_arena_free(a);
+    }
+    return NULL;
+}
+
+static void
+test_xml_threads(void **state)
+{
+    (void)state;
+    struct thread_job jobs[2] = {
+        {"<a>\n\n<b></c></a>", "line 3", 0},
+        {"<a\n", "line 2", 0},
+    };
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, thread_run, &jobs[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(jobs[0].failures, 0);
+    assert_int_equal(jobs[1].failures, 0);
+}
+
+static void
 test_bad_arguments(void **state)
 {
     (void)state;
@@ -604,6 +736,9 @@ main(void)
         cmocka_unit_test(test_xml_no_external_entities),
         cmocka_unit_test(test_xml_billion_laughs),
         cmocka_unit_test(test_xml_depth_limit),
+        cmocka_unit_test(test_xml_eval_cap),
+        cmocka_unit_test(test_xml_silent),
+        cmocka_unit_test(test_xml_threads),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
