@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bodyproc/bodyproc.h"
+#include "util/alloc.h"
 #include "util/arena.h"
 #include "util/error.h"
 #include "util/str.h"
@@ -698,6 +699,61 @@ test_xml_threads(void **state)
     assert_int_equal(jobs[1].failures, 0);
 }
 
+/*
+ * Fails each of our allocations in turn (arena blocks, name buffer,
+ * message): every run must end in 0 or -SK_ENOMEM with a message, and
+ * ASan checks that nothing leaks on those paths.
+ */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    /* Names long enough to outgrow the first arena block and buffer. */
+    char body[8192];
+    size_t pos = 0;
+    pos += (size_t)snprintf(body, sizeof(body), "{");
+    for (int i = 0; i < 40; i++)
+        pos += (size_t)snprintf(body + pos, sizeof(body) - pos,
+                                "%s\"key_%03d_%0120d\":[\"v\",%d]",
+                                i ? "," : "", i, 0, i);
+    snprintf(body + pos, sizeof(body) - pos, "}");
+    const char *xml = "<r a='1'><b>text</b>oops";
+
+    int completed = 0;
+    for (unsigned long nth = 1; nth < 500 && completed < 2; nth++) {
+        completed = 0;
+        struct sk_arena *a = sk_arena_new(256);
+        assert_non_null(a);
+        struct pairs p = {0};
+        const char *msg = NULL;
+        sk_alloc_fail_at(nth, 0);
+        int rc =
+            sk_bodyproc_json(a, sk_str_c(body), 8, 1000, count_only, &p, &msg);
+        unsigned long used = sk_alloc_count();
+        sk_alloc_fail_at(0, 0);
+        assert_true(rc == 0 || rc == -SK_ENOMEM);
+        assert_true(rc == 0 || msg != NULL);
+        if (used < nth) {
+            assert_int_equal(rc, 0);
+            completed++;
+        }
+
+        struct sk_xml_doc *doc = NULL;
+        sk_alloc_fail_at(nth, 0);
+        rc = sk_bodyproc_xml_parse(a, sk_str_c(xml), &doc, &msg);
+        if (doc != NULL)
+            (void)sk_bodyproc_xml_eval(a, doc, "//@*", count_only, NULL);
+        used = sk_alloc_count();
+        sk_alloc_fail_at(0, 0);
+        assert_true(rc == -SK_EPARSE || rc == -SK_ENOMEM);
+        assert_non_null(msg);
+        if (used < nth)
+            completed++;
+        sk_arena_free(a);
+    }
+    assert_int_equal(completed, 2);
+}
+
 static void
 test_bad_arguments(void **state)
 {
@@ -739,6 +795,7 @@ main(void)
         cmocka_unit_test(test_xml_eval_cap),
         cmocka_unit_test(test_xml_silent),
         cmocka_unit_test(test_xml_threads),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
