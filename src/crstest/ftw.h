@@ -23,7 +23,7 @@
  */
 /* Bytes in one YAML file: ten times the largest CRS file. */
 #define SK_FTW_MAX_FILE_BYTES (4 * 1024 * 1024)
-/* YAML nodes in one file: the largest CRS file has about 10,000. */
+/* YAML nodes in one file: the largest CRS file has about 18,000. */
 #define SK_FTW_MAX_NODES 200000
 /* Nesting of YAML collections: the format needs 7 levels. */
 #define SK_FTW_MAX_DEPTH 32
