@@ -416,6 +416,7 @@ build_request(struct ctx *c, const struct sk__ynode *in,
     struct hdrs *h = c->h;
     const struct sk__ynode *dn = sk__ymap_get(in, "data");
     int rc = 0;
+    bool reported = false; /* an error already in the diagnostics */
     if (!load_headers(c, sk__ymap_get(in, "headers"), h)) {
         return false;
     }
@@ -426,6 +427,7 @@ build_request(struct ctx *c, const struct sk__ynode *in,
                 ERR(c, it, "items of 'data' must be strings, not %s",
                     sk__ynode_what(it));
                 rc = -SK_EPARSE;
+                reported = true;
                 break;
             }
             if (i > 0) {
@@ -443,6 +445,7 @@ build_request(struct ctx *c, const struct sk__ynode *in,
             ERR(c, dn, "'data' must be a string or a list, not %s",
                 sk__ynode_what(dn));
             rc = -SK_EPARSE;
+            reported = true;
         } else {
             rc = sk_buf_append(&data, dn->text, dn->len);
         }
@@ -488,6 +491,7 @@ build_request(struct ctx *c, const struct sk__ynode *in,
                     "Content-Type must be a string when data is "
                     "given");
                 rc = -SK_EPARSE;
+                reported = true;
             } else if (find_charset(ct->value, ct->vlen, cs, sizeof(cs)) &&
                        charset_is_identity(cs, (const char *)data.p,
                                            data.len) != 0) {
@@ -496,6 +500,7 @@ build_request(struct ctx *c, const struct sk__ynode *in,
                     "with charset '%s'",
                     cs);
                 rc = -SK_ENOTSUP;
+                reported = true;
             }
         }
     }
@@ -551,7 +556,7 @@ build_request(struct ctx *c, const struct sk__ynode *in,
         rc = sk_ftw_b64decode((const uint8_t *)enc, elen, &req, &why);
         at = sk__ymap_get(in, "encoded_request");
     }
-    if (rc == -SK_EPARSE && why == NULL) {
+    if (reported) {
         sk_buf_fini(&req);
         return false; /* already reported */
     }

@@ -359,6 +359,14 @@ test_errors(void **state)
                      -SK_EPARSE);
     assert_int_equal(d.errors, 2);
     sk_diag_fini(&d);
+    /* An unreproducible charset is one error, not two. */
+    d = (struct sk_diag){0};
+    const char *cs = IN("{data: 'a=\xc3\xa9', headers: {Content-Type: "
+                        "'text/plain;charset=cp1252'}}");
+    assert_int_equal(sk_ftw_load_mem(a, "t.yaml", cs, strlen(cs), &f, &d),
+                     -SK_EPARSE);
+    assert_int_equal(d.errors, 1);
+    sk_diag_fini(&d);
     /* A missing file is an I/O error. */
     d = (struct sk_diag){0};
     assert_int_equal(sk_ftw_load(a, "/nonexistent/x.yaml", &f, &d), -SK_EIO);
