@@ -62,7 +62,8 @@ check_keys(struct ctx *c, const struct sk__ynode *m, const char *what,
         bool known = false;
         if (k->kind == SK__Y_SCALAR && k->type == SK__YS_STR) {
             for (size_t j = 0; allowed[j] != NULL; j++) {
-                if (strcmp(k->text, allowed[j]) == 0) {
+                if (strlen(allowed[j]) == k->len &&
+                    memcmp(k->text, allowed[j], k->len) == 0) {
                     known = true;
                 }
             }
@@ -81,6 +82,10 @@ get_str(struct ctx *c, const struct sk__ynode *m, const char *key,
         const char *dflt, char **out, size_t *len)
 {
     const struct sk__ynode *v = sk__ymap_get(m, key);
+    *out = NULL;
+    if (len != NULL) {
+        *len = 0;
+    }
     if (v == NULL) {
         *out = (char *)dflt;
         if (len != NULL) {
@@ -464,8 +469,8 @@ build_request(struct ctx *c, const struct sk__ynode *in,
                                true,
                                in->line};
         }
-        if (ct != NULL && !stop_magic && ct->value_is_str &&
-            strcmp(ct->value, "application/x-www-form-urlencoded") == 0 &&
+        if (ct != NULL && !stop_magic && ct->value_is_str && ct->vlen == 33 &&
+            memcmp(ct->value, "application/x-www-form-urlencoded", 33) == 0 &&
             !has_pct_escape((const char *)data.p, data.len)) {
             struct sk_buf f = {0};
             size_t kept = 0;
@@ -513,7 +518,12 @@ build_request(struct ctx *c, const struct sk__ynode *in,
         rc = replace_all(&req, "#method#", method, mlen);
     }
     if (rc == 0) {
-        char *u = sk_arena_printf(c->ta, "%s ", uri);
+        /* The runner appended one space to the URI (for "HEAD" alone). */
+        char *u = sk_arena_alloc(c->ta, ulen + 1);
+        if (u != NULL) {
+            memcpy(u, uri, ulen);
+            u[ulen] = ' ';
+        }
         rc = u ? replace_all(&req, "#uri#", u, ulen + 1) : -SK_ENOMEM;
     }
     if (rc == 0) {

@@ -249,6 +249,37 @@ test_shapes_file(void **state)
     sk_arena_free(a);
 }
 
+/* NUL bytes (YAML "\\0") are data like any other byte. */
+static void
+test_nul_bytes(void **state)
+{
+    (void)state;
+    struct sk_arena *a = sk_arena_new(0);
+    struct sk_diag d = {0};
+    struct sk_ftw_file f;
+    static const char y[] =
+        "meta: {name: n.yaml}\n"
+        "tests:\n"
+        "  - test_title: nul\n"
+        "    stages:\n"
+        "      - stage:\n"
+        "          input:\n"
+        "            uri: \"/a\\0b\"\n"
+        "            headers:\n"
+        "              Content-Type: \"application/x-www-form-urlencoded"
+        "\\0\"\n"
+        "            data: \"a=<\"\n"
+        "          output: {status: 200}\n";
+    assert_int_equal(sk_ftw_load_mem(a, "n.yaml", y, sizeof(y) - 1, &f, &d), 0);
+    /* Not the form type (a NUL follows), so the data is not re-encoded. */
+    ASSERT_BYTES(f.tests[0].stages[0].request,
+                 "GET /a\0b HTTP/1.1\r\n"
+                 "Content-Type: application/x-www-form-urlencoded\0\r\n"
+                 "Content-Length: 3\r\n\r\na=<");
+    sk_diag_fini(&d);
+    sk_arena_free(a);
+}
+
 static void
 test_raw_file(void **state)
 {
@@ -620,6 +651,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_form_file),
         cmocka_unit_test(test_shapes_file),
         cmocka_unit_test(test_raw_file),
+        cmocka_unit_test(test_nul_bytes),
         cmocka_unit_test(test_disabled_file),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
