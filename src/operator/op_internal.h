@@ -53,7 +53,7 @@ enum sk__op_kind {
 /* A compiled regular expression (@rx). */
 struct sk__rx {
     pcre2_code *code;            /* NULL for a dynamic argument */
-    pcre2_match_context *mctx;   /* limits; NULL: PCRE2's defaults */
+    pcre2_match_context *mctx;   /* limits and the JIT stack callback */
     pcre2_compile_context *cctx; /* for dynamic patterns */
     bool jit;                    /* code was JIT-compiled */
 };

@@ -9,7 +9,9 @@
  * Match data is per thread: each thread keeps one match data block for
  * SK_OP_MAX_CAPTURES pairs (a pattern with more groups still matches;
  * PCRE2 then fills only the first pairs) and reuses it for every match,
- * so a match allocates nothing. A pthread key frees it at thread exit.
+ * so a match allocates nothing. The same goes for the JIT stack (up to
+ * 1 MiB), which the shared match context finds through a callback. A
+ * pthread key frees both at thread exit.
  *
  * A dynamic argument (a macro) is compiled at every execution, without
  * JIT, and freed right after the match: the slow path, needed by few
@@ -46,6 +48,14 @@ static pthread_key_t rx_key;
 static pthread_once_t rx_once = PTHREAD_ONCE_INIT;
 static bool rx_key_ok;
 static _Thread_local pcre2_match_data *rx_md;
+static _Thread_local pcre2_jit_stack *rx_jit_stack;
+static _Thread_local bool rx_jit_stack_failed;
+
+/* JIT stack per thread: PCRE2 starts a JIT match on 32 KiB of machine
+ * stack; long inputs on CRS's larger patterns need more, and without it
+ * every such match would be redone in the slower interpreter. */
+#define RX_JIT_STACK_START (32 * 1024)
+#define RX_JIT_STACK_MAX (1024 * 1024)
 
 static void
 rx_key_destroy(void *unused)
@@ -68,6 +78,34 @@ sk__rx_thread_fini(void)
         pcre2_match_data_free(rx_md);
         rx_md = NULL;
     }
+    if (rx_jit_stack != NULL) {
+        pcre2_jit_stack_free(rx_jit_stack);
+        rx_jit_stack = NULL;
+    }
+    rx_jit_stack_failed = false;
+}
+
+/* Called by PCRE2 at the start of a JIT match (the match context is
+ * shared, so the stack is found through thread-local storage). NULL makes
+ * PCRE2 use its 32 KiB machine stack area. */
+static pcre2_jit_stack *
+thread_jit_stack(void *unused)
+{
+    (void)unused;
+    if (rx_jit_stack == NULL && !rx_jit_stack_failed) {
+        pthread_once(&rx_once, rx_key_init);
+        pcre2_general_context *g =
+            pcre2_general_context_create(rx_malloc, rx_free, NULL);
+        if (g != NULL)
+            rx_jit_stack =
+                pcre2_jit_stack_create(RX_JIT_STACK_START, RX_JIT_STACK_MAX, g);
+        pcre2_general_context_free(g);
+        /* Do not retry on every match after a failure. */
+        rx_jit_stack_failed = rx_jit_stack == NULL;
+        if (rx_jit_stack != NULL && rx_key_ok)
+            (void)pthread_setspecific(rx_key, &rx_jit_stack);
+    }
+    return rx_jit_stack;
 }
 
 static pcre2_match_data *
@@ -140,7 +178,7 @@ sk__rx_compile(struct sk_arena *cfg, struct sk_op *op,
         rx->cctx = NULL;
     }
     int rc = rx->cctx == NULL ? -SK_ENOMEM : 0;
-    if (rc == 0 && (conf->match_limit != 0 || conf->depth_limit != 0)) {
+    if (rc == 0) {
         rx->mctx = pcre2_match_context_create(g);
         if (rx->mctx != NULL && sk_arena_defer(cfg, free_mctx, rx->mctx) != 0) {
             pcre2_match_context_free(rx->mctx);
@@ -156,6 +194,7 @@ sk__rx_compile(struct sk_arena *cfg, struct sk_op *op,
              * interpreter, which honours it, when that stack runs out. */
             if (conf->depth_limit != 0)
                 pcre2_set_depth_limit(rx->mctx, conf->depth_limit);
+            pcre2_jit_stack_assign(rx->mctx, thread_jit_stack, NULL);
         }
     }
     pcre2_general_context_free(g);

@@ -241,6 +241,20 @@ test_rx_basic(void **state)
     assert_false(runb(op, "xaby", 4, NULL));
     op = op_ok("rx", "\\xff.\\xfe");
     assert_true(runb(op, "\xff\x80\xfe", 3, NULL));
+    /* Long inputs needing a deep backtracking stack: 20k fits the
+     * per-thread JIT stack, 200k overflows it and is redone in the
+     * interpreter. */
+    for (size_t big = 20000; big <= 200000; big *= 10) {
+        char *in = malloc(big + 1);
+        assert_non_null(in);
+        memset(in, 'a', big);
+        in[big] = '\0';
+        op = op_ok("rx", "^(?:a|b)*$");
+        assert_true(run(op, in));
+        op = op_ok("rx", "^(a|b)*c");
+        assert_false(run(op, in));
+        free(in);
+    }
     op = op_ok("rx", "caf\xc3\xa9");
     assert_true(run(op, "un caf\xc3\xa9"));
     assert_false(run(op, "un cafe"));
