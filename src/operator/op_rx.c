@@ -14,8 +14,9 @@
  * pthread key frees both at thread exit.
  *
  * A dynamic argument (a macro) is compiled at every execution, without
- * JIT, and freed right after the match: the slow path, needed by few
- * rules (CRS 3.3.4 has none).
+ * JIT, and freed right after the match: the slow path, needed by one
+ * CRS 3.3.4 rule (920480: "^%{tx.allowed_request_content_type_charset}$"),
+ * once per request.
  */
 #include "operator/op_internal.h"
 

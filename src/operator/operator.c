@@ -367,6 +367,12 @@ sk_op_compile(struct sk_arena *cfg, const char *name, const char *arg,
     return 0;
 }
 
+static bool
+is_letter(uint8_t c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
 /* True when `word` occurs in `s` with no ASCII letter right before or
  * after it (v3's word boundary: digits and '_' count as boundaries). */
 static bool
@@ -377,13 +383,13 @@ contains_word(struct sk_str s, struct sk_str word, size_t *at)
         return true;
     }
     for (size_t i = 0; i + word.len <= s.len; i++) {
-        if (memcmp(s.p + i, word.p, word.len) != 0)
-            continue;
+        const uint8_t *hit = memmem(s.p + i, s.len - i, word.p, word.len);
+        if (hit == NULL)
+            break;
+        i = (size_t)(hit - s.p);
         size_t end = i + word.len;
-        bool left = i == 0 ||
-                    !((s.p[i - 1] | 0x20) >= 'a' && (s.p[i - 1] | 0x20) <= 'z');
-        bool right = end == s.len ||
-                     !((s.p[end] | 0x20) >= 'a' && (s.p[end] | 0x20) <= 'z');
+        bool left = i == 0 || !is_letter(s.p[i - 1]);
+        bool right = end == s.len || !is_letter(s.p[end]);
         if (left && right) {
             *at = i;
             return true;
