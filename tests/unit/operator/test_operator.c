@@ -887,6 +887,31 @@ test_alloc_failures(void **state)
     }
 }
 
+static void
+test_exec_alloc_failure(void **state)
+{
+    (void)state;
+    struct sk_op *op = op_ok("rx", "a(b)");
+    struct sk_op_result r;
+    /* The per-thread match data is made on first use; make that fail. */
+    sk_op_thread_fini();
+    sk_alloc_fail_at(1, 1);
+    int rc = sk_op_exec(op, txn, sk_str_c("ab"), SK_STR_NULL, true, &r);
+    sk_alloc_fail_at(0, 0);
+    assert_int_equal(rc, -SK_ENOMEM);
+    assert_false(r.matched);
+    /* It recovers once memory is back. */
+    sk_op_thread_fini();
+    assert_true(run(op, "xab"));
+    /* detectSQLi copies its fingerprint into the transaction arena. */
+    op = op_ok("detectSQLi", NULL);
+    struct sk_arena *tiny = sk_arena_new(0);
+    assert_non_null(tiny);
+    assert_int_equal(
+        sk_op_exec(op, tiny, sk_str_c("SQLI-MARK"), SK_STR_NULL, true, &r), 0);
+    sk_arena_free(tiny);
+}
+
 int
 main(void)
 {
@@ -920,6 +945,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_detect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unconditional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_alloc_failure, setup,
+                                        teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     static const char *files[] = {"phrases.data", "empty.data", "ips.data",
