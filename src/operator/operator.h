@@ -22,13 +22,28 @@
 
 #define SK_OP_MAX_CAPTURES 10
 
+/*
+ * Limits of the operators (here rather than in util/limits.h to keep the
+ * modules' branches apart; the lead may move them).
+ */
+/* Largest @pmFromFile / @ipMatchFromFile data file: CRS's largest is 30k. */
+#define SK_OP_MAX_DATA_FILE (16u * 1024 * 1024)
+/* Most phrases in one phrase set; CRS's largest list has ~ 1,500. */
+#define SK_OP_MAX_PHRASES 200000
+/* Longest phrase (one line of a data file); CRS's longest is < 100. */
+#define SK_OP_MAX_PHRASE_LEN 4096
+/* Most networks in one @ipMatch list or file. */
+#define SK_OP_MAX_IP_ENTRIES 1000000
+/* Longest regex built from a macro at run time (compiled per call). */
+#define SK_OP_MAX_DYN_REGEX 16384
+
 struct sk_op;
 
 /* Settings from the configuration that operators need at compile time. */
 struct sk_op_config {
-    const char *basedir;   /* resolves relative data files (@pmFromFile) */
-    uint32_t match_limit;  /* SecPcreMatchLimit (0: PCRE2's default) */
-    uint32_t depth_limit;  /* SecPcreMatchLimitRecursion (0: default) */
+    const char *basedir;  /* resolves relative data files (@pmFromFile) */
+    uint32_t match_limit; /* SecPcreMatchLimit (0: PCRE2's default) */
+    uint32_t depth_limit; /* SecPcreMatchLimitRecursion (0: default) */
 };
 
 /* What one execution found. */
@@ -63,11 +78,22 @@ int sk_op_compile(struct sk_arena *cfg, const char *name, const char *arg,
  * dynamic operator (ignored otherwise). Scratch memory and captured copies
  * come from `txn_arena`. Returns 0 with *res filled, -SK_EMATCHLIMIT when a
  * regex hit the match limit (res->matched is false), or -SK_ENOMEM.
+ * A dynamic @rx whose expanded pattern does not compile returns -SK_EPARSE
+ * (longer than SK_OP_MAX_DYN_REGEX: -SK_ELIMIT); res->matched is false.
  * Thread-safe for a shared op. Never blocks.
  */
 int sk_op_exec(const struct sk_op *op, struct sk_arena *txn_arena,
                struct sk_str input, struct sk_str dyn_arg, bool want_captures,
                struct sk_op_result *res);
+
+/*
+ * Releases the calling thread's cached matching scratch (PCRE2 match data,
+ * Vectorscan scratch). Threads that exit release it on their own (a
+ * pthread key destructor); call this from a thread that stops using
+ * operators but keeps running, or before exit for leak checkers. Never
+ * blocks.
+ */
+void sk_op_thread_fini(void);
 
 /* The canonical name of a compiled operator (for logs: "rx", "pm"...). */
 const char *sk_op_name(const struct sk_op *op);
