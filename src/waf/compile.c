@@ -261,7 +261,7 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
             rc = -SK_EPARSE;
             continue;
         }
-        if (def->kind == SK_VK_UNSUPPORTED) {
+        if (def->kind == SK_VK_UNSUPPORTED && def->id != SK_V_GEO) {
             ERR(r, &v->loc, "variable %s is not supported: %s", def->name,
                 def->doc);
             rc = -SK_ENOTSUP;
@@ -287,6 +287,12 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     rc = -SK_EPARSE;
             } else {
                 t[i].key = sk_str_c(t[i].key_text);
+                uint32_t h = 2166136261u; /* as sk__name_hash */
+                for (size_t k = 0; k < t[i].key.len; k++) {
+                    h ^= sk_ascii_lower(t[i].key.p[k]);
+                    h *= 16777619u;
+                }
+                t[i].key_hash = h;
             }
         }
     }
@@ -301,6 +307,9 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
 enum {
     AF_STARTER = 1, /* only on a chain starter (or a lone rule) */
     AF_ANY = 2,     /* on any link */
+    /* Allowed on any link, as ModSecurity allows them, but only the chain
+     * starter's setting decides whether the chain logs (docs say so). */
+    AF_LOGFLAG = 3,
 };
 
 typedef int (*action_fn)(struct cstate *cs, struct sk_rule *rule,
@@ -912,7 +921,7 @@ bad:
 static const struct action_def actions[] = {
     {"accuracy", act_accuracy, AF_STARTER, true, "accuracy of the rule, 0-9"},
     {"allow", act_allow, AF_STARTER, false, "stop inspecting and let pass"},
-    {"auditlog", act_auditlog, AF_STARTER, false, "mark for the audit log"},
+    {"auditlog", act_auditlog, AF_LOGFLAG, false, "mark for the audit log"},
     {"block", act_block, AF_STARTER, false,
      "the disruptive action of SecDefaultAction"},
     {"capture", act_capture, AF_ANY, false, "store regex groups in TX:0-9"},
@@ -925,15 +934,15 @@ static const struct action_def actions[] = {
      "expire a persistent variable after N seconds"},
     {"id", act_id, AF_STARTER, true, "the rule's unique id"},
     {"initcol", act_initcol, AF_ANY, true, "load a persistent collection"},
-    {"log", act_log, AF_STARTER, false, "log the match"},
+    {"log", act_log, AF_LOGFLAG, false, "log the match"},
     {"logdata", act_logdata, AF_STARTER, true, "data logged with the match"},
     {"maturity", act_maturity, AF_STARTER, true, "maturity of the rule, 0-9"},
     {"msg", act_msg, AF_STARTER, true, "message logged with the match"},
     {"multiMatch", act_multimatch, AF_ANY, false,
      "run the operator after every transformation"},
-    {"noauditlog", act_auditlog, AF_STARTER, false,
+    {"noauditlog", act_auditlog, AF_LOGFLAG, false,
      "do not mark for the audit log"},
-    {"nolog", act_log, AF_STARTER, false, "do not log the match"},
+    {"nolog", act_log, AF_LOGFLAG, false, "do not log the match"},
     {"pass", act_pass, AF_STARTER, false, "continue with the next rule"},
     {"phase", act_phase, AF_STARTER, true, "the phase the rule runs in"},
     {"redirect", act_redirect, AF_STARTER, true, "answer with a redirect"},
@@ -1129,6 +1138,18 @@ static int
 compile_operator(struct sk_waf_rules *r, struct sk_rule *rule,
                  const struct sk_ast_op *op)
 {
+    if (strcasecmp(op->name, "rbl") == 0) {
+        rule->unavailable = "@rbl (DNS blocklist lookups are not supported)";
+        rule->op_name = adup(r, op->name);
+        rule->op_arg = adup(r, op->arg);
+        return 0;
+    }
+    if (strcasecmp(op->name, "geoLookup") == 0) {
+        rule->unavailable = "@geoLookup (no GeoIP database is supported)";
+        rule->op_name = adup(r, op->name);
+        rule->op_arg = adup(r, op->arg);
+        return 0;
+    }
     rule->op_name = adup(r, op->name);
     rule->op_arg = adup(r, op->arg);
     rule->op_negated = op->negated;
@@ -1162,6 +1183,14 @@ dir_secrule(struct cstate *cs, const struct sk_ast_directive *dir)
                                      &rule->ntargets);
         int r2 = compile_operator(r, rule, &dir->op);
         rc = r1 ? r1 : r2;
+        for (size_t i = 0; i < rule->ntargets; i++)
+            if (rule->targets[i].exclude)
+                rule->has_exclusions = true;
+        for (size_t i = 0; i < rule->ntargets; i++)
+            if (rule->targets[i].def != NULL &&
+                rule->targets[i].def->id == SK_V_GEO)
+                rule->unavailable = "the GEO collection (no GeoIP database "
+                                    "is supported)";
     } else {
         rule->unconditional = true;
     }
@@ -1351,6 +1380,9 @@ append_targets(struct sk_waf_rules *r, struct sk_rule *rule,
     memcpy(nt + rule->ntargets, add, nadd * sizeof(*nt));
     rule->targets = nt;
     rule->ntargets += nadd;
+    for (size_t i = 0; i < nadd; i++)
+        if (add[i].exclude)
+            rule->has_exclusions = true;
     return 0;
 }
 
@@ -1868,6 +1900,70 @@ build_phases(struct sk_waf_rules *r)
     return rc;
 }
 
+/*
+ * Rules that need @rbl or @geoLookup load (CRS ships them, switched off),
+ * but a configuration that switches them on must not: CRS enables them
+ * through TX settings made by SecAction in crs-setup.conf, so those
+ * settings are checked here, and the rules are named in a warning.
+ * Reaching such a rule at run time anyway fails closed (txn.c).
+ */
+static int
+check_unavailable(struct sk_waf_rules *r)
+{
+    static const struct {
+        const char *setting;
+        bool nonempty; /* enabled by any non-empty value, else by "1" */
+        const char *feature;
+    } knobs[] = {
+        {"high_risk_country_codes", true, "@geoLookup"},
+        {"block_search_ip", false, "@rbl"},
+        {"block_suspicious_ip", false, "@rbl"},
+        {"block_harvester_ip", false, "@rbl"},
+        {"block_spammer_ip", false, "@rbl"},
+    };
+    int rc = 0;
+    size_t unavailable = 0;
+    for (size_t i = 0; i < r->nall; i++) {
+        const struct sk_rule *rule = r->all[i];
+        if (rule->is_marker || rule->removed)
+            continue;
+        for (const struct sk_rule *l = rule; l != NULL; l = l->chain)
+            if (l->unavailable != NULL) {
+                unavailable++;
+                break;
+            }
+        if (!rule->unconditional)
+            continue;
+        for (size_t a = 0; a < rule->nracts; a++) {
+            const struct sk_ract *ra = &rule->racts[a];
+            if (ra->kind != SK_RA_SETVAR || ra->coll != SK_V_TX ||
+                ra->op != SK_SV_SET || !ra->name.constant)
+                continue;
+            for (size_t k = 0; k < sizeof(knobs) / sizeof(knobs[0]); k++) {
+                if (!sk_str_eq_c_nocase(ra->name.text, knobs[k].setting))
+                    continue;
+                bool on = knobs[k].nonempty
+                              ? ra->value.text.len > 0
+                              : sk_str_eq_c(ra->value.text, "1");
+                if (on) {
+                    ERR(r, &ra->loc,
+                        "tx.%s enables rules that need %s, which sekimori "
+                        "does not support; leave it unset",
+                        knobs[k].setting, knobs[k].feature);
+                    rc = -SK_ENOTSUP;
+                }
+            }
+        }
+    }
+    if (unavailable > 0)
+        sk_diag_warn(&r->diag, NULL,
+                     "%zu rules need @rbl or @geoLookup, which sekimori does "
+                     "not support; they stay switched off and fail closed "
+                     "if reached",
+                     unavailable);
+    return rc;
+}
+
 int
 sk__waf_compile(struct sk_waf_rules *r)
 {
@@ -1921,6 +2017,8 @@ sk__waf_compile(struct sk_waf_rules *r)
     }
     if (rc == 0)
         rc = build_phases(r);
+    if (rc == 0)
+        rc = check_unavailable(r);
     if (rc == 0 && r->diag.errors > 0)
         rc = -SK_EPARSE;
     return rc;

@@ -162,6 +162,7 @@ const struct sk_var_def *sk__var_def(enum sk_var_id id);
 struct sk_target {
     const struct sk_var_def *def;
     struct sk_str key;   /* literal selector, empty when none */
+    uint32_t key_hash;   /* case-insensitive hash of key */
     pcre2_code *key_re;  /* regex selector, or NULL */
     char *key_text;      /* the selector as written, for messages */
     bool count;
@@ -282,6 +283,7 @@ struct sk_rule {
 
     struct sk_target *targets;
     size_t ntargets;
+    bool has_exclusions;     /* some target is a !exclusion */
     struct sk_op *op;
     char *op_name;
     char *op_arg;
@@ -321,6 +323,10 @@ struct sk_rule {
     struct sk_ract *racts;   /* setvar, ctl, ... in order */
     size_t nracts;
     bool removed;            /* SecRuleRemoveBy* at load time */
+    /* Set when the link needs a feature we refuse (@rbl, @geoLookup, GEO):
+     * the rule loads, but the configuration must not enable it (checked at
+     * load time) and reaching it at run time fails closed. */
+    const char *unavailable;
 };
 
 /* A phase's program: rule starters and markers in order. */

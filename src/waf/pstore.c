@@ -103,17 +103,26 @@ find(struct sk_pstore *s, enum sk_var_id coll, struct sk_str key,
     return NULL;
 }
 
+static int save_one(struct sk_waf_txn *t, enum sk_var_id coll,
+                    struct sk_str key);
+
 int
 sk__pstore_load(struct sk_waf_txn *t, enum sk_var_id coll, struct sk_str key)
 {
     struct sk_pstore *s = t->rules->store;
     int64_t now = (int64_t)time(NULL);
+    if (t->pstore_loaded[coll] && sk_str_eq(t->pstore_key[coll], key))
+        return 0; /* already loaded: keep this transaction's changes */
+    if (t->pstore_loaded[coll])
+        (void)save_one(t, coll, t->pstore_key[coll]); /* switching keys */
     /* The key is remembered so that the transaction's end saves back. */
     int rc = sk_arena_strdup_str(t->arena, key, &t->pstore_key[coll]);
     if (rc != 0)
         return rc;
     t->pstore_loaded[coll] = true;
     t->colls[coll].n = 0;
+    t->colls[coll].idx = NULL; /* rebuilt by the first add */
+    t->colls[coll].idx_cap = 0;
     pthread_mutex_lock(&s->lock);
     struct precord *r = find(s, coll, key, now, t->rules->collection_timeout);
     if (r != NULL) {

@@ -156,6 +156,12 @@ sk_waf_txn_new(const struct sk_waf_rules *r, const char *id)
     t->audit_engine = r->audit_engine;
     t->audit_parts = r->audit_parts;
     t->highest_severity = 255;
+    static const enum sk_var_id unique[] = {SK_V_TX,      SK_V_IP,
+                                            SK_V_GLOBAL,  SK_V_SESSION,
+                                            SK_V_USER,    SK_V_RESOURCE,
+                                            SK_V_ENV};
+    for (size_t i = 0; i < sizeof(unique) / sizeof(unique[0]); i++)
+        t->colls[unique[i]].unique = true;
     if (t->id == NULL ||
         sk__scalar_set_c(t, SK_V_UNIQUE_ID, t->id) != 0) {
         sk_arena_free(a);
@@ -369,7 +375,7 @@ run_setvar(struct sk_waf_txn *t, const struct sk_ract *ra)
         return rc;
     struct sk_coll *c = &t->colls[ra->coll];
     if (ra->op == SK_SV_DELETE) {
-        sk__coll_del(c, name);
+        sk__coll_del(t, c, name);
         return 0;
     }
     rc = sk__macro_expand(t, &ra->value, &value);
@@ -512,6 +518,29 @@ run_ract(struct sk_waf_txn *t, const struct sk_ract *ra)
     return 0;
 }
 
+/*
+ * setvar runs for every matching value; initcol with it, in the order
+ * written, so that `initcol:ip=...,setvar:ip.x=+1` sees the loaded
+ * collection (initcol loads a collection once per transaction).
+ */
+static bool
+per_match(const struct sk_ract *ra)
+{
+    return ra->kind == SK_RA_SETVAR || ra->kind == SK_RA_INITCOL;
+}
+
+static int
+run_per_match(struct sk_waf_txn *t, const struct sk_rule *rule)
+{
+    for (size_t i = 0; i < rule->nracts; i++)
+        if (per_match(&rule->racts[i])) {
+            int rc = run_ract(t, &rule->racts[i]);
+            if (rc != 0)
+                return rc;
+        }
+    return 0;
+}
+
 /* ---- Evaluation --------------------------------------------------------- */
 
 struct eval_ctx {
@@ -531,7 +560,7 @@ set_capture(struct sk_waf_txn *t, const struct sk_op_result *res)
         if (i < res->ncaptures)
             rc = sk__coll_set(t, tx, sk_str_c(names[i]), res->captures[i]);
         else {
-            sk__coll_del(tx, sk_str_c(names[i]));
+            sk__coll_del(t, tx, sk_str_c(names[i]));
             rc = 0;
         }
         if (rc != 0)
@@ -572,13 +601,7 @@ on_value_match(struct sk_waf_txn *t, const struct sk_rule *rule,
         rc = set_capture(t, res);
     if (rc != 0)
         return rc;
-    for (size_t i = 0; i < rule->nracts; i++)
-        if (rule->racts[i].kind == SK_RA_SETVAR) {
-            rc = run_setvar(t, &rule->racts[i]);
-            if (rc != 0)
-                return rc;
-        }
-    return 0;
+    return run_per_match(t, rule);
 }
 
 static int
@@ -608,6 +631,66 @@ run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
     return 0;
 }
 
+static size_t
+tcache_slot(const struct sk_tfn_entry *tab, size_t cap, const uint8_t *in,
+            size_t len, const struct sk_transform_def *tfn)
+{
+    uint64_t h = (uint64_t)(uintptr_t)in * 0x9e3779b97f4a7c15ULL;
+    h ^= (uint64_t)len * 0xc2b2ae3d27d4eb4fULL;
+    h ^= (uint64_t)(uintptr_t)tfn * 0x165667b19e3779f9ULL;
+    h ^= h >> 29;
+    size_t i = (size_t)h & (cap - 1);
+    while (tab[i].tfn != NULL &&
+           !(tab[i].in == in && tab[i].in_len == len && tab[i].tfn == tfn))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Applies one transformation through the transaction's cache. */
+static int
+transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
+          struct sk_str in, struct sk_str *out, bool *changed)
+{
+    if (t->tcache_n * 4 >= t->tcache_cap * 3) {
+        size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 512;
+        struct sk_tfn_entry *tab = sk_arena_calloc(t->arena, cap,
+                                                   sizeof(*tab));
+        if (tab != NULL) {
+            for (size_t i = 0; i < t->tcache_cap; i++) {
+                const struct sk_tfn_entry *e = &t->tcache[i];
+                if (e->tfn != NULL)
+                    tab[tcache_slot(tab, cap, e->in, e->in_len, e->tfn)] =
+                        *e;
+            }
+            t->tcache = tab;
+            t->tcache_cap = cap;
+        } else if (t->tcache == NULL) {
+            /* No memory for a cache: transform uncached. */
+            return tfn->fn(t->arena, in, out, changed);
+        }
+    }
+    size_t i = tcache_slot(t->tcache, t->tcache_cap, in.p, in.len, tfn);
+    struct sk_tfn_entry *e = &t->tcache[i];
+    if (e->tfn != NULL) {
+        *out = e->out;
+        *changed = e->changed;
+        return 0;
+    }
+    int rc = tfn->fn(t->arena, in, out, changed);
+    if (rc != 0)
+        return rc;
+    /* Only cache when the full table would still have a free slot. */
+    if (t->tcache_n + 1 < t->tcache_cap) {
+        e->in = in.p;
+        e->in_len = in.len;
+        e->tfn = tfn;
+        e->out = *out;
+        e->changed = *changed;
+        t->tcache_n++;
+    }
+    return 0;
+}
+
 static int
 eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
            struct sk_str name, struct sk_str value)
@@ -632,7 +715,7 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
     for (size_t i = 0; i < rule->ntfns; i++) {
         struct sk_str out;
         bool changed = false;
-        rc = rule->tfns[i]->fn(t->arena, cur, &out, &changed);
+        rc = transform(t, rule->tfns[i], cur, &out, &changed);
         if (rc != 0)
             return rc;
         cur = out;
@@ -666,14 +749,19 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
 {
     t->cur_rule = rule;
     struct eval_ctx c = {rule, false, 0};
+    if (rule->unavailable != NULL) {
+        /* The configuration reached a rule we cannot run: fail closed
+         * through TX:MSC_*, which the recommended rule 200005 denies. */
+        *matched = false;
+        return sk__coll_set(t, &t->colls[SK_V_TX],
+                            SK_STR_LIT("MSC_UNSUPPORTED_OPERATOR"),
+                            sk_str_c(rule->unavailable));
+    }
     if (rule->unconditional) {
         c.matched = true;
-        for (size_t i = 0; i < rule->nracts; i++)
-            if (rule->racts[i].kind == SK_RA_SETVAR) {
-                int rc = run_setvar(t, &rule->racts[i]);
-                if (rc != 0)
-                    return rc;
-            }
+        int rc = run_per_match(t, rule);
+        if (rc != 0)
+            return rc;
     } else {
         for (size_t i = 0; i < rule->ntargets; i++) {
             const struct sk_target *tgt = &rule->targets[i];
@@ -695,7 +783,7 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
             return rc;
     }
     for (size_t i = 0; i < rule->nracts; i++)
-        if (rule->racts[i].kind != SK_RA_SETVAR) {
+        if (!per_match(&rule->racts[i])) {
             int rc = run_ract(t, &rule->racts[i]);
             if (rc != 0)
                 return rc;

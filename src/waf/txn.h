@@ -16,6 +16,7 @@
 struct sk_entry {
     struct sk_str name;
     struct sk_str value;
+    uint32_t hash;   /* sk__name_hash(name): most lookups compare this */
     int64_t expires; /* persistent collections: epoch seconds, 0 never */
 };
 
@@ -23,6 +24,26 @@ struct sk_entry {
 struct sk_coll {
     struct sk_entry *e;
     size_t n, cap;
+    /* Collections with one entry per name (TX, IP, ...) keep an index:
+     * open addressing on the name hash, entry index + 1, 0 when empty. */
+    bool unique;
+    uint32_t *idx;
+    size_t idx_cap;
+};
+
+/*
+ * A transformation result cached for the transaction: CRS applies the same
+ * transformation chains to the same values in dozens of rules. Values live
+ * in the transaction arena, so (pointer, length, transformation) names an
+ * input exactly; an unchanged output is the input itself, so chains that
+ * share a prefix share entries.
+ */
+struct sk_tfn_entry {
+    const uint8_t *in;
+    size_t in_len;
+    const struct sk_transform_def *tfn;
+    struct sk_str out;
+    bool changed;
 };
 
 /* A target exclusion added at run time by ctl:ruleRemoveTarget*. */
@@ -83,6 +104,13 @@ struct sk_waf_txn {
     struct sk_waf_match *matches;
     size_t nmatches, capmatches;
 
+    /* Reused by selector regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/). */
+    pcre2_match_data *selector_md;
+
+    /* Transformation cache (open addressing, power-of-two size). */
+    struct sk_tfn_entry *tcache;
+    size_t tcache_cap, tcache_n;
+
     /* The rule being evaluated (for RULE.x macros). */
     const struct sk_rule *cur_rule;
     int macro_depth;
@@ -90,13 +118,25 @@ struct sk_waf_txn {
     struct sk_str last_op_value;
 };
 
+/* Hash of a name, ASCII case-insensitively (FNV-1a over lower case). */
+static inline uint32_t
+sk__name_hash(struct sk_str s)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= sk_ascii_lower(s.p[i]);
+        h *= 16777619u;
+    }
+    return h;
+}
+
 /* Collection helpers (txn arena). Names compare ASCII case-insensitively. */
 int sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
 struct sk_entry *sk__coll_get(struct sk_coll *c, struct sk_str name);
 int sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
-void sk__coll_del(struct sk_coll *c, struct sk_str name);
+void sk__coll_del(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name);
 
 /* Sets a scalar variable to a copy of `v`. */
 int sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v);

@@ -15,6 +15,23 @@
 
 /* ---- Collections ---------------------------------------------------- */
 
+static int
+index_rebuild(struct sk_waf_txn *t, struct sk_coll *c, size_t cap)
+{
+    uint32_t *idx = sk_arena_calloc(t->arena, cap, sizeof(*idx));
+    if (idx == NULL)
+        return -SK_ENOMEM;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t j = c->e[i].hash & (cap - 1);
+        while (idx[j] != 0)
+            j = (j + 1) & (cap - 1);
+        idx[j] = (uint32_t)(i + 1);
+    }
+    c->idx = idx;
+    c->idx_cap = cap;
+    return 0;
+}
+
 int
 sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
              struct sk_str value)
@@ -29,22 +46,49 @@ sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
         c->e = ne;
         c->cap = cap;
     }
+    if (c->n >= UINT32_MAX - 1)
+        return -SK_ELIMIT;
     struct sk_entry *e = &c->e[c->n];
     if (sk_arena_strdup_str(t->arena, name, &e->name) != 0 ||
         sk_arena_strdup_str(t->arena, value, &e->value) != 0)
         return -SK_ENOMEM;
     e->expires = 0;
+    e->hash = sk__name_hash(name);
     c->n++;
+    if (c->unique) {
+        if ((c->n + 1) * 2 > c->idx_cap)
+            return index_rebuild(t, c, c->idx_cap ? c->idx_cap * 2 : 64);
+        size_t j = e->hash & (c->idx_cap - 1);
+        while (c->idx[j] != 0)
+            j = (j + 1) & (c->idx_cap - 1);
+        c->idx[j] = (uint32_t)c->n;
+    }
     return 0;
+}
+
+static struct sk_entry *
+coll_get_hashed(struct sk_coll *c, struct sk_str name, uint32_t h)
+{
+    if (c->unique && c->idx != NULL) {
+        size_t j = h & (c->idx_cap - 1);
+        while (c->idx[j] != 0) {
+            struct sk_entry *e = &c->e[c->idx[j] - 1];
+            if (e->hash == h && sk_str_eq_nocase(e->name, name))
+                return e;
+            j = (j + 1) & (c->idx_cap - 1);
+        }
+        return NULL;
+    }
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].hash == h && sk_str_eq_nocase(c->e[i].name, name))
+            return &c->e[i];
+    return NULL;
 }
 
 struct sk_entry *
 sk__coll_get(struct sk_coll *c, struct sk_str name)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (sk_str_eq_nocase(c->e[i].name, name))
-            return &c->e[i];
-    return NULL;
+    return coll_get_hashed(c, name, sk__name_hash(name));
 }
 
 int
@@ -58,13 +102,22 @@ sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
 }
 
 void
-sk__coll_del(struct sk_coll *c, struct sk_str name)
+sk__coll_del(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name)
 {
+    uint32_t h = sk__name_hash(name);
+    if (coll_get_hashed(c, name, h) == NULL)
+        return;
     size_t w = 0;
     for (size_t i = 0; i < c->n; i++)
-        if (!sk_str_eq_nocase(c->e[i].name, name))
+        if (c->e[i].hash != h || !sk_str_eq_nocase(c->e[i].name, name))
             c->e[w++] = c->e[i];
     c->n = w;
+    if (c->unique && c->idx != NULL &&
+        index_rebuild(t, c, c->idx_cap) != 0) {
+        /* No memory for a new index: fall back to scanning. */
+        c->idx = NULL;
+        c->idx_cap = 0;
+    }
 }
 
 int
@@ -178,20 +231,45 @@ computed_value(struct sk_waf_txn *t, const struct sk_target *tgt,
 
 /* ---- Exclusions ------------------------------------------------------ */
 
-static bool
-key_matches(const struct sk_target *x, struct sk_str name)
+static void
+free_match_data(void *md)
 {
-    if (x->key_re != NULL) {
+    pcre2_match_data_free(md);
+}
+
+/* One match block per transaction serves every selector regex. */
+static pcre2_match_data *
+selector_md(struct sk_waf_txn *t)
+{
+    if (t->selector_md == NULL) {
         pcre2_match_data *md = pcre2_match_data_create(1, NULL);
         if (md == NULL)
-            return false;
-        int rc = pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL);
-        pcre2_match_data_free(md);
-        return rc >= 0;
+            return NULL;
+        if (sk_arena_defer(t->arena, free_match_data, md) != 0) {
+            pcre2_match_data_free(md);
+            return NULL;
+        }
+        t->selector_md = md;
+    }
+    return t->selector_md;
+}
+
+static bool
+key_matches(struct sk_waf_txn *t, const struct sk_target *x,
+            const struct sk_entry *e)
+{
+    struct sk_str name = e->name;
+    if (x->key_re != NULL) {
+        pcre2_match_data *md = selector_md(t);
+        /* Out of memory: treat a selector as matching, so that an
+         * exclusion fails closed (the value stays inspected). */
+        if (md == NULL)
+            return x->exclude;
+        return pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
     }
     if (x->key.len == 0)
         return true; /* the whole collection */
-    return sk_str_eq_nocase(x->key, name);
+    return x->key_hash == e->hash && sk_str_eq_nocase(x->key, name);
 }
 
 static bool
@@ -217,19 +295,19 @@ rule_is_target_of(const struct sk_waf_txn *t, const struct sk_ract *ctl,
 }
 
 static bool
-excluded(const struct sk_waf_txn *t, const struct sk_rule *rule,
-         const struct sk_target *tgt, struct sk_str name)
+excluded(struct sk_waf_txn *t, const struct sk_rule *rule,
+         const struct sk_target *tgt, const struct sk_entry *e)
 {
-    for (size_t i = 0; i < rule->ntargets; i++) {
+    for (size_t i = 0; rule->has_exclusions && i < rule->ntargets; i++) {
         const struct sk_target *x = &rule->targets[i];
-        if (x->exclude && x->def == tgt->def && key_matches(x, name))
+        if (x->exclude && x->def == tgt->def && key_matches(t, x, e))
             return true;
     }
     for (size_t i = 0; i < t->nexcl; i++) {
         const struct sk_rt_exclusion *x = &t->excl[i];
         if (x->target->def == tgt->def &&
             rule_is_target_of(t, x->ctl, rule->starter) &&
-            key_matches(x->target, name))
+            key_matches(t, x->target, e))
             return true;
     }
     return false;
@@ -292,16 +370,30 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
         bool names = def->kind == SK_VK_NAMES;
         struct sk_coll *c = &t->colls[names ? def->base : def->id];
         size_t count = 0;
+        if (c->unique && tgt->key_re == NULL && tgt->key.len > 0) {
+            /* One entry at most: look it up instead of scanning. */
+            struct sk_entry *e = coll_get_hashed(c, tgt->key, tgt->key_hash);
+            if (e != NULL && (rule->has_exclusions || t->nexcl > 0) &&
+                excluded(t, rule, tgt, e))
+                e = NULL;
+            if (tgt->count)
+                return fn(t, ud, tgt, vname,
+                          e ? SK_STR_LIT("1") : SK_STR_LIT("0"));
+            if (e == NULL)
+                return 0;
+            return fn(t, ud, tgt, e->name, names ? e->name : e->value);
+        }
         /* Snapshot the size: actions never run while values are read,
          * but a TX write by a caller must not extend this loop. */
         size_t n = c->n;
         for (size_t i = 0; i < n; i++) {
             struct sk_entry *e = &c->e[i];
             if (tgt->key_re != NULL || tgt->key.len > 0) {
-                if (!key_matches(tgt, e->name))
+                if (!key_matches(t, tgt, e))
                     continue;
             }
-            if (excluded(t, rule, tgt, e->name))
+            if ((rule->has_exclusions || t->nexcl > 0) &&
+                excluded(t, rule, tgt, e))
                 continue;
             if (tgt->count) {
                 count++;
@@ -396,7 +488,8 @@ sk__macro_expand(struct sk_waf_txn *t, const struct sk_macro *m,
         if (p->def == NULL) {
             vals[i] = p->lit;
         } else {
-            struct sk_target tgt = {.def = p->def, .key = p->key};
+            struct sk_target tgt = {.def = p->def, .key = p->key,
+                                    .key_hash = sk__name_hash(p->key)};
             struct first_ctx f = {SK_STR_NULL, false};
             /* Macros read without rule exclusions: use an empty rule. */
             static const struct sk_rule none = {0};

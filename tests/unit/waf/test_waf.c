@@ -307,7 +307,7 @@ test_urlencoded_body_and_request_vars(void **state)
         "SecRule REQBODY_PROCESSOR \"@streq URLENCODED\" "
         "\"id:72,phase:2,pass\"\n"
         "SecRule REQUEST_FILENAME \"@streq /p a\" \"id:73,phase:1,pass\"\n"
-        "SecRule REQUEST_BASENAME \"@streq a\" \"id:74,phase:1,pass\"\n"
+        "SecRule REQUEST_BASENAME \"@streq p a\" \"id:74,phase:1,pass\"\n"
         "SecRule QUERY_STRING \"@streq q=%41\" \"id:75,phase:1,pass\"\n"
         "SecRule ARGS_GET:q \"@streq A\" \"id:76,phase:1,pass\"\n"
         "SecRule REQUEST_COOKIES:sid \"@streq 42\" \"id:77,phase:1,pass\"\n"
