@@ -13,5 +13,6 @@ enum sk_exit {
 /* Each takes argv[0] = the subcommand name; returns an enum sk_exit. */
 int sk_cli_version(int argc, char **argv);
 int sk_cli_crs_test(int argc, char **argv);
+int sk_cli_check(int argc, char **argv);
 
 #endif

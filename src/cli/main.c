@@ -14,6 +14,7 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    {"-t", sk_cli_check, "compile rule files and report every error"},
     {"crs-test", sk_cli_crs_test, "run the CRS regression suite in-process"},
     {"version", sk_cli_version, "print the version and exit"},
 };
