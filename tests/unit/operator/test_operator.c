@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,9 +505,22 @@ test_pm_crs_files(void **state)
     struct sk_op *op = op_ok("pmFromFile", "restricted-files.data");
     assert_true(run(op, "/var/www/.HTACCESS"));
     assert_false(run(op, "/index.php"));
-    op = op_ok("pmFromFile", "php-errors.data");
     op = op_ok("pmFromFile", "unix-shell.data");
     assert_true(run(op, "/etc/passwd"));
+    /* Every data file CRS ships compiles without warnings. */
+    DIR *dh = opendir(dir);
+    assert_non_null(dh);
+    unsigned files = 0;
+    for (struct dirent *e; (e = readdir(dh)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 5, ".data") != 0)
+            continue;
+        op_ok("pmFromFile", e->d_name);
+        files++;
+    }
+    closedir(dh);
+    assert_true(files >= 19);
+    assert_int_equal(diag.warnings, 0);
 }
 
 /* Strings ------------------------------------------------------------- */
