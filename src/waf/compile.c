@@ -244,6 +244,38 @@ compile_re(struct sk_waf_rules *r, const char *re, uint32_t flags,
     return code;
 }
 
+/* Compiles a selector regex once per distinct pattern and flags. */
+static pcre2_code *
+intern_re(struct sk_waf_rules *r, const char *re, uint32_t flags,
+          const struct sk_loc *loc)
+{
+    for (size_t i = 0; i < r->nres; i++)
+        if (r->res[i].flags == flags && strcmp(r->res[i].pattern, re) == 0)
+            return r->res[i].code;
+    pcre2_code *code = compile_re(r, re, flags, loc);
+    if (code == NULL)
+        return NULL;
+    if (r->nres == r->capres) {
+        size_t cap = r->capres ? r->capres * 2 : 32;
+        struct sk_interned_re *n =
+            sk_arena_calloc(r->arena, cap, sizeof(*n));
+        if (n == NULL)
+            return code; /* not interned, still correct */
+        if (r->nres > 0)
+            memcpy(n, r->res, r->nres * sizeof(*n));
+        r->res = n;
+        r->capres = cap;
+    }
+    char *pat = adup(r, re);
+    if (pat == NULL)
+        return code;
+    r->res[r->nres].pattern = pat;
+    r->res[r->nres].flags = flags;
+    r->res[r->nres].code = code;
+    r->nres++;
+    return code;
+}
+
 int
 sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     size_t nvars, struct sk_target **out, size_t *n)
@@ -281,8 +313,8 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                 }
             }
             if (v->selector_regex && def->kind != SK_VK_XML) {
-                t[i].key_re = compile_re(r, v->selector, PCRE2_CASELESS,
-                                         &v->loc);
+                t[i].key_re = intern_re(r, v->selector, PCRE2_CASELESS,
+                                        &v->loc);
                 if (t[i].key_re == NULL)
                     rc = -SK_EPARSE;
             } else {

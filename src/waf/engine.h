@@ -378,6 +378,14 @@ struct sk_waf_rules {
     bool has_default[SK_PHASES];
 
     struct sk_pstore *store;
+
+    /* Selector regexes by pattern, so that equal patterns share code. */
+    struct sk_interned_re {
+        char *pattern;
+        uint32_t flags;
+        pcre2_code *code;
+    } *res;
+    size_t nres, capres;
 };
 
 /* Compiles the collected AST. Fills r->diag; returns 0 or -SK_EPARSE. */

@@ -624,6 +624,16 @@ run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
         if (rc != 0)
             return rc;
         res->matched = false;
+    } else if (rc == -SK_EPARSE || rc == -SK_ELIMIT) {
+        /* A dynamic argument (a macro-built regex) that does not compile
+         * or is too long: no match here, but flagged through TX:MSC_* so
+         * that the recommended rule 200005 fails closed. */
+        rc = sk__coll_set(t, &t->colls[SK_V_TX],
+                          SK_STR_LIT("MSC_DYNAMIC_OPERATOR_ERROR"),
+                          SK_STR_LIT("1"));
+        if (rc != 0)
+            return rc;
+        res->matched = false;
     } else if (rc != 0) {
         return rc;
     }

@@ -17,6 +17,11 @@ struct sk_entry {
     struct sk_str name;
     struct sk_str value;
     uint32_t hash;   /* sk__name_hash(name): most lookups compare this */
+    /* The last selector regex tried on this name and its result: CRS
+     * repeats the same exclusion (!REQUEST_COOKIES:/__utm/) in a hundred
+     * rules, and the compiler gives equal patterns one compiled code. */
+    const pcre2_code *re_last;
+    bool re_result;
     int64_t expires; /* persistent collections: epoch seconds, 0 never */
 };
 

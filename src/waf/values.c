@@ -256,16 +256,21 @@ selector_md(struct sk_waf_txn *t)
 
 static bool
 key_matches(struct sk_waf_txn *t, const struct sk_target *x,
-            const struct sk_entry *e)
+            struct sk_entry *e)
 {
     struct sk_str name = e->name;
     if (x->key_re != NULL) {
+        if (e->re_last == x->key_re)
+            return e->re_result;
         pcre2_match_data *md = selector_md(t);
-        /* Out of memory: treat a selector as matching, so that an
-         * exclusion fails closed (the value stays inspected). */
+        /* Out of memory: an exclusion then does not apply (the value
+         * stays inspected) and a selection does not select. */
         if (md == NULL)
-            return x->exclude;
-        return pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+            return false;
+        e->re_result =
+            pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+        e->re_last = x->key_re;
+        return e->re_result;
     }
     if (x->key.len == 0)
         return true; /* the whole collection */
@@ -296,7 +301,7 @@ rule_is_target_of(const struct sk_waf_txn *t, const struct sk_ract *ctl,
 
 static bool
 excluded(struct sk_waf_txn *t, const struct sk_rule *rule,
-         const struct sk_target *tgt, const struct sk_entry *e)
+         const struct sk_target *tgt, struct sk_entry *e)
 {
     for (size_t i = 0; rule->has_exclusions && i < rule->ntargets; i++) {
         const struct sk_target *x = &rule->targets[i];
