@@ -241,6 +241,12 @@ test_flag_header_folding(void **state)
     /* Folding with nothing to continue is an error. */
     r = mp(CT, "--XyZ\r\n x\r\n" PART_A "\r\nv\r\n--XyZ--\r\n");
     assert_int_equal(r.error, 1);
+    assert_int_equal(r.invalid_header_folding, 0);
+    /* ... and a bad folding character is flagged even then (as v3). */
+    r = mp(CT, "--XyZ\r\n\vx\r\n" PART_A "\r\nv\r\n--XyZ--\r\n");
+    assert_int_equal(r.error, 1);
+    assert_int_equal(r.header_folding, 1);
+    assert_int_equal(r.invalid_header_folding, 1);
 }
 
 static void
@@ -288,6 +294,11 @@ test_flag_invalid_quoting(void **state)
                "v\r\n--XyZ--\r\n");
     assert_int_equal(r.invalid_quoting, 1);
     assert_int_equal(r.error, 1);
+    /* An unterminated quote is a C-D error (v3 reads past the end). */
+    r = mp(CT, "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\n"
+               "v\r\n--XyZ--\r\n");
+    assert_int_equal(r.error, 1);
+    assert_int_equal(r.invalid_quoting, 0);
     /* Escapes in a quoted value. */
     r = mp(CT, "--XyZ\r\nContent-Disposition: form-data; "
                "name=\"a\\\"b\\\\c\\d\"\r\n\r\nv\r\n--XyZ--\r\n");
