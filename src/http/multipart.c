@@ -343,6 +343,7 @@ parse_cd(struct mp *m, struct sk_str cd, bool *oom)
         if (p >= cd.len)
             return -6;
         uint8_t quote = 0;
+        bool unterminated = false;
         struct sk_str value;
         if (sk_str_eq_c(name, "filename*")) {
             /* charset'[language]'filename, %-encoded; not decoded. */
@@ -401,9 +402,12 @@ parse_cd(struct mp *m, struct sk_str cd, bool *oom)
             }
             buf[n] = '\0';
             value = sk_str_make(buf, n);
-            /* v3 reads past the end of an unterminated quote; we flag it. */
-            if (p >= cd.len)
-                m->res->invalid_quoting = 1;
+            /*
+             * v3 reads past the end of the string after an unterminated
+             * quote and in practice fails with "-12"; we fail the same way
+             * (below, after the value is taken) without reading past.
+             */
+            unterminated = p >= cd.len;
             p++; /* the closing quote */
         } else {
             size_t vs = p;
@@ -429,6 +433,8 @@ parse_cd(struct mp *m, struct sk_str cd, bool *oom)
         } else {
             return -11;
         }
+        if (unterminated)
+            return -12;
 
         if (p < cd.len) {
             while (at(cd, p) == '\t' || at(cd, p) == ' ')
@@ -546,13 +552,15 @@ part_header(struct mp *m, struct sk_str seg)
 
     if (is_c_space(seg.p[0])) {
         r->header_folding = 1;
+        /* RFC 2557 folding is SP / HTAB; PHP takes any space. */
+        if (seg.p[0] != ' ' && seg.p[0] != '\t')
+            r->invalid_header_folding = 1;
         if (pt->last_hdr < 0) {
             set_error(m, "Multipart: Invalid part header (folding error).");
             return 0;
         }
         size_t i = 0;
         while (i < seg.len && is_c_space(seg.p[i])) {
-            /* RFC 2557 folding is SP / HTAB; PHP takes any space. */
             if (seg.p[i] != ' ' && seg.p[i] != '\t')
                 r->invalid_header_folding = 1;
             i++;

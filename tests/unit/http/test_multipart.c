@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "http/multipart.h"
+#include "util/alloc.h"
 #include "util/error.h"
 
 static struct sk_arena *arena;
@@ -239,6 +241,12 @@ test_flag_header_folding(void **state)
     /* Folding with nothing to continue is an error. */
     r = mp(CT, "--XyZ\r\n x\r\n" PART_A "\r\nv\r\n--XyZ--\r\n");
     assert_int_equal(r.error, 1);
+    assert_int_equal(r.invalid_header_folding, 0);
+    /* ... and a bad folding character is flagged even then (as v3). */
+    r = mp(CT, "--XyZ\r\n\vx\r\n" PART_A "\r\nv\r\n--XyZ--\r\n");
+    assert_int_equal(r.error, 1);
+    assert_int_equal(r.header_folding, 1);
+    assert_int_equal(r.invalid_header_folding, 1);
 }
 
 static void
@@ -286,6 +294,11 @@ test_flag_invalid_quoting(void **state)
                "v\r\n--XyZ--\r\n");
     assert_int_equal(r.invalid_quoting, 1);
     assert_int_equal(r.error, 1);
+    /* An unterminated quote is a C-D error (v3 reads past the end). */
+    r = mp(CT, "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\n"
+               "v\r\n--XyZ--\r\n");
+    assert_int_equal(r.error, 1);
+    assert_int_equal(r.invalid_quoting, 0);
     /* Escapes in a quoted value. */
     r = mp(CT, "--XyZ\r\nContent-Disposition: form-data; "
                "name=\"a\\\"b\\\\c\\d\"\r\n\r\nv\r\n--XyZ--\r\n");
@@ -535,6 +548,64 @@ test_max_parts(void **state)
     assert_int_equal(r.nparts, 2);
 }
 
+static int
+count_pair(void *ud, struct sk_str name, struct sk_str value)
+{
+    (void)name;
+    (void)value;
+    ++*(int *)ud;
+    return 0;
+}
+
+/*
+ * Every allocation of the parsers fails in turn: each call must report
+ * -SK_ENOMEM (or succeed) and never crash or leak.
+ */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    static const char head[] = "GET /?a=1&b=2 HTTP/1.1\r\nHost: h\r\n"
+                               "A: 1\r\nB: 2\r\nC: 3\r\n\r\n";
+    bool done_mp = false, done_head = false, done_args = false;
+    for (unsigned long n = 1; n < 400; n++) {
+        struct sk_arena *a = sk_arena_new(64);
+        assert_non_null(a);
+        struct sk_mp_result r;
+        struct sk_http_request req;
+        enum sk_http_err err;
+        int cnt = 0;
+        sk_alloc_fail_at(n, 1);
+        int rc1 = sk_multipart_parse(a, sk_str_c(CT), sk_str_c(CLEAN), 100, &r);
+        sk_alloc_fail_at(0, 0);
+        sk_arena_reset(a);
+        sk_alloc_fail_at(n, 1);
+        int rc2 = sk_http_parse_head(a, sk_str_make(head, sizeof(head) - 1),
+                                     &req, &err);
+        sk_alloc_fail_at(0, 0);
+        sk_arena_reset(a);
+        sk_alloc_fail_at(n, 1);
+        int rc3 = sk_http_parse_urlencoded(a, SK_STR_LIT("a=1&b=%41&c"), '&',
+                                           10, count_pair, &cnt);
+        sk_alloc_fail_at(0, 0);
+        sk_arena_free(a);
+        assert_true(rc1 == 0 || rc1 == -SK_ENOMEM);
+        assert_true(rc2 == 0 || rc2 == -SK_ENOMEM);
+        assert_true(rc3 == 0 || rc3 == -SK_ENOMEM);
+        if (n == 1) {
+            /* Sticky failure from the first allocation: both need one. */
+            assert_int_equal(rc1, -SK_ENOMEM);
+            assert_int_equal(rc2, -SK_ENOMEM);
+        }
+        done_mp = done_mp || rc1 == 0;
+        done_head = done_head || rc2 == 0;
+        done_args = done_args || rc3 == 0;
+        if (rc1 == 0)
+            assert_int_equal(r.nparts, 3);
+    }
+    assert_true(done_mp && done_head && done_args);
+}
+
 int
 main(void)
 {
@@ -555,6 +626,7 @@ main(void)
         cmocka_unit_test(test_body_errors),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_max_parts),
+        cmocka_unit_test(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
