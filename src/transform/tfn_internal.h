@@ -74,13 +74,6 @@ tw_put(struct tw *w, uint8_t c)
     w->buf[w->len++] = c;
 }
 
-static inline void
-tw_put_mem(struct tw *w, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        tw_put(w, (uint8_t)s[i]);
-}
-
 /* The output byte at offset i (i < w->len). */
 static inline uint8_t
 tw_at(const struct tw *w, size_t i)
@@ -191,7 +184,14 @@ tfn_cap(size_t n, size_t k, size_t extra, size_t *cap)
     return 0;
 }
 
-/* The transformations. ------------------------------------------------- */
+/*
+ * The transformations. Each one follows the sk_transform_fn contract of
+ * transform.h: it reads `in` (never modifies it), writes the result to
+ * *out (arena memory, or a view of `in` when the value is unchanged or
+ * only shortened at its end), sets *changed exactly, returns 0 or a
+ * negative SK_E* code, and never blocks. They are reached through the
+ * table in transform.c; docs/transformations.md describes each one.
+ */
 
 #define SK__TFN_DECL(fn)                                                       \
     int fn(struct sk_arena *a, struct sk_str in, struct sk_str *out,           \

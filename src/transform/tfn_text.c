@@ -82,7 +82,8 @@ trim_view(struct sk_str in, struct sk_str *out, bool *changed, bool left,
     if (right)
         while (e > b && c_isspace(in.p[e - 1]))
             e--;
-    *out = sk_str_make(in.p + b, e - b);
+    /* No pointer arithmetic on a NULL (empty) view. */
+    *out = b == 0 ? sk_str_make(in.p, e) : sk_str_make(in.p + b, e - b);
     *changed = e - b != in.len;
     return 0;
 }
