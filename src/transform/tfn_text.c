@@ -181,10 +181,12 @@ sk__tfn_remove_comments(struct sk_arena *a, struct sk_str in,
             i += close;
             /*
              * ModSecurity copies the byte right after a comment without
-             * looking at it (so it can not open another comment).
+             * looking at it (so it can not open another comment). When
+             * the comment closes the value, that "byte" is the NUL that
+             * terminates ModSecurity's buffer: it ends up in the output,
+             * and ModSecurity's own tests expect it there.
              */
-            if (i < n)
-                tw_put(&w, p[i]);
+            tw_put(&w, i < n ? p[i] : 0);
             i++;
         }
     }

@@ -479,13 +479,16 @@ test_comments(void **state)
 {
     (void)state;
     T("removeComments", "a/*x*/b<!--y-->c", "abc");
+    T("removeComments", "/**/x", "x");
     T("removeComments", "a--b", "a");
     T("removeComments", "a#b", "a");
     T("removeComments", "a/*x", "a ");
     T("removeComments", "a<!--x", "a ");
     /* The byte after a comment is copied without being examined. */
     T("removeComments", "/*x*//*y*/z", "/*y*/z");
-    T("removeComments", "a/*x*/", "a");
+    /* A comment that closes the value leaves ModSecurity's NUL. */
+    T("removeComments", "a/*x*/", "a\0");
+    T("removeComments", "<!--x-->", "\0");
     T("removeComments", "a-b", "a-b");
     T("removeComments", "", "");
     T("removeComments", "\0/*\0*/\0", "\0\0");
