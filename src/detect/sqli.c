@@ -87,11 +87,13 @@ enum {
 #define F_CMP 0x10    /* comparison operator */
 #define F_CTX 0x20    /* the string the reading starts inside */
 #define F_XPROC 0x40  /* word naming an extended stored procedure */
+#define F_WORDOP 0x80 /* operator spelled as a word (LIKE, IS, ...) */
+#define F_JOIN 0x100  /* joins values into one: | || + & && ^ */
 
 struct tok {
     uint8_t type;
     uint8_t id;
-    uint8_t flags;
+    uint16_t flags;
 };
 
 /*
@@ -414,8 +416,9 @@ select_list(const struct reader *r, size_t k)
 {
     struct tok a = back(r, k - 1);
     if (k == 1)
-        return a.type == T_NUM || a.type == T_STR || a.type == T_VAR ||
-               a.type == T_FUNC || a.type == T_LPAR || is_tk(a, T_OP, K_STAR) ||
+        return a.type == T_NUM || a.type == T_VAR ||
+               (a.type == T_STR && (a.flags & F_CLOSED)) || a.type == T_FUNC ||
+               a.type == T_LPAR || is_tk(a, T_OP, K_STAR) ||
                is_tk(a, T_KW, K_QUANT);
     /* k == 2: SELECT word, then a list separator or FROM/AS. */
     struct tok b = back(r, 0);
@@ -445,8 +448,7 @@ statement(const struct reader *r, size_t k)
         if (k == 1 && (a.flags & F_XPROC))
             return true;
         return k == 1 && stmt_starter(before, false) &&
-               (a.type == T_WORD || a.type == T_VAR || a.type == T_STR ||
-                a.type == T_LPAR);
+               (a.type == T_WORD || a.type == T_VAR || a.type == T_LPAR);
     case K_WAITFOR:
         return k == 1 && is_tk(a, T_KW, K_DELAY);
     case K_SHUTDOWN:
@@ -483,16 +485,23 @@ judge_window(struct reader *r)
         return mark(r, 3);
     if (statement(r, 2))
         return mark(r, 4);
-    /* Delay, file or extraction function called where a value goes. */
-    if (t0.type == T_FUNC && (t0.flags & F_STRONG) &&
-        (t1.type == T_BEGIN || t1.type == T_LOGIC || t1.type == T_OP ||
-         t1.type == T_LPAR || t1.type == T_COMMA || t1.type == T_SEMI ||
-         t1.type == T_STMT || t1.type == T_SETOP || (t1.flags & F_CTX) ||
-         is_tk(t1, T_KW, K_WHERE) || is_tk(t1, T_KW, K_HAVING)))
-        return mark(r, 2);
+    /* Delay, file or extraction function called where a value goes, with
+     * an argument list that starts like one: "sleep(5)", "version()",
+     * "AND ascii(substring(...", not "Version (or ...". */
+    if (t1.type == T_LPAR && t2.type == T_FUNC && (t2.flags & F_STRONG) &&
+        (t0.type == T_NUM || t0.type == T_VAR || t0.type == T_FUNC ||
+         t0.type == T_RPAR || t0.type == T_LPAR || t0.type == T_STMT ||
+         (t0.type == T_STR && (t0.flags & F_CLOSED)) ||
+         (t0.type == T_WORD && t3.type != T_BEGIN)) &&
+        (t3.type == T_BEGIN || t3.type == T_LOGIC || t3.type == T_OP ||
+         t3.type == T_LPAR || t3.type == T_COMMA || t3.type == T_SEMI ||
+         t3.type == T_STMT || t3.type == T_SETOP || (t3.flags & F_CTX) ||
+         is_tk(t3, T_KW, K_WHERE) || is_tk(t3, T_KW, K_HAVING)))
+        return mark(r, 4);
     /* Tautology: <operand> AND|OR [(] x <cmp> y */
     if (is_operand(t0) && t1.type == T_OP && (t1.flags & F_CMP) &&
-        is_operand(t2) && !(t0.type == T_WORD && t2.type == T_WORD)) {
+        is_operand(t2) && !(t0.type == T_WORD && t2.type == T_WORD) &&
+        !((t1.flags & F_WORDOP) && (t0.type == T_WORD || t2.type == T_WORD))) {
         struct tok l = t3, pre = t4;
         size_t k = 5;
         if (l.type == T_LPAR) {
@@ -513,10 +522,9 @@ judge_window(struct reader *r)
      * string, splices an expression in and reopens an empty string that
      * the application's own closing quote ends ("' || f(x) || '"). */
     if (t0.type == T_END && r->n > 3 && (r->pre[1].flags & F_CTX) &&
-        (r->pre[1].flags & F_CLOSED) && r->pre[2].type == T_OP &&
-        (r->pre[2].flags & F_SYM) && t1.type == T_STR &&
-        !(t1.flags & F_CLOSED) && (t1.flags & F_BLANK) && t2.type == T_OP &&
-        (t2.flags & F_SYM) && r->n - 1 > 4)
+        (r->pre[1].flags & F_CLOSED) && (r->pre[2].flags & F_JOIN) &&
+        t1.type == T_STR && !(t1.flags & F_CLOSED) && (t1.flags & F_BLANK) &&
+        (t2.flags & F_JOIN) && r->n - 1 > 4)
         return mark(r, WIN);
     /* A whole input that is "<number> AND|OR <value>" */
     if ((t0.type == T_END || t0.type == T_COMMENT) &&
@@ -536,75 +544,74 @@ judge_start(struct reader *r, size_t npre)
     const struct tok *p = r->pre;
     if (npre < 3 || !(p[1].flags & F_CTX) || !(p[1].flags & F_CLOSED))
         return;
-    struct tok a = p[2];
-    struct tok b = npre > 3 ? p[3] : (struct tok){T_END, 0, 0};
-    struct tok c = npre > 4 ? p[4] : (struct tok){T_END, 0, 0};
+    /* Closing parentheses right after the quote: "')) AND ...". */
+    size_t j = 2;
+    while (j < npre && p[j].type == T_RPAR)
+        j++;
+    bool parens = j > 2;
+    struct tok none = {0, 0, 0};
+    struct tok a = j < npre ? p[j] : none;
+    struct tok b = j + 1 < npre ? p[j + 1] : none;
+    struct tok c = j + 2 < npre ? p[j + 2] : none;
     bool bad = false;
-    size_t k = 3;
+    size_t k = j + 1; /* tokens that make the fingerprint */
 
     switch (a.type) {
     case T_LOGIC: /* ' OR '1'='1, ' AND 1=1, ' OR sleep(5) */
-        k = 4;
-        if (b.type == T_FUNC || b.type == T_VAR)
+        k = j + 2;
+        if (b.type == T_FUNC || b.type == T_VAR) {
             bad = true;
-        else if (b.type == T_NUM || b.type == T_STR)
+        } else if (b.type == T_NUM ||
+                   (b.type == T_STR && (b.flags & F_CLOSED))) {
             bad = c.type == T_OP || c.type == T_LOGIC || c.type == T_COMMENT ||
                   c.type == T_END || c.type == T_RPAR || c.type == T_SEMI;
-        else if (b.type == T_WORD)
-            bad = (c.type == T_OP && (c.flags & F_CMP)) || c.type == T_COMMENT;
-        else if (b.type == T_LPAR)
-            bad = c.type == T_STMT || c.type == T_NUM || c.type == T_STR ||
+            k = j + 3;
+        } else if (b.type == T_STR) {
+            /* ' OR 'x'='x: the last string is closed by the query. */
+            bad = c.type == T_OP && (c.flags & F_CMP);
+            k = j + 3;
+        } else if (b.type == T_WORD) {
+            bad = (c.type == T_OP && (c.flags & F_CMP) &&
+                   !(c.flags & F_WORDOP)) ||
+                  (c.type == T_COMMENT && (c.flags & F_BLANK));
+            k = j + 3;
+        } else if (b.type == T_LPAR) {
+            bad = c.type == T_STMT || c.type == T_NUM ||
+                  (c.type == T_STR && (c.flags & F_CLOSED)) ||
                   c.type == T_VAR || c.type == T_FUNC || c.type == T_LPAR;
-        if (bad && b.type != T_FUNC && b.type != T_VAR)
-            k = 5;
-        break;
-    case T_OP: /* '||(select ..., '=sleep(1)=', '+f(x)+' */
-        bad = (b.type == T_FUNC || (b.type == T_LPAR && (a.flags & F_SYM)) ||
-               b.type == T_STMT) &&
-              (a.flags & (F_SYM | F_CMP));
-        k = 4;
-        break;
-    case T_RPAR: { /* ')) AND ..., ') UNION ..., ')--, '); ... */
-        size_t j = 2;
-        while (j < npre && p[j].type == T_RPAR)
-            j++;
-        if (j < npre) {
-            struct tok n = p[j];
-            bad = n.type == T_LOGIC || n.type == T_SETOP || n.type == T_SEMI ||
-                  n.type == T_STMT || n.type == T_COMMENT ||
-                  (n.type == T_OP && n.id != K_NOT) ||
-                  is_tk(n, T_KW, K_ORDERBY) || is_tk(n, T_KW, K_HAVING) ||
-                  is_tk(n, T_KW, K_INTO) || is_tk(n, T_KW, K_LIMIT) ||
-                  is_tk(n, T_KW, K_WHERE);
-            k = j + 1;
+            k = j + 3;
         }
         break;
-    }
+    case T_OP: /* '||(select ..., '=sleep(1)=', '+f(x)+' */
+        bad = !parens && (a.flags & (F_SYM | F_CMP)) &&
+              (b.type == T_FUNC ||
+               (b.type == T_LPAR && (c.type == T_STMT || c.type == T_FUNC)) ||
+               is_tk(b, T_STMT, K_SELECT));
+        k = j + 2;
+        break;
     case T_FUNC: /* ' sleep(5) ' (a '+' decoded to a space) */
-        bad = true;
+        bad = b.type == T_LPAR && c.type != T_WORD && c.type != T_LOGIC &&
+              c.type != 0;
+        k = j + 2;
         break;
     case T_SETOP: /* ' UNION SELECT, ' UNION (SELECT */
         bad = b.type == T_STMT || b.type == T_LPAR;
-        k = 4;
-        break;
-    case T_STMT: /* ' SELECT ..., ' WAITFOR DELAY ... */
-        bad = b.type != T_END && b.type != T_WORD;
-        k = 4;
+        k = j + 2;
         break;
     case T_KW: /* ' ORDER BY 1, ' HAVING 1=1, ' INTO OUTFILE, ' LIMIT 1 */
         bad = (a.id == K_ORDERBY || a.id == K_HAVING || a.id == K_LIMIT ||
                a.id == K_INTO || a.id == K_WHERE) &&
               (b.type == T_NUM || b.type == T_FUNC || b.type == T_LPAR ||
                b.type == T_VAR || is_tk(b, T_KW, K_OUTFILE));
-        k = 4;
+        k = j + 2;
         break;
     case T_SEMI: /* '; DROP ..., ';--, '; SET @a */
-        bad = b.type == T_STMT || b.type == T_COMMENT || b.type == T_END ||
-              is_tk(b, T_KW, K_SET);
-        k = 4;
+        bad = b.type == T_STMT || is_tk(b, T_KW, K_SET) ||
+              (b.type == T_COMMENT && (b.flags & F_BLANK));
+        k = j + 2;
         break;
-    case T_COMMENT: /* admin'--, admin'# */
-        bad = true;
+    case T_COMMENT: /* admin'--, admin'#, x')-- */
+        bad = (a.flags & F_BLANK) && (parens || !(p[1].flags & F_BLANK));
         break;
     default:
         break;
@@ -670,7 +677,7 @@ lex_string(struct reader *r, uint8_t q, bool ctx)
              * string the reading started in: that quote is the breakout. */
             if (!ctx && r->pos < r->len && r->p[r->pos] == q) {
                 r->pos++;
-                t.flags &= (uint8_t)~F_BLANK;
+                t.flags &= (uint16_t)~F_BLANK;
                 continue;
             }
             t.flags |= F_CLOSED;
@@ -678,20 +685,30 @@ lex_string(struct reader *r, uint8_t q, bool ctx)
         }
         if (c == '\\' && !ctx && r->pos < r->len) {
             r->pos++;
-            t.flags &= (uint8_t)~F_BLANK;
+            t.flags &= (uint16_t)~F_BLANK;
             continue;
         }
         if (!is_space(c))
-            t.flags &= (uint8_t)~F_BLANK;
+            t.flags &= (uint16_t)~F_BLANK;
     }
     return t;
 }
 
-static void
+/*
+ * Skips a comment to the end of the line; returns its token, marked
+ * F_BLANK when the comment says nothing ("--", "-- -", "#"), the way
+ * injections end, unlike prose ("--verbose", "# see above").
+ */
+static struct tok
 skip_line(struct reader *r)
 {
-    while (r->pos < r->len && r->p[r->pos] != '\n')
-        r->pos++;
+    struct tok t = {T_COMMENT, K_NONE, F_BLANK};
+    while (r->pos < r->len && r->p[r->pos] != '\n') {
+        uint8_t c = r->p[r->pos++];
+        if (!is_space(c) && c != '-' && c != '+' && c != '#')
+            t.flags = 0;
+    }
+    return t;
 }
 
 /* Classifies a word starting at r->pos. */
@@ -736,7 +753,8 @@ lex_word(struct reader *r)
         return t;
     t.type = k->type;
     t.id = k->id;
-    if (t.type == T_OP && t.id != K_NOT) {
+    if (t.type == T_OP) {
+        t.flags |= F_WORDOP;
         if (strcmp(w, "like") == 0 || strcmp(w, "rlike") == 0 ||
             strcmp(w, "regexp") == 0 || strcmp(w, "is") == 0)
             t.flags |= F_CMP;
@@ -758,6 +776,7 @@ lex_op(struct reader *r)
         ((s[0] == '|' && s[1] == '|') || (s[0] == '&' && s[1] == '&'))) {
         r->pos += 2;
         t.type = T_LOGIC;
+        t.flags |= F_JOIN;
         return t;
     }
     for (size_t i = 0; i < sizeof three / sizeof three[0]; i++)
@@ -774,6 +793,12 @@ lex_op(struct reader *r)
             return t;
         }
     r->pos++;
+    /* Punctuation that is no SQL operator (':', '{', '?', '\\', ...)
+     * keeps the class but not the F_SYM flag the rules look for. */
+    if (strchr("=<>+-*/%|&^~!", s[0]) == NULL)
+        t.flags = 0;
+    if (strchr("|+&^", s[0]) != NULL)
+        t.flags |= F_JOIN;
     switch (s[0]) {
     case '=':
     case '<':
@@ -837,8 +862,13 @@ read_sql(struct reader *r, uint8_t ctx)
                     break;
                 }
             if (e == NULL) {
+                /* An unclosed comment hides the rest of the query. */
+                struct tok t = {T_COMMENT, K_NONE, F_BLANK};
+                for (size_t i = 2; i < left; i++)
+                    if (!is_space(s[i]))
+                        t.flags = 0;
                 r->pos = r->len;
-                push(r, (struct tok){T_COMMENT, K_NONE, 0});
+                push(r, t);
             } else {
                 r->pos = (size_t)(e - r->p) + 2;
             }
@@ -846,8 +876,7 @@ read_sql(struct reader *r, uint8_t ctx)
             /* End of a MySQL executable comment. */
             r->pos += 2;
         } else if ((left >= 2 && c == '-' && s[1] == '-') || c == '#') {
-            skip_line(r);
-            push(r, (struct tok){T_COMMENT, K_NONE, 0});
+            push(r, skip_line(r));
         } else if (is_digit(c) || (c == '.' && left >= 2 && is_digit(s[1]))) {
             if (left >= 2 && c == '0' &&
                 (s[1] == 'x' || s[1] == 'X' || s[1] == 'b' || s[1] == 'B')) {
