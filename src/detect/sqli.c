@@ -80,15 +80,16 @@ enum {
 };
 
 /* Token flags. */
-#define F_CLOSED 0x01 /* string has its closing quote */
-#define F_BLANK 0x02  /* string content is empty or blanks only */
-#define F_STRONG 0x04 /* function used for delays / exfiltration */
-#define F_SYM 0x08    /* operator spelled with symbols, not a word */
-#define F_CMP 0x10    /* comparison operator */
-#define F_CTX 0x20    /* the string the reading starts inside */
-#define F_XPROC 0x40  /* word naming an extended stored procedure */
-#define F_WORDOP 0x80 /* operator spelled as a word (LIKE, IS, ...) */
-#define F_JOIN 0x100  /* joins values into one: | || + & && ^ */
+#define F_CLOSED 0x01  /* string has its closing quote */
+#define F_BLANK 0x02   /* string content is empty or blanks only */
+#define F_STRONG 0x04  /* function used for delays / exfiltration */
+#define F_SYM 0x08     /* operator spelled with symbols, not a word */
+#define F_CMP 0x10     /* comparison operator */
+#define F_CTX 0x20     /* the string the reading starts inside */
+#define F_XPROC 0x40   /* word naming an extended stored procedure */
+#define F_WORDOP 0x80  /* operator spelled as a word (LIKE, IS, ...) */
+#define F_JOIN 0x100   /* joins values into one: | || + & && ^ */
+#define F_SYSTAB 0x200 /* word naming a system catalog table */
 
 struct tok {
     uint8_t type;
@@ -117,6 +118,7 @@ static const struct kw kws[] = {
     {"abs", T_WORD, K_NONE, FN},
     {"all", T_KW, K_QUANT, 0},
     {"alter", T_STMT, K_DDL, 0},
+    {"analyse", T_WORD, K_NONE, STRONG},
     {"and", T_LOGIC, K_NONE, 0},
     {"as", T_KW, K_AS, 0},
     {"asc", T_KW, K_NONE, 0},
@@ -496,8 +498,11 @@ judge_window(struct reader *r)
         (t3.type == T_BEGIN || t3.type == T_LOGIC || t3.type == T_OP ||
          t3.type == T_LPAR || t3.type == T_COMMA || t3.type == T_SEMI ||
          t3.type == T_STMT || t3.type == T_SETOP || (t3.flags & F_CTX) ||
-         is_tk(t3, T_KW, K_WHERE) || is_tk(t3, T_KW, K_HAVING)))
+         (t3.type == T_KW && t0.type != T_WORD)))
         return mark(r, 4);
+    /* FROM a system catalog: information_schema.tables, sysobjects, ... */
+    if (is_tk(t1, T_KW, K_FROM) && (t0.flags & F_SYSTAB))
+        return mark(r, 2);
     /* Tautology: <operand> AND|OR [(] x <cmp> y */
     if (is_operand(t0) && t1.type == T_OP && (t1.flags & F_CMP) &&
         is_operand(t2) && !(t0.type == T_WORD && t2.type == T_WORD) &&
@@ -553,6 +558,7 @@ judge_start(struct reader *r, size_t npre)
     struct tok a = j < npre ? p[j] : none;
     struct tok b = j + 1 < npre ? p[j + 1] : none;
     struct tok c = j + 2 < npre ? p[j + 2] : none;
+    struct tok d = j + 3 < npre ? p[j + 3] : none;
     bool bad = false;
     size_t k = j + 1; /* tokens that make the fingerprint */
 
@@ -564,7 +570,8 @@ judge_start(struct reader *r, size_t npre)
         } else if (b.type == T_NUM ||
                    (b.type == T_STR && (b.flags & F_CLOSED))) {
             bad = c.type == T_OP || c.type == T_LOGIC || c.type == T_COMMENT ||
-                  c.type == T_END || c.type == T_RPAR || c.type == T_SEMI;
+                  c.type == T_RPAR || c.type == T_SEMI ||
+                  (c.type == T_END && b.type == T_NUM);
             k = j + 3;
         } else if (b.type == T_STR) {
             /* ' OR 'x'='x: the last string is closed by the query. */
@@ -572,7 +579,7 @@ judge_start(struct reader *r, size_t npre)
             k = j + 3;
         } else if (b.type == T_WORD) {
             bad = (c.type == T_OP && (c.flags & F_CMP) &&
-                   !(c.flags & F_WORDOP)) ||
+                   (!(c.flags & F_WORDOP) || d.type == T_STR)) ||
                   (c.type == T_COMMENT && (c.flags & F_BLANK));
             k = j + 3;
         } else if (b.type == T_LPAR) {
@@ -737,15 +744,38 @@ lex_word(struct reader *r)
     const char *w = dot ? buf + seg : buf;
     if (strncmp(w, "xp_", 3) == 0 || strncmp(w, "sp_", 3) == 0)
         t.flags |= F_XPROC;
-    const struct kw *k = kw_find(w);
-    if (k == NULL || (dot && k->fn == 0))
-        return t;
+    static const char *const systab[] = {
+        "information_schema.", "mysql.user",  "pg_catalog.",
+        "pg_shadow",           "pg_user",     "sqlite_master",
+        "sysobjects",          "syscolumns",  "sys.objects",
+        "sys.tables",          "all_tables",  "user_tables",
+        "msysobjects",         "master..sys", "master.dbo.sys",
+    };
+    for (size_t i = 0; i < sizeof systab / sizeof systab[0]; i++)
+        if (strncmp(buf, systab[i], strlen(systab[i])) == 0)
+            t.flags |= F_SYSTAB;
     size_t q = r->pos;
     while (q < r->len && is_space(r->p[q]))
         q++;
-    if (k->fn != 0 && q < r->len && r->p[q] == '(') {
+    bool call = q < r->len && r->p[q] == '(';
+    /* Oracle's network and timing packages: utl_http.request(...). */
+    if (dot && call &&
+        (strncmp(buf, "dbms_", 5) == 0 || strncmp(buf, "utl_", 4) == 0)) {
         t.type = T_FUNC;
-        if (k->fn == STRONG)
+        t.flags |= F_STRONG;
+        return t;
+    }
+    const struct kw *k = kw_find(w);
+    if (k == NULL || (dot && k->fn == 0))
+        return t;
+    if (k->fn != 0 && call) {
+        t.type = T_FUNC;
+        /* obj.version() is a method call in some other language; only
+         * Oracle's and SQL Server's system packages and schemas count. */
+        if (k->fn == STRONG &&
+            (!dot || strncmp(buf, "dbms_", 5) == 0 ||
+             strncmp(buf, "utl_", 4) == 0 || strncmp(buf, "sys.", 4) == 0 ||
+             strncmp(buf, "master.", 7) == 0 || strncmp(buf, "dbo.", 4) == 0))
             t.flags |= F_STRONG;
         return t;
     }
