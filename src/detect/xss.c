@@ -733,7 +733,7 @@ sk_detect_xss(const uint8_t *p, size_t len)
 {
     if (p == NULL || len == 0)
         return false;
-    if (read_html(p, len, S_DATA) || read_html(p, len, S_VALUE_UQ))
+    if (read_html(p, len, S_DATA) || read_html(p, len, S_BEFORE_VALUE))
         return true;
     if (memchr(p, '\'', len) != NULL && read_html(p, len, S_VALUE_SQ))
         return true;
