@@ -742,18 +742,21 @@ lex_word(struct reader *r)
     buf[n] = '\0';
     /* schema.function: judge the last segment. */
     const char *w = dot ? buf + seg : buf;
-    if (strncmp(w, "xp_", 3) == 0 || strncmp(w, "sp_", 3) == 0)
+    if ((w[0] == 'x' || w[0] == 's') && w[1] == 'p' && w[2] == '_')
         t.flags |= F_XPROC;
-    static const char *const systab[] = {
-        "information_schema.", "mysql.user",  "pg_catalog.",
-        "pg_shadow",           "pg_user",     "sqlite_master",
-        "sysobjects",          "syscolumns",  "sys.objects",
-        "sys.tables",          "all_tables",  "user_tables",
-        "msysobjects",         "master..sys", "master.dbo.sys",
-    };
-    for (size_t i = 0; i < sizeof systab / sizeof systab[0]; i++)
-        if (strncmp(buf, systab[i], strlen(systab[i])) == 0)
-            t.flags |= F_SYSTAB;
+    /* Only the FROM rule asks whether a word is a system catalog. */
+    if (is_tk(back(r, 0), T_KW, K_FROM)) {
+        static const char *const systab[] = {
+            "information_schema.", "mysql.user",  "pg_catalog.",
+            "pg_shadow",           "pg_user",     "sqlite_master",
+            "sysobjects",          "syscolumns",  "sys.objects",
+            "sys.tables",          "all_tables",  "user_tables",
+            "msysobjects",         "master..sys", "master.dbo.sys",
+        };
+        for (size_t i = 0; i < sizeof systab / sizeof systab[0]; i++)
+            if (strncmp(buf, systab[i], strlen(systab[i])) == 0)
+                t.flags |= F_SYSTAB;
+    }
     size_t q = r->pos;
     while (q < r->len && is_space(r->p[q]))
         q++;
