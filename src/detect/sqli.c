@@ -22,6 +22,7 @@
  * window and the start prefix have fixed sizes and no rule looks further.
  */
 #include "detect/detect.h"
+#include "detect/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -292,12 +293,6 @@ static const struct kw kws[] = {
 /* Longest keyword we look up; longer words are plain identifiers. */
 #define KW_MAX 32
 
-/*
- * Unit-test hook: returns 0 when the keyword table is sorted and free of
- * duplicates, else the index of the first offending row.
- */
-size_t sk__detect_kw_check(void);
-
 size_t
 sk__detect_kw_check(void)
 {
@@ -331,6 +326,7 @@ struct reader {
     size_t n;            /* tokens pushed so far, '^' included */
     struct tok pre[PRE]; /* the first PRE tokens */
     bool hit;
+    bool no_rbracket; /* no ']' at or after pos */
     char fp[SK_DETECT_FP_MAX];
 };
 
@@ -875,11 +871,16 @@ read_sql(struct reader *r, uint8_t ctx)
             const uint8_t *e = memchr(s + 1, '`', left - 1);
             r->pos = e ? (size_t)(e - r->p) + 1 : r->len;
             push(r, (struct tok){T_WORD, K_NONE, 0});
-        } else if (c == '[' && memchr(s + 1, ']', left - 1) != NULL) {
+        } else if (c == '[' && !r->no_rbracket &&
+                   memchr(s + 1, ']', left - 1) != NULL) {
             /* [identifier] as SQL Server writes it. */
             const uint8_t *e = memchr(s + 1, ']', left - 1);
             r->pos = (size_t)(e - r->p) + 1;
             push(r, (struct tok){T_WORD, K_NONE, 0});
+        } else if (c == '[' && !r->no_rbracket) {
+            /* No ']' follows: remember it, so that a run of '[' does not
+             * search the rest of the input again for each one. */
+            r->no_rbracket = true;
         } else if (left >= 2 && c == '/' && s[1] == '*') {
             if (left >= 3 && s[2] == '!') {
                 /* MySQL executable comment: its body is SQL. */

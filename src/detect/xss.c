@@ -26,6 +26,7 @@
  * docs/detectors.md. Each reading is one linear pass with constant state.
  */
 #include "detect/detect.h"
+#include "detect/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -246,12 +247,6 @@ static const char *const events[] = {
 };
 
 #define NEVENTS (sizeof events / sizeof events[0])
-
-/*
- * Unit-test hook: returns 0 when the event table is sorted and free of
- * duplicates, else the index of the first offending row.
- */
-size_t sk__detect_events_check(void);
 
 size_t
 sk__detect_events_check(void)

@@ -17,9 +17,7 @@
 #include <string.h>
 
 #include "detect/detect.h"
-
-size_t sk__detect_kw_check(void);
-size_t sk__detect_events_check(void);
+#include "detect/internal.h"
 
 #define LINE_MAX_LEN 65536
 
@@ -258,8 +256,11 @@ test_large_inputs(void **state)
     uint8_t *p = malloc(big + 64);
     assert_non_null(p);
     char fp[SK_DETECT_FP_MAX];
-    static const char *const fill[] = {"a ", "'",    "\"", "<",    "<a ", "/*",
-                                       "(",  "'a' ", "&#", "<!--", "on"};
+    static const char *const fill[] = {
+        "a ",  "'",    "\"",   "<",     "<a ",          "/*",
+        "(",   "'a' ", "&#",   "<!--",  "on",           "[",
+        "`",   "/*!",  "--\n", "<a b=", "<!x",          "<?x",
+        "&#x", "@",    "0x",   "1 or ", "union select "};
     for (size_t f = 0; f < sizeof fill / sizeof fill[0]; f++) {
         size_t fl = strlen(fill[f]);
         for (size_t i = 0; i < big; i++)
