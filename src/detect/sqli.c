@@ -416,8 +416,7 @@ select_list(const struct reader *r, size_t k)
     if (k == 1)
         return a.type == T_NUM || a.type == T_VAR ||
                (a.type == T_STR && (a.flags & F_CLOSED)) || a.type == T_FUNC ||
-               a.type == T_LPAR || is_tk(a, T_OP, K_STAR) ||
-               is_tk(a, T_KW, K_QUANT);
+               a.type == T_LPAR || is_tk(a, T_OP, K_STAR);
     /* k == 2: SELECT word, then a list separator or FROM/AS. */
     struct tok b = back(r, 0);
     return a.type == T_WORD &&
@@ -558,6 +557,16 @@ judge_start(struct reader *r, size_t npre)
     bool bad = false;
     size_t k = j + 1; /* tokens that make the fingerprint */
 
+    /* "'<op>'": an operator alone between the two quotes, the probe that
+     * tests whether a quote reaches the query ('=', '-', '||', '^'). */
+    if (!parens && (a.type == T_OP || a.type == T_LOGIC) && (a.flags & F_SYM) &&
+        b.type == T_STR && !(b.flags & F_CLOSED) && (b.flags & F_BLANK) &&
+        c.type == T_END) {
+        bad = true;
+        k = j + 2;
+        a.type = 0; /* skip the switch */
+    }
+
     switch (a.type) {
     case T_LOGIC: /* ' OR '1'='1, ' AND 1=1, ' OR sleep(5) */
         k = j + 2;
@@ -585,12 +594,16 @@ judge_start(struct reader *r, size_t npre)
             k = j + 3;
         }
         break;
-    case T_OP: /* '||(select ..., '=sleep(1)=', '+f(x)+' */
-        bad = !parens && (a.flags & (F_SYM | F_CMP)) &&
-              (b.type == T_FUNC ||
-               (b.type == T_LPAR && (c.type == T_STMT || c.type == T_FUNC)) ||
-               is_tk(b, T_STMT, K_SELECT));
-        k = j + 2;
+    case T_OP: /* '||(select ..., '=sleep(1)=', '+f(x)+', '=0-- */
+        bad =
+            !parens && (a.flags & (F_SYM | F_CMP)) &&
+            (b.type == T_FUNC ||
+             (b.type == T_LPAR && (c.type == T_STMT || c.type == T_FUNC)) ||
+             is_tk(b, T_STMT, K_SELECT) ||
+             ((a.flags & F_CMP) &&
+              (b.type == T_NUM || (b.type == T_STR && (b.flags & F_CLOSED))) &&
+              c.type == T_COMMENT && (c.flags & F_BLANK)));
+        k = c.type == T_COMMENT ? j + 3 : j + 2;
         break;
     case T_FUNC: /* ' sleep(5) ' (a '+' decoded to a space) */
         bad = b.type == T_LPAR && c.type != T_WORD && c.type != T_LOGIC &&
@@ -644,8 +657,9 @@ push(struct reader *r, struct tok t)
             r->pre[r->n - 1].id = K_ORDERBY;
         return;
     }
-    /* UNION ALL / UNION DISTINCT */
-    if (is_tk(t, T_KW, K_QUANT) && last.type == T_SETOP)
+    /* UNION ALL / UNION DISTINCT, SELECT DISTINCT / ALL / TOP */
+    if (is_tk(t, T_KW, K_QUANT) &&
+        (last.type == T_SETOP || is_tk(last, T_STMT, K_SELECT)))
         return;
     /* NOT after a logical operator, unary signs before a value */
     if (t.type == T_OP && (t.id == K_NOT || t.id == K_SIGN) &&
