@@ -498,9 +498,11 @@ judge_window(struct reader *r)
     /* FROM a system catalog: information_schema.tables, sysobjects, ... */
     if (is_tk(t1, T_KW, K_FROM) && (t0.flags & F_SYSTAB))
         return mark(r, 2);
-    /* Tautology: <operand> AND|OR [(] x <cmp> y */
-    if (is_operand(t0) && t1.type == T_OP && (t1.flags & F_CMP) &&
-        is_operand(t2) && !(t0.type == T_WORD && t2.type == T_WORD) &&
+    /* Tautology: <operand> AND|OR|HAVING|WHERE [(] x <cmp> y, where y
+     * may also be a call: "AND 1=CONVERT(int,@@version)". */
+    if ((is_operand(t0) || (t0.type == T_FUNC && t2.type != T_WORD)) &&
+        t1.type == T_OP && (t1.flags & F_CMP) && is_operand(t2) &&
+        !(t0.type == T_WORD && t2.type == T_WORD) &&
         !((t1.flags & F_WORDOP) && (t0.type == T_WORD || t2.type == T_WORD))) {
         struct tok l = t3, pre = t4;
         size_t k = 5;
@@ -512,12 +514,19 @@ judge_window(struct reader *r)
         if (l.type == T_LOGIC &&
             (is_operand(pre) || pre.type == T_RPAR || pre.type == T_BEGIN))
             return mark(r, k);
+        if ((is_tk(l, T_KW, K_HAVING) || is_tk(l, T_KW, K_WHERE)) &&
+            (pre.type == T_NUM || pre.type == T_RPAR || (pre.flags & F_CTX)))
+            return mark(r, k);
     }
     /* ORDER BY / GROUP BY <number|function|(> after a value */
     if (is_tk(t1, T_KW, K_ORDERBY) &&
         (t0.type == T_NUM || t0.type == T_FUNC || t0.type == T_LPAR) &&
         (t2.type == T_NUM || t2.type == T_RPAR || (t2.flags & F_CTX)))
         return mark(r, 3);
+    /* <word> ORDER BY <number> followed by a comment or a list */
+    if (is_tk(t2, T_KW, K_ORDERBY) && t1.type == T_NUM && t3.type == T_WORD &&
+        ((t0.type == T_COMMENT && (t0.flags & F_BLANK)) || t0.type == T_COMMA))
+        return mark(r, 4);
     /* A quoted reading that reads as '<op> ... <op>': the value closes the
      * string, splices an expression in and reopens an empty string that
      * the application's own closing quote ends ("' || f(x) || '"). */

@@ -279,6 +279,70 @@ test_large_inputs(void **state)
     free(p);
 }
 
+/*
+ * Injection shapes: every prefix that closes a value, times every
+ * technique, times every way of ending the query. At most 1% may slip
+ * (today: a bare word before ORDER BY 1 / HAVING 1=1 with nothing after).
+ */
+static void
+test_injection_grid(void **state)
+{
+    (void)state;
+    static const char *const pre[] = {"1",    "1'",  "1\"",  "1)", "1')",
+                                      "1\")", "1))", "1'))", "x",  "x'",
+                                      "-1",   "-1'", "abc%'"};
+    static const char *const tech[] = {
+        "AND 1=1",
+        "OR 1=1",
+        "AND 5=5",
+        "OR 'a'='a",
+        "AND SLEEP(5)",
+        "OR SLEEP(5)",
+        "UNION ALL SELECT NULL,NULL",
+        "UNION SELECT 1,2,3",
+        "ORDER BY 1",
+        "GROUP BY 1",
+        "AND (SELECT 1 FROM (SELECT SLEEP(5))a)",
+        "AND EXTRACTVALUE(1,CONCAT(0x7e,version()))",
+        "RLIKE (SELECT (CASE WHEN (1=1) THEN 1 ELSE 0x28 END))",
+        "AND 1=(SELECT COUNT(*) FROM users)",
+        ";SELECT SLEEP(5)",
+        ";WAITFOR DELAY '0:0:5'",
+        "AND ASCII(SUBSTRING(user(),1,1))>64",
+        "OR 1 LIKE 1",
+        "AND 1 IN (SELECT 1)",
+        "|| 1=1",
+        "&& 1=1",
+        "XOR 1=1",
+        "AND BENCHMARK(1000000,MD5(1))",
+        "HAVING 1=1",
+        "PROCEDURE ANALYSE()",
+        "INTO OUTFILE '/tmp/x'",
+        "AND 1=CONVERT(int,@@version)",
+        "OR EXISTS(SELECT 1)",
+        "AND updatexml(1,concat(0x7e,user()),1)",
+        "AND 3=3 AND 'x'='x",
+    };
+    static const char *const suf[] = {"",   "-- -",        "#",
+                                      "/*", " AND 'a'='a", " AND ('a'='a"};
+    size_t total = 0, hits = 0;
+    char buf[256], fp[SK_DETECT_FP_MAX];
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        for (size_t j = 0; j < sizeof tech / sizeof tech[0]; j++)
+            for (size_t k = 0; k < sizeof suf / sizeof suf[0]; k++) {
+                int n = snprintf(buf, sizeof buf, "%s %s%s", pre[i], tech[j],
+                                 suf[k]);
+                assert_true(n > 0 && (size_t)n < sizeof buf);
+                total++;
+                if (sk_detect_sqli((const uint8_t *)buf, (size_t)n, fp))
+                    hits++;
+                else
+                    print_message("grid: missed %s\n", buf);
+            }
+    print_message("injection grid: %zu/%zu\n", hits, total);
+    assert_true(hits * 100 >= total * 99);
+}
+
 /* Specific decisions, each pinning one rule. */
 static void
 test_rules(void **state)
@@ -349,6 +413,7 @@ main(void)
         cmocka_unit_test(test_empty_and_binary),
         cmocka_unit_test(test_large_inputs),
         cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_injection_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
