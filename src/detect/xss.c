@@ -4,10 +4,11 @@
  *
  * The input is read with a small HTML tokenizer modelled on the HTML5
  * tokenizer's states (text, tag name, attribute name, attribute value in
- * its three quotings, comments, markup declarations). It is read four
- * times: as page text, and as if it had been pasted into an unquoted, a
- * single-quoted and a double-quoted attribute value, since a value that
- * closes the quote it lands in can add attributes or tags.
+ * its three quotings, comments, markup declarations). It is read five
+ * times: as page text, as if it had been pasted where an attribute name
+ * goes, and as if it had been pasted into an unquoted, a single-quoted
+ * and a double-quoted attribute value, since a value that closes the
+ * quote it lands in can add attributes or tags.
  *
  * The input is judged to carry script when the tokenizer meets:
  *  - the start tag of an element that runs or loads code or changes how
@@ -729,6 +730,10 @@ sk_detect_xss(const uint8_t *p, size_t len)
     if (p == NULL || len == 0)
         return false;
     if (read_html(p, len, S_DATA) || read_html(p, len, S_BEFORE_VALUE))
+        return true;
+    /* Pasted where an attribute name goes (<input $v>): only attributes
+     * with a value can carry script, so this needs an '='. */
+    if (memchr(p, '=', len) != NULL && read_html(p, len, S_BEFORE_ATTR))
         return true;
     if (memchr(p, '\'', len) != NULL && read_html(p, len, S_VALUE_SQ))
         return true;

@@ -343,6 +343,75 @@ test_injection_grid(void **state)
     assert_true(hits * 100 >= total * 99);
 }
 
+/*
+ * XSS shapes: ways out of the surrounding markup, times vectors, each as
+ * written, in upper case and with '/' for blanks. Skipped, because no
+ * browser runs them: attribute-only vectors after the tag was closed
+ * (they are text there), and '/' inside an unquoted value (it is part of
+ * the value: <img/src=x/onerror=...> has no onerror attribute).
+ */
+static void
+test_xss_grid(void **state)
+{
+    (void)state;
+    static const char *const pre[] = {"",   "\"",       "'",  "\">",
+                                      "'>", "</title>", "x ", "\" ",
+                                      "' ", "--><",     "]]>"};
+    static const char *const vec[] = {
+        "<script>alert(1)</script>",
+        "<script src=//x.example/a.js>",
+        "<img src=x onerror=alert(1)>",
+        "<svg onload=alert(1)>",
+        "<body onload=alert(1)>",
+        "<iframe src=javascript:alert(1)>",
+        "<a href=javascript:alert(1)>x</a>",
+        "<a href=\"jav&#x61;script:alert(1)\">x</a>",
+        "<input autofocus onfocus=alert(1)>",
+        "<details open ontoggle=alert(1)>",
+        "<object data=javascript:alert(1)>",
+        "<embed src=//x.example/a.swf>",
+        "<video><source onerror=alert(1)>",
+        "<div style=\"x:expression(alert(1))\">",
+        "<math><a xlink:href=javascript:alert(1)>x",
+        "<form action=javascript:alert(1)><input type=submit>",
+        "<base href=//x.example/>",
+        "<link rel=import href=//x.example/>",
+        "<meta http-equiv=refresh content=\"0;url=javascript:alert(1)\">",
+        "<marquee onstart=alert(1)>",
+        "onmouseover=alert(1) x=",
+        "onfocus=alert(1) autofocus x=",
+        "style=x:expression(alert(1)) x=",
+    };
+    size_t total = 0, hits = 0;
+    char buf[256];
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        for (size_t j = 0; j < sizeof vec / sizeof vec[0]; j++)
+            for (int form = 0; form < 3; form++) {
+                size_t pl = strlen(pre[i]);
+                bool closed =
+                    pl > 0 && (pre[i][pl - 1] == '>' || pre[i][pl - 1] == '<');
+                if (closed && vec[j][0] != '<')
+                    continue;
+                if (form == 2 && j == 2)
+                    continue;
+                int n = snprintf(buf, sizeof buf, "%s%s", pre[i], vec[j]);
+                assert_true(n > 0 && (size_t)n < sizeof buf);
+                for (int c = 0; c < n; c++) {
+                    if (form == 1 && buf[c] >= 'a' && buf[c] <= 'z')
+                        buf[c] = (char)(buf[c] - 32);
+                    if (form == 2 && buf[c] == ' ' && c >= (int)pl)
+                        buf[c] = '/';
+                }
+                total++;
+                if (sk_detect_xss((const uint8_t *)buf, (size_t)n))
+                    hits++;
+                else
+                    print_message("xss grid: missed %s\n", buf);
+            }
+    print_message("xss grid: %zu/%zu\n", hits, total);
+    assert_int_equal(hits, total);
+}
+
 /* Specific decisions, each pinning one rule. */
 static void
 test_rules(void **state)
@@ -414,6 +483,7 @@ main(void)
         cmocka_unit_test(test_large_inputs),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_injection_grid),
+        cmocka_unit_test(test_xss_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
