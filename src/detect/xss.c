@@ -71,8 +71,10 @@ struct html {
     size_t nlen;
     char attr[NAME_MAX_LEN + 1];
     size_t alen;
-    bool style;   /* the current value belongs to a style attribute */
-    bool doctype; /* inside <!DOCTYPE ...> */
+    bool style;       /* the current value belongs to a style attribute */
+    bool doctype;     /* inside <!DOCTYPE ...> */
+    bool css_comment; /* inside a comment of a style value */
+    uint8_t css_prev; /* previous significant byte of a style value */
     char vpre[VPRE];
     size_t vlen;
     char ring[RING]; /* last significant characters of a style value */
@@ -352,6 +354,8 @@ value_begin(struct html *h)
 {
     h->vlen = 0;
     h->rlen = 0;
+    h->css_prev = 0;
+    h->css_comment = false;
 }
 
 static bool
@@ -378,6 +382,23 @@ value_byte(struct html *h, uint8_t c)
         h->vpre[h->vlen++] = (char)c;
     if (!h->style)
         return;
+    /* Old IE read "expression(" with a CSS comment or backslashes in the
+     * middle of the word, so both are dropped before matching. */
+    uint8_t prev = h->css_prev;
+    h->css_prev = c;
+    if (h->css_comment) {
+        if (prev == '*' && c == '/') {
+            h->css_comment = false;
+            h->css_prev = 0;
+        }
+        return;
+    }
+    if (prev == '/' && c == '*') {
+        h->css_comment = true;
+        h->css_prev = 0;
+        h->rlen--; /* the '/' opened the comment */
+        return;
+    }
     if (c == '\\')
         return;
     h->ring[h->rlen % RING] = (char)c;
