@@ -89,7 +89,7 @@ enum {
 #define F_CTX 0x20     /* the string the reading starts inside */
 #define F_XPROC 0x40   /* word naming an extended stored procedure */
 #define F_WORDOP 0x80  /* operator spelled as a word (LIKE, IS, ...) */
-#define F_JOIN 0x100   /* joins values into one: | || + & && ^ */
+#define F_JOIN 0x100   /* joins values into one: | || + - & && ^ */
 #define F_SYSTAB 0x200 /* word naming a system catalog table */
 
 struct tok {
@@ -535,6 +535,10 @@ judge_window(struct reader *r)
         t1.type == T_STR && !(t1.flags & F_CLOSED) && (t1.flags & F_BLANK) &&
         (t2.flags & F_JOIN) && r->n - 1 > 4)
         return mark(r, WIN);
+    /* A whole input that is "OR <value>" and a blank comment */
+    if (t0.type == T_COMMENT && (t0.flags & F_BLANK) && t1.type == T_NUM &&
+        t2.type == T_LOGIC && t3.type == T_BEGIN)
+        return mark(r, 3);
     /* A whole input that is "<number> AND|OR <value>" */
     if ((t0.type == T_END || t0.type == T_COMMENT) &&
         (t1.type == T_NUM || t1.type == T_STR || t1.type == T_VAR) &&
@@ -611,8 +615,9 @@ judge_start(struct reader *r, size_t npre)
              is_tk(b, T_STMT, K_SELECT) ||
              ((a.flags & F_CMP) &&
               (b.type == T_NUM || (b.type == T_STR && (b.flags & F_CLOSED))) &&
-              c.type == T_COMMENT && (c.flags & F_BLANK)));
-        k = c.type == T_COMMENT ? j + 3 : j + 2;
+              ((c.type == T_COMMENT && (c.flags & F_BLANK)) ||
+               c.type == T_LOGIC)));
+        k = c.type == T_COMMENT || c.type == T_LOGIC ? j + 3 : j + 2;
         break;
     case T_FUNC: /* ' sleep(5) ' (a '+' decoded to a space) */
         bad = b.type == T_LPAR && c.type != T_WORD && c.type != T_LOGIC &&
@@ -849,7 +854,7 @@ lex_op(struct reader *r)
      * keeps the class but not the F_SYM flag the rules look for. */
     if (strchr("=<>+-*/%|&^~!", s[0]) == NULL)
         t.flags = 0;
-    if (strchr("|+&^", s[0]) != NULL)
+    if (strchr("|+&^-", s[0]) != NULL)
         t.flags |= F_JOIN;
     switch (s[0]) {
     case '=':
