@@ -22,6 +22,7 @@
  * window and the start prefix have fixed sizes and no rule looks further.
  */
 #include "detect/detect.h"
+#include "detect/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -80,18 +81,21 @@ enum {
 };
 
 /* Token flags. */
-#define F_CLOSED 0x01 /* string has its closing quote */
-#define F_BLANK 0x02  /* string content is empty or blanks only */
-#define F_STRONG 0x04 /* function used for delays / exfiltration */
-#define F_SYM 0x08    /* operator spelled with symbols, not a word */
-#define F_CMP 0x10    /* comparison operator */
-#define F_CTX 0x20    /* the string the reading starts inside */
-#define F_XPROC 0x40  /* word naming an extended stored procedure */
+#define F_CLOSED 0x01  /* string has its closing quote */
+#define F_BLANK 0x02   /* string content is empty or blanks only */
+#define F_STRONG 0x04  /* function used for delays / exfiltration */
+#define F_SYM 0x08     /* operator spelled with symbols, not a word */
+#define F_CMP 0x10     /* comparison operator */
+#define F_CTX 0x20     /* the string the reading starts inside */
+#define F_XPROC 0x40   /* word naming an extended stored procedure */
+#define F_WORDOP 0x80  /* operator spelled as a word (LIKE, IS, ...) */
+#define F_JOIN 0x100   /* joins values into one: | || + - & && ^ */
+#define F_SYSTAB 0x200 /* word naming a system catalog table */
 
 struct tok {
     uint8_t type;
     uint8_t id;
-    uint8_t flags;
+    uint16_t flags;
 };
 
 /*
@@ -115,6 +119,7 @@ static const struct kw kws[] = {
     {"abs", T_WORD, K_NONE, FN},
     {"all", T_KW, K_QUANT, 0},
     {"alter", T_STMT, K_DDL, 0},
+    {"analyse", T_WORD, K_NONE, STRONG},
     {"and", T_LOGIC, K_NONE, 0},
     {"as", T_KW, K_AS, 0},
     {"asc", T_KW, K_NONE, 0},
@@ -288,12 +293,6 @@ static const struct kw kws[] = {
 /* Longest keyword we look up; longer words are plain identifiers. */
 #define KW_MAX 32
 
-/*
- * Unit-test hook: returns 0 when the keyword table is sorted and free of
- * duplicates, else the index of the first offending row.
- */
-size_t sk__detect_kw_check(void);
-
 size_t
 sk__detect_kw_check(void)
 {
@@ -327,6 +326,7 @@ struct reader {
     size_t n;            /* tokens pushed so far, '^' included */
     struct tok pre[PRE]; /* the first PRE tokens */
     bool hit;
+    bool no_rbracket; /* no ']' at or after pos */
     char fp[SK_DETECT_FP_MAX];
 };
 
@@ -414,9 +414,9 @@ select_list(const struct reader *r, size_t k)
 {
     struct tok a = back(r, k - 1);
     if (k == 1)
-        return a.type == T_NUM || a.type == T_STR || a.type == T_VAR ||
-               a.type == T_FUNC || a.type == T_LPAR || is_tk(a, T_OP, K_STAR) ||
-               is_tk(a, T_KW, K_QUANT);
+        return a.type == T_NUM || a.type == T_VAR ||
+               (a.type == T_STR && (a.flags & F_CLOSED)) || a.type == T_FUNC ||
+               a.type == T_LPAR || is_tk(a, T_OP, K_STAR);
     /* k == 2: SELECT word, then a list separator or FROM/AS. */
     struct tok b = back(r, 0);
     return a.type == T_WORD &&
@@ -445,8 +445,7 @@ statement(const struct reader *r, size_t k)
         if (k == 1 && (a.flags & F_XPROC))
             return true;
         return k == 1 && stmt_starter(before, false) &&
-               (a.type == T_WORD || a.type == T_VAR || a.type == T_STR ||
-                a.type == T_LPAR);
+               (a.type == T_WORD || a.type == T_VAR || a.type == T_LPAR);
     case K_WAITFOR:
         return k == 1 && is_tk(a, T_KW, K_DELAY);
     case K_SHUTDOWN:
@@ -483,16 +482,28 @@ judge_window(struct reader *r)
         return mark(r, 3);
     if (statement(r, 2))
         return mark(r, 4);
-    /* Delay, file or extraction function called where a value goes. */
-    if (t0.type == T_FUNC && (t0.flags & F_STRONG) &&
-        (t1.type == T_BEGIN || t1.type == T_LOGIC || t1.type == T_OP ||
-         t1.type == T_LPAR || t1.type == T_COMMA || t1.type == T_SEMI ||
-         t1.type == T_STMT || t1.type == T_SETOP || (t1.flags & F_CTX) ||
-         is_tk(t1, T_KW, K_WHERE) || is_tk(t1, T_KW, K_HAVING)))
+    /* Delay, file or extraction function called where a value goes, with
+     * an argument list that starts like one: "sleep(5)", "version()",
+     * "AND ascii(substring(...", not "Version (or ...". */
+    if (t1.type == T_LPAR && t2.type == T_FUNC && (t2.flags & F_STRONG) &&
+        (t0.type == T_NUM || t0.type == T_VAR || t0.type == T_FUNC ||
+         t0.type == T_RPAR || t0.type == T_LPAR || t0.type == T_STMT ||
+         (t0.type == T_STR && (t0.flags & F_CLOSED)) ||
+         (t0.type == T_WORD && t3.type != T_BEGIN)) &&
+        (t3.type == T_BEGIN || t3.type == T_LOGIC || t3.type == T_OP ||
+         t3.type == T_LPAR || t3.type == T_COMMA || t3.type == T_SEMI ||
+         t3.type == T_STMT || t3.type == T_SETOP || (t3.flags & F_CTX) ||
+         (t3.type == T_KW && t0.type != T_WORD)))
+        return mark(r, 4);
+    /* FROM a system catalog: information_schema.tables, sysobjects, ... */
+    if (is_tk(t1, T_KW, K_FROM) && (t0.flags & F_SYSTAB))
         return mark(r, 2);
-    /* Tautology: <operand> AND|OR [(] x <cmp> y */
-    if (is_operand(t0) && t1.type == T_OP && (t1.flags & F_CMP) &&
-        is_operand(t2) && !(t0.type == T_WORD && t2.type == T_WORD)) {
+    /* Tautology: <operand> AND|OR|HAVING|WHERE [(] x <cmp> y, where y
+     * may also be a call: "AND 1=CONVERT(int,@@version)". */
+    if ((is_operand(t0) || (t0.type == T_FUNC && t2.type != T_WORD)) &&
+        t1.type == T_OP && (t1.flags & F_CMP) && is_operand(t2) &&
+        !(t0.type == T_WORD && t2.type == T_WORD) &&
+        !((t1.flags & F_WORDOP) && (t0.type == T_WORD || t2.type == T_WORD))) {
         struct tok l = t3, pre = t4;
         size_t k = 5;
         if (l.type == T_LPAR) {
@@ -503,21 +514,31 @@ judge_window(struct reader *r)
         if (l.type == T_LOGIC &&
             (is_operand(pre) || pre.type == T_RPAR || pre.type == T_BEGIN))
             return mark(r, k);
+        if ((is_tk(l, T_KW, K_HAVING) || is_tk(l, T_KW, K_WHERE)) &&
+            (pre.type == T_NUM || pre.type == T_RPAR || (pre.flags & F_CTX)))
+            return mark(r, k);
     }
     /* ORDER BY / GROUP BY <number|function|(> after a value */
     if (is_tk(t1, T_KW, K_ORDERBY) &&
         (t0.type == T_NUM || t0.type == T_FUNC || t0.type == T_LPAR) &&
         (t2.type == T_NUM || t2.type == T_RPAR || (t2.flags & F_CTX)))
         return mark(r, 3);
+    /* <word> ORDER BY <number> followed by a comment or a list */
+    if (is_tk(t2, T_KW, K_ORDERBY) && t1.type == T_NUM && t3.type == T_WORD &&
+        ((t0.type == T_COMMENT && (t0.flags & F_BLANK)) || t0.type == T_COMMA))
+        return mark(r, 4);
     /* A quoted reading that reads as '<op> ... <op>': the value closes the
      * string, splices an expression in and reopens an empty string that
      * the application's own closing quote ends ("' || f(x) || '"). */
     if (t0.type == T_END && r->n > 3 && (r->pre[1].flags & F_CTX) &&
-        (r->pre[1].flags & F_CLOSED) && r->pre[2].type == T_OP &&
-        (r->pre[2].flags & F_SYM) && t1.type == T_STR &&
-        !(t1.flags & F_CLOSED) && (t1.flags & F_BLANK) && t2.type == T_OP &&
-        (t2.flags & F_SYM) && r->n - 1 > 4)
+        (r->pre[1].flags & F_CLOSED) && (r->pre[2].flags & F_JOIN) &&
+        t1.type == T_STR && !(t1.flags & F_CLOSED) && (t1.flags & F_BLANK) &&
+        (t2.flags & F_JOIN) && r->n - 1 > 4)
         return mark(r, WIN);
+    /* A whole input that is "OR <value>" and a blank comment */
+    if (t0.type == T_COMMENT && (t0.flags & F_BLANK) && t1.type == T_NUM &&
+        t2.type == T_LOGIC && t3.type == T_BEGIN)
+        return mark(r, 3);
     /* A whole input that is "<number> AND|OR <value>" */
     if ((t0.type == T_END || t0.type == T_COMMENT) &&
         (t1.type == T_NUM || t1.type == T_STR || t1.type == T_VAR) &&
@@ -536,75 +557,91 @@ judge_start(struct reader *r, size_t npre)
     const struct tok *p = r->pre;
     if (npre < 3 || !(p[1].flags & F_CTX) || !(p[1].flags & F_CLOSED))
         return;
-    struct tok a = p[2];
-    struct tok b = npre > 3 ? p[3] : (struct tok){T_END, 0, 0};
-    struct tok c = npre > 4 ? p[4] : (struct tok){T_END, 0, 0};
+    /* Closing parentheses right after the quote: "')) AND ...". */
+    size_t j = 2;
+    while (j < npre && p[j].type == T_RPAR)
+        j++;
+    bool parens = j > 2;
+    struct tok none = {0, 0, 0};
+    struct tok a = j < npre ? p[j] : none;
+    struct tok b = j + 1 < npre ? p[j + 1] : none;
+    struct tok c = j + 2 < npre ? p[j + 2] : none;
+    struct tok d = j + 3 < npre ? p[j + 3] : none;
     bool bad = false;
-    size_t k = 3;
+    size_t k = j + 1; /* tokens that make the fingerprint */
+
+    /* "'<op>'": an operator alone between the two quotes, the probe that
+     * tests whether a quote reaches the query ('=', '-', '||', '^'). */
+    if (!parens && (a.type == T_OP || a.type == T_LOGIC) && (a.flags & F_SYM) &&
+        b.type == T_STR && !(b.flags & F_CLOSED) && (b.flags & F_BLANK) &&
+        c.type == T_END) {
+        bad = true;
+        k = j + 2;
+        a.type = 0; /* skip the switch */
+    }
 
     switch (a.type) {
     case T_LOGIC: /* ' OR '1'='1, ' AND 1=1, ' OR sleep(5) */
-        k = 4;
-        if (b.type == T_FUNC || b.type == T_VAR)
+        k = j + 2;
+        if (b.type == T_FUNC || b.type == T_VAR) {
             bad = true;
-        else if (b.type == T_NUM || b.type == T_STR)
+        } else if (b.type == T_NUM ||
+                   (b.type == T_STR && (b.flags & F_CLOSED))) {
             bad = c.type == T_OP || c.type == T_LOGIC || c.type == T_COMMENT ||
-                  c.type == T_END || c.type == T_RPAR || c.type == T_SEMI;
-        else if (b.type == T_WORD)
-            bad = (c.type == T_OP && (c.flags & F_CMP)) || c.type == T_COMMENT;
-        else if (b.type == T_LPAR)
-            bad = c.type == T_STMT || c.type == T_NUM || c.type == T_STR ||
+                  c.type == T_RPAR || c.type == T_SEMI ||
+                  (c.type == T_END && b.type == T_NUM);
+            k = j + 3;
+        } else if (b.type == T_STR) {
+            /* ' OR 'x'='x: the last string is closed by the query. */
+            bad = c.type == T_OP && (c.flags & F_CMP);
+            k = j + 3;
+        } else if (b.type == T_WORD) {
+            bad = (c.type == T_OP && (c.flags & F_CMP) &&
+                   (!(c.flags & F_WORDOP) || d.type == T_STR)) ||
+                  (c.type == T_COMMENT && (c.flags & F_BLANK));
+            k = j + 3;
+        } else if (b.type == T_LPAR) {
+            bad = c.type == T_STMT || c.type == T_NUM ||
+                  (c.type == T_STR && (c.flags & F_CLOSED)) ||
                   c.type == T_VAR || c.type == T_FUNC || c.type == T_LPAR;
-        if (bad && b.type != T_FUNC && b.type != T_VAR)
-            k = 5;
-        break;
-    case T_OP: /* '||(select ..., '=sleep(1)=', '+f(x)+' */
-        bad = (b.type == T_FUNC || (b.type == T_LPAR && (a.flags & F_SYM)) ||
-               b.type == T_STMT) &&
-              (a.flags & (F_SYM | F_CMP));
-        k = 4;
-        break;
-    case T_RPAR: { /* ')) AND ..., ') UNION ..., ')--, '); ... */
-        size_t j = 2;
-        while (j < npre && p[j].type == T_RPAR)
-            j++;
-        if (j < npre) {
-            struct tok n = p[j];
-            bad = n.type == T_LOGIC || n.type == T_SETOP || n.type == T_SEMI ||
-                  n.type == T_STMT || n.type == T_COMMENT ||
-                  (n.type == T_OP && n.id != K_NOT) ||
-                  is_tk(n, T_KW, K_ORDERBY) || is_tk(n, T_KW, K_HAVING) ||
-                  is_tk(n, T_KW, K_INTO) || is_tk(n, T_KW, K_LIMIT) ||
-                  is_tk(n, T_KW, K_WHERE);
-            k = j + 1;
+            k = j + 3;
         }
         break;
-    }
+    case T_OP: /* '||(select ..., '=sleep(1)=', '+f(x)+', '=0-- */
+        bad =
+            !parens && (a.flags & (F_SYM | F_CMP)) &&
+            (b.type == T_FUNC ||
+             (b.type == T_LPAR && (c.type == T_STMT || c.type == T_FUNC)) ||
+             is_tk(b, T_STMT, K_SELECT) ||
+             ((a.flags & F_CMP) &&
+              (b.type == T_NUM || (b.type == T_STR && (b.flags & F_CLOSED))) &&
+              ((c.type == T_COMMENT && (c.flags & F_BLANK)) ||
+               c.type == T_LOGIC)));
+        k = c.type == T_COMMENT || c.type == T_LOGIC ? j + 3 : j + 2;
+        break;
     case T_FUNC: /* ' sleep(5) ' (a '+' decoded to a space) */
-        bad = true;
+        bad = b.type == T_LPAR && c.type != T_WORD && c.type != T_LOGIC &&
+              c.type != 0;
+        k = j + 2;
         break;
     case T_SETOP: /* ' UNION SELECT, ' UNION (SELECT */
         bad = b.type == T_STMT || b.type == T_LPAR;
-        k = 4;
-        break;
-    case T_STMT: /* ' SELECT ..., ' WAITFOR DELAY ... */
-        bad = b.type != T_END && b.type != T_WORD;
-        k = 4;
+        k = j + 2;
         break;
     case T_KW: /* ' ORDER BY 1, ' HAVING 1=1, ' INTO OUTFILE, ' LIMIT 1 */
         bad = (a.id == K_ORDERBY || a.id == K_HAVING || a.id == K_LIMIT ||
                a.id == K_INTO || a.id == K_WHERE) &&
               (b.type == T_NUM || b.type == T_FUNC || b.type == T_LPAR ||
                b.type == T_VAR || is_tk(b, T_KW, K_OUTFILE));
-        k = 4;
+        k = j + 2;
         break;
     case T_SEMI: /* '; DROP ..., ';--, '; SET @a */
-        bad = b.type == T_STMT || b.type == T_COMMENT || b.type == T_END ||
-              is_tk(b, T_KW, K_SET);
-        k = 4;
+        bad = b.type == T_STMT || is_tk(b, T_KW, K_SET) ||
+              (b.type == T_COMMENT && (b.flags & F_BLANK));
+        k = j + 2;
         break;
-    case T_COMMENT: /* admin'--, admin'# */
-        bad = true;
+    case T_COMMENT: /* admin'--, admin'#, x')-- */
+        bad = (a.flags & F_BLANK) && (parens || !(p[1].flags & F_BLANK));
         break;
     default:
         break;
@@ -634,8 +671,9 @@ push(struct reader *r, struct tok t)
             r->pre[r->n - 1].id = K_ORDERBY;
         return;
     }
-    /* UNION ALL / UNION DISTINCT */
-    if (is_tk(t, T_KW, K_QUANT) && last.type == T_SETOP)
+    /* UNION ALL / UNION DISTINCT, SELECT DISTINCT / ALL / TOP */
+    if (is_tk(t, T_KW, K_QUANT) &&
+        (last.type == T_SETOP || is_tk(last, T_STMT, K_SELECT)))
         return;
     /* NOT after a logical operator, unary signs before a value */
     if (t.type == T_OP && (t.id == K_NOT || t.id == K_SIGN) &&
@@ -670,7 +708,7 @@ lex_string(struct reader *r, uint8_t q, bool ctx)
              * string the reading started in: that quote is the breakout. */
             if (!ctx && r->pos < r->len && r->p[r->pos] == q) {
                 r->pos++;
-                t.flags &= (uint8_t)~F_BLANK;
+                t.flags &= (uint16_t)~F_BLANK;
                 continue;
             }
             t.flags |= F_CLOSED;
@@ -678,20 +716,30 @@ lex_string(struct reader *r, uint8_t q, bool ctx)
         }
         if (c == '\\' && !ctx && r->pos < r->len) {
             r->pos++;
-            t.flags &= (uint8_t)~F_BLANK;
+            t.flags &= (uint16_t)~F_BLANK;
             continue;
         }
         if (!is_space(c))
-            t.flags &= (uint8_t)~F_BLANK;
+            t.flags &= (uint16_t)~F_BLANK;
     }
     return t;
 }
 
-static void
+/*
+ * Skips a comment to the end of the line; returns its token, marked
+ * F_BLANK when the comment says nothing ("--", "-- -", "#"), the way
+ * injections end, unlike prose ("--verbose", "# see above").
+ */
+static struct tok
 skip_line(struct reader *r)
 {
-    while (r->pos < r->len && r->p[r->pos] != '\n')
-        r->pos++;
+    struct tok t = {T_COMMENT, K_NONE, F_BLANK};
+    while (r->pos < r->len && r->p[r->pos] != '\n') {
+        uint8_t c = r->p[r->pos++];
+        if (!is_space(c) && c != '-' && c != '+' && c != '#')
+            t.flags = 0;
+    }
+    return t;
 }
 
 /* Classifies a word starting at r->pos. */
@@ -718,17 +766,43 @@ lex_word(struct reader *r)
     buf[n] = '\0';
     /* schema.function: judge the last segment. */
     const char *w = dot ? buf + seg : buf;
-    if (strncmp(w, "xp_", 3) == 0 || strncmp(w, "sp_", 3) == 0)
+    if ((w[0] == 'x' || w[0] == 's') && w[1] == 'p' && w[2] == '_')
         t.flags |= F_XPROC;
-    const struct kw *k = kw_find(w);
-    if (k == NULL || (dot && k->fn == 0))
-        return t;
+    /* Only the FROM rule asks whether a word is a system catalog. */
+    if (is_tk(back(r, 0), T_KW, K_FROM)) {
+        static const char *const systab[] = {
+            "information_schema.", "mysql.user",  "pg_catalog.",
+            "pg_shadow",           "pg_user",     "sqlite_master",
+            "sysobjects",          "syscolumns",  "sys.objects",
+            "sys.tables",          "all_tables",  "user_tables",
+            "msysobjects",         "master..sys", "master.dbo.sys",
+        };
+        for (size_t i = 0; i < sizeof systab / sizeof systab[0]; i++)
+            if (strncmp(buf, systab[i], strlen(systab[i])) == 0)
+                t.flags |= F_SYSTAB;
+    }
     size_t q = r->pos;
     while (q < r->len && is_space(r->p[q]))
         q++;
-    if (k->fn != 0 && q < r->len && r->p[q] == '(') {
+    bool call = q < r->len && r->p[q] == '(';
+    /* Oracle's network and timing packages: utl_http.request(...). */
+    if (dot && call &&
+        (strncmp(buf, "dbms_", 5) == 0 || strncmp(buf, "utl_", 4) == 0)) {
         t.type = T_FUNC;
-        if (k->fn == STRONG)
+        t.flags |= F_STRONG;
+        return t;
+    }
+    const struct kw *k = kw_find(w);
+    if (k == NULL || (dot && k->fn == 0))
+        return t;
+    if (k->fn != 0 && call) {
+        t.type = T_FUNC;
+        /* obj.version() is a method call in some other language; only
+         * Oracle's and SQL Server's system packages and schemas count. */
+        if (k->fn == STRONG &&
+            (!dot || strncmp(buf, "dbms_", 5) == 0 ||
+             strncmp(buf, "utl_", 4) == 0 || strncmp(buf, "sys.", 4) == 0 ||
+             strncmp(buf, "master.", 7) == 0 || strncmp(buf, "dbo.", 4) == 0))
             t.flags |= F_STRONG;
         return t;
     }
@@ -736,7 +810,8 @@ lex_word(struct reader *r)
         return t;
     t.type = k->type;
     t.id = k->id;
-    if (t.type == T_OP && t.id != K_NOT) {
+    if (t.type == T_OP) {
+        t.flags |= F_WORDOP;
         if (strcmp(w, "like") == 0 || strcmp(w, "rlike") == 0 ||
             strcmp(w, "regexp") == 0 || strcmp(w, "is") == 0)
             t.flags |= F_CMP;
@@ -758,6 +833,7 @@ lex_op(struct reader *r)
         ((s[0] == '|' && s[1] == '|') || (s[0] == '&' && s[1] == '&'))) {
         r->pos += 2;
         t.type = T_LOGIC;
+        t.flags |= F_JOIN;
         return t;
     }
     for (size_t i = 0; i < sizeof three / sizeof three[0]; i++)
@@ -774,6 +850,12 @@ lex_op(struct reader *r)
             return t;
         }
     r->pos++;
+    /* Punctuation that is no SQL operator (':', '{', '?', '\\', ...)
+     * keeps the class but not the F_SYM flag the rules look for. */
+    if (strchr("=<>+-*/%|&^~!", s[0]) == NULL)
+        t.flags = 0;
+    if (strchr("|+&^-", s[0]) != NULL)
+        t.flags |= F_JOIN;
     switch (s[0]) {
     case '=':
     case '<':
@@ -817,11 +899,16 @@ read_sql(struct reader *r, uint8_t ctx)
             const uint8_t *e = memchr(s + 1, '`', left - 1);
             r->pos = e ? (size_t)(e - r->p) + 1 : r->len;
             push(r, (struct tok){T_WORD, K_NONE, 0});
-        } else if (c == '[' && memchr(s + 1, ']', left - 1) != NULL) {
+        } else if (c == '[' && !r->no_rbracket &&
+                   memchr(s + 1, ']', left - 1) != NULL) {
             /* [identifier] as SQL Server writes it. */
             const uint8_t *e = memchr(s + 1, ']', left - 1);
             r->pos = (size_t)(e - r->p) + 1;
             push(r, (struct tok){T_WORD, K_NONE, 0});
+        } else if (c == '[' && !r->no_rbracket) {
+            /* No ']' follows: remember it, so that a run of '[' does not
+             * search the rest of the input again for each one. */
+            r->no_rbracket = true;
         } else if (left >= 2 && c == '/' && s[1] == '*') {
             if (left >= 3 && s[2] == '!') {
                 /* MySQL executable comment: its body is SQL. */
@@ -837,8 +924,13 @@ read_sql(struct reader *r, uint8_t ctx)
                     break;
                 }
             if (e == NULL) {
+                /* An unclosed comment hides the rest of the query. */
+                struct tok t = {T_COMMENT, K_NONE, F_BLANK};
+                for (size_t i = 2; i < left; i++)
+                    if (!is_space(s[i]))
+                        t.flags = 0;
                 r->pos = r->len;
-                push(r, (struct tok){T_COMMENT, K_NONE, 0});
+                push(r, t);
             } else {
                 r->pos = (size_t)(e - r->p) + 2;
             }
@@ -846,8 +938,7 @@ read_sql(struct reader *r, uint8_t ctx)
             /* End of a MySQL executable comment. */
             r->pos += 2;
         } else if ((left >= 2 && c == '-' && s[1] == '-') || c == '#') {
-            skip_line(r);
-            push(r, (struct tok){T_COMMENT, K_NONE, 0});
+            push(r, skip_line(r));
         } else if (is_digit(c) || (c == '.' && left >= 2 && is_digit(s[1]))) {
             if (left >= 2 && c == '0' &&
                 (s[1] == 'x' || s[1] == 'X' || s[1] == 'b' || s[1] == 'B')) {

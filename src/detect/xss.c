@@ -4,10 +4,11 @@
  *
  * The input is read with a small HTML tokenizer modelled on the HTML5
  * tokenizer's states (text, tag name, attribute name, attribute value in
- * its three quotings, comments, markup declarations). It is read four
- * times: as page text, and as if it had been pasted into an unquoted, a
- * single-quoted and a double-quoted attribute value, since a value that
- * closes the quote it lands in can add attributes or tags.
+ * its three quotings, comments, markup declarations). It is read five
+ * times: as page text, as if it had been pasted where an attribute name
+ * goes, and as if it had been pasted into an unquoted, a single-quoted
+ * and a double-quoted attribute value, since a value that closes the
+ * quote it lands in can add attributes or tags.
  *
  * The input is judged to carry script when the tokenizer meets:
  *  - the start tag of an element that runs or loads code or changes how
@@ -26,6 +27,7 @@
  * docs/detectors.md. Each reading is one linear pass with constant state.
  */
 #include "detect/detect.h"
+#include "detect/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +71,10 @@ struct html {
     size_t nlen;
     char attr[NAME_MAX_LEN + 1];
     size_t alen;
-    bool style;   /* the current value belongs to a style attribute */
-    bool doctype; /* inside <!DOCTYPE ...> */
+    bool style;       /* the current value belongs to a style attribute */
+    bool doctype;     /* inside <!DOCTYPE ...> */
+    bool css_comment; /* inside a comment of a style value */
+    uint8_t css_prev; /* previous significant byte of a style value */
     char vpre[VPRE];
     size_t vlen;
     char ring[RING]; /* last significant characters of a style value */
@@ -247,12 +251,6 @@ static const char *const events[] = {
 
 #define NEVENTS (sizeof events / sizeof events[0])
 
-/*
- * Unit-test hook: returns 0 when the event table is sorted and free of
- * duplicates, else the index of the first offending row.
- */
-size_t sk__detect_events_check(void);
-
 size_t
 sk__detect_events_check(void)
 {
@@ -356,6 +354,8 @@ value_begin(struct html *h)
 {
     h->vlen = 0;
     h->rlen = 0;
+    h->css_prev = 0;
+    h->css_comment = false;
 }
 
 static bool
@@ -382,6 +382,23 @@ value_byte(struct html *h, uint8_t c)
         h->vpre[h->vlen++] = (char)c;
     if (!h->style)
         return;
+    /* Old IE read "expression(" with a CSS comment or backslashes in the
+     * middle of the word, so both are dropped before matching. */
+    uint8_t prev = h->css_prev;
+    h->css_prev = c;
+    if (h->css_comment) {
+        if (prev == '*' && c == '/') {
+            h->css_comment = false;
+            h->css_prev = 0;
+        }
+        return;
+    }
+    if (prev == '/' && c == '*') {
+        h->css_comment = true;
+        h->css_prev = 0;
+        h->rlen--; /* the '/' opened the comment */
+        return;
+    }
     if (c == '\\')
         return;
     h->ring[h->rlen % RING] = (char)c;
@@ -733,7 +750,11 @@ sk_detect_xss(const uint8_t *p, size_t len)
 {
     if (p == NULL || len == 0)
         return false;
-    if (read_html(p, len, S_DATA) || read_html(p, len, S_VALUE_UQ))
+    if (read_html(p, len, S_DATA) || read_html(p, len, S_BEFORE_VALUE))
+        return true;
+    /* Pasted where an attribute name goes (<input $v>): only attributes
+     * with a value can carry script, so this needs an '='. */
+    if (memchr(p, '=', len) != NULL && read_html(p, len, S_BEFORE_ATTR))
         return true;
     if (memchr(p, '\'', len) != NULL && read_html(p, len, S_VALUE_SQ))
         return true;
