@@ -236,6 +236,18 @@ test_continuation(void **state)
     assert_int_equal(c->ast.ndirs, 2);
     assert_int_equal(c->d.warnings, 1);
     assert_string_equal(c->ast.dirs[0].args[1], "\\");
+    assert_string_equal(sk_diag_text(&c->d),
+                        "t.conf:1:10: warning: backslash followed by "
+                        "whitespace is not a line continuation\n");
+
+    /* CRLF continuation keeps columns of the next physical line. */
+    d = parse_one(c, "SecAction \\\r\n\t\"id:1,\\\r\n  deny\"\r\n");
+    assert_int_equal(d->nactions, 2);
+    assert_int_equal(d->actions[0].loc.line, 2);
+    assert_int_equal(d->actions[0].loc.col, 3);
+    assert_int_equal(d->actions[1].loc.line, 3);
+    assert_int_equal(d->actions[1].loc.col, 3);
+    assert_string_equal(d->args[0], "id:1,  deny");
 
     /* Locations of items on continued lines. */
     d = parse_one(c, "SecRule ARGS \"@rx x\" \\\n"
@@ -793,6 +805,13 @@ test_include_errors(void **state)
     expect_error(c, "IncludeOptional",
                  "t.conf:1:1: error: IncludeOptional takes one argument, "
                  "got 0");
+
+    /* A top-level directory. */
+    sk_diag_fini(&c->d);
+    struct sk_ast dast = {0};
+    assert_int_equal(sk_seclang_parse_file(c->a, c->tmp, &dast, &c->d),
+                     -SK_EIO);
+    assert_non_null(strstr(sk_diag_text(&c->d), "is a directory"));
 
     /* A missing top-level file. */
     sk_diag_fini(&c->d);
