@@ -865,6 +865,73 @@ find_rule(const struct sk_ast *ast, const char *id)
     return NULL;
 }
 
+/*
+ * Source text at file:line:col, from a small cache of whole files, so
+ * that every location in the CRS AST can be checked against the bytes it
+ * claims to point at.
+ */
+struct src_cache {
+    char *path[64];
+    char *text[64];
+    size_t n;
+};
+
+static const char *
+src_at(struct src_cache *sc, const struct sk_loc *loc)
+{
+    size_t k;
+    for (k = 0; k < sc->n; k++) {
+        if (strcmp(sc->path[k], loc->file) == 0)
+            break;
+    }
+    if (k == sc->n) {
+        assert_true(sc->n < 64);
+        FILE *f = fopen(loc->file, "rb");
+        assert_non_null(f);
+        struct sk_buf b = {0};
+        char chunk[4096];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            assert_int_equal(sk_buf_append(&b, chunk, got), 0);
+        fclose(f);
+        sc->path[k] = strdup(loc->file);
+        sc->text[k] = strdup(sk_buf_cstr(&b));
+        sk_buf_fini(&b);
+        assert_non_null(sc->path[k]);
+        assert_non_null(sc->text[k]);
+        sc->n++;
+    }
+    const char *t = sc->text[k];
+    for (unsigned line = 1; line < loc->line; line++) {
+        t = strchr(t, '\n');
+        assert_non_null(t);
+        t++;
+    }
+    const char *nl = strchr(t, '\n');
+    assert_true(loc->col >= 1);
+    assert_true(nl == NULL || (size_t)(nl - t) >= loc->col - 1);
+    return t + loc->col - 1;
+}
+
+static void
+src_cache_fini(struct src_cache *sc)
+{
+    for (size_t k = 0; k < sc->n; k++) {
+        free(sc->path[k]);
+        free(sc->text[k]);
+    }
+}
+
+/* Checks that `loc` points at `want` in the source. */
+static void
+expect_src(struct src_cache *sc, const struct sk_loc *loc, const char *want)
+{
+    const char *at = src_at(sc, loc);
+    if (strncmp(at, want, strlen(want)) != 0)
+        fail_msg("%s:%u:%u: expected '%s', found '%.20s'", loc->file, loc->line,
+                 loc->col, want, at);
+}
+
 static void
 test_crs(void **state)
 {
@@ -1014,6 +1081,41 @@ test_crs(void **state)
         }
     }
     assert_true(found_ctl);
+    /* Every location points at the bytes it names: directive names,
+     * variables (with their '!'/'&'), the operator argument's first byte
+     * (after the opening quote) and action names — across continued
+     * lines. */
+    struct src_cache sc = {0};
+    size_t checked = 0;
+    for (size_t i = 0; i < c->ast.ndirs; i++) {
+        const struct sk_ast_directive *x = &c->ast.dirs[i];
+        expect_src(&sc, &x->loc, x->name);
+        for (size_t k = 0; k < x->nvars; k++) {
+            const struct sk_ast_var *v = &x->vars[k];
+            const char *at = src_at(&sc, &v->loc);
+            if (v->exclude || v->count) {
+                assert_int_equal(*at, v->exclude ? '!' : '&');
+                at++;
+            }
+            assert_memory_equal(at, v->collection, strlen(v->collection));
+            checked++;
+        }
+        if (x->kind == SK_AST_RULE) {
+            const char *at = src_at(&sc, &x->op.loc);
+            if (x->op.negated)
+                assert_int_equal(*at, '!');
+            else if (*at != '@') /* an implicit @rx: the regex itself */
+                assert_string_equal(x->op.name, "rx");
+            checked++;
+        }
+        for (size_t k = 0; k < x->nactions; k++) {
+            expect_src(&sc, &x->actions[k].loc, x->actions[k].name);
+            checked++;
+        }
+    }
+    src_cache_fini(&sc);
+    assert_true(checked > 9000);
+
     print_message("CRS: %zu directives, %zu SecRule, %zu with ids\n",
                   c->ast.ndirs, rules, ids);
 }
