@@ -821,32 +821,62 @@ test_include_errors(void **state)
     assert_int_equal(c->d.errors, 1);
 }
 
+static int
+parse_counted(const char *text, const char *basedir, unsigned long fail_n,
+              size_t *ndirs)
+{
+    struct sk_arena *a = sk_arena_new(0);
+    assert_non_null(a);
+    struct sk_ast ast = {0};
+    struct sk_diag d = {0};
+    sk_alloc_fail_at(fail_n, 1);
+    int rc = sk_seclang_parse_text(a, "t.conf", basedir, text, strlen(text),
+                                   &ast, &d);
+    sk_alloc_fail_at(0, 0);
+    *ndirs = ast.ndirs;
+    sk_diag_fini(&d);
+    sk_arena_free(a);
+    return rc;
+}
+
 static void
 test_oom(void **state)
 {
     struct ctx *c = *state;
+    make_tmp(c);
+    write_file(c, "inc/a.conf", "SecRule ARGS \"@rx b\" \"id:3,t:none\"\n");
+    write_file(c, "inc/b.conf", "SecMarker B\n");
     const char *text = "SecRule ARGS|!ARGS:x \"@rx a\" \"id:1,msg:'a, b'\"\n"
-                       "SecAction \"id:2\"\n";
-    /* Fail every allocation in turn: each must report -SK_ENOMEM or
-     * succeed, never crash or leak (ASan checks the latter). */
-    for (unsigned long n = 1; n < 200; n++) {
-        struct sk_arena *a = sk_arena_new(0);
-        assert_non_null(a);
-        struct sk_ast ast = {0};
-        struct sk_diag d = {0};
-        sk_alloc_fail_at(n, 1);
-        int rc = sk_seclang_parse_text(a, "t.conf", NULL, text, strlen(text),
-                                       &ast, &d);
-        sk_alloc_fail_at(0, 0);
-        sk_diag_fini(&d);
-        sk_arena_free(a);
-        if (rc == 0) {
-            assert_int_equal(ast.ndirs, 2);
-            break;
-        }
-        assert_int_equal(rc, -SK_ENOMEM);
+                       "SecAction \"id:2\"\n"
+                       "Include inc/*.conf\n"
+                       "SecRuleUpdateTargetById 1 ARGS:y ARGS:z\n";
+    /* Count the allocations of a successful parse (a huge failure index
+     * only turns counting on), then fail each of them in turn: every
+     * failure must give -SK_ENOMEM, never a crash, a leak (ASan) or a
+     * half-filled AST. */
+    size_t n;
+    struct sk_arena *a = sk_arena_new(0);
+    assert_non_null(a);
+    sk_alloc_fail_at(ULONG_MAX, 0);
+    struct sk_ast ast = {0};
+    struct sk_diag d = {0};
+    assert_int_equal(sk_seclang_parse_text(a, "t.conf", c->tmp, text,
+                                           strlen(text), &ast, &d),
+                     0);
+    unsigned long total = sk_alloc_count();
+    sk_alloc_fail_at(0, 0);
+    sk_diag_fini(&d);
+    sk_arena_free(a);
+    assert_int_equal(ast.ndirs, 5);
+    assert_true(total > 5);
+    for (unsigned long k = 1; k <= total; k++) {
+        int rc = parse_counted(text, c->tmp, k, &n);
+        if (rc != -SK_ENOMEM)
+            fail_msg("allocation %lu of %lu: rc %d", k, total, rc);
+        assert_int_equal(n, 0);
     }
-    (void)c;
+    assert_int_equal(parse_counted(text, c->tmp, 0, &n), 0);
+    assert_int_equal(n, 5);
 }
 
 /* ---- the installed OWASP CRS ------------------------------------- */
