@@ -225,6 +225,14 @@ test_continuation(void **state)
     assert_int_equal(d->loc.line, 2);
     assert_int_equal(d->loc.col, 3);
 
+    /* A UTF-8 byte order mark is skipped; columns start after it. */
+    d = parse_one(c, "\xEF\xBB\xBFSecFoo x\n");
+    assert_string_equal(d->name, "SecFoo");
+    assert_int_equal(d->loc.col, 1);
+    /* Only at the very start of the file. */
+    d = parse_one(c, "SecFoo \xEF\xBB\xBF\n");
+    assert_string_equal(d->args[0], "\xEF\xBB\xBF");
+
     /* A backslash at the very end of the file (no newline) stays. */
     d = parse_one(c, "SecFoo a\\");
     assert_string_equal(d->args[0], "a\\");
