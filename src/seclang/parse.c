@@ -283,7 +283,7 @@ word_pos(struct parser *p, const struct source *src, const struct word *w,
     pos->map = w->map;
 }
 
-/* Combines list-parser results: the first fatal code wins. */
+/* Combines list-parser results: -SK_ENOMEM sticks, else any error. */
 static int
 merge_rc(int acc, int rc)
 {
