@@ -283,7 +283,7 @@ word_pos(struct parser *p, const struct source *src, const struct word *w,
     pos->map = w->map;
 }
 
-/* Combines list-parser results: the first fatal code wins. */
+/* Combines list-parser results: -SK_ENOMEM sticks, else any error. */
 static int
 merge_rc(int acc, int rc)
 {
@@ -543,6 +543,12 @@ too_many_errors(struct parser *p, const struct source *src)
 static void
 parse_source(struct parser *p, struct source *src)
 {
+    /* A UTF-8 byte order mark (files saved by Windows editors) is not
+     * part of the first line; Apache only drops it on Windows, which
+     * would leave a directive named "\xEF\xBB\xBFSecRule" here. */
+    if (src->pos == 0 && src->len >= 3 &&
+        memcmp(src->t, "\xEF\xBB\xBF", 3) == 0)
+        src->pos = 3;
     for (;;) {
         bool overlong;
         size_t nul;

@@ -103,6 +103,13 @@ struct sk_ast {
  * allocated from `a` and lives as long as it. Reports every syntax error
  * into `d` with file:line:col and returns -SK_EPARSE if there was any, or
  * -SK_ENOENT / -SK_EIO when a file cannot be read. Blocks on file I/O.
+ *
+ * Details (docs/formats/seclang-syntax.md): a file reached through an
+ * Include that cannot be read is reported at the Include and counts as a
+ * syntax error (-SK_EPARSE); on any failure *ast is left unchanged; at
+ * most SK_SECLANG_MAX_ERRORS errors are reported per call; -SK_ENOMEM
+ * when memory runs out. Locations of variables, operators and actions
+ * point at the physical line and byte column where each is written.
  */
 int sk_seclang_parse_file(struct sk_arena *a, const char *path,
                           struct sk_ast *ast, struct sk_diag *d);
@@ -134,13 +141,19 @@ int sk_seclang_parse_text_flags(struct sk_arena *a, const char *name,
 /*
  * Parses a variable list such as "ARGS|!ARGS:foo|&TX:x" (used for
  * SecRule targets and `ctl:ruleRemoveTargetById=ID;ARGS:foo`). Returns 0 or
- * -SK_EPARSE after reporting into `d` at `loc`.
+ * -SK_EPARSE after reporting into `d` at `loc` (byte i of `text` is
+ * located at loc->line, column loc->col + i; a NULL loc reports without a
+ * position), or -SK_ENOMEM. Results live in `a`. Never blocks.
  */
 int sk_seclang_parse_vars(struct sk_arena *a, const char *text,
                           const struct sk_loc *loc, struct sk_ast_var **vars,
                           size_t *nvars, struct sk_diag *d);
 
-/* Parses an action list such as "id:1,phase:2,t:none,msg:'a, b'". */
+/*
+ * Parses an action list such as "id:1,phase:2,t:none,msg:'a, b'", with
+ * the same conventions as sk_seclang_parse_vars(). An empty or blank text
+ * gives zero actions.
+ */
 int sk_seclang_parse_actions(struct sk_arena *a, const char *text,
                              const struct sk_loc *loc,
                              struct sk_ast_action **actions, size_t *nactions,

@@ -225,6 +225,14 @@ test_continuation(void **state)
     assert_int_equal(d->loc.line, 2);
     assert_int_equal(d->loc.col, 3);
 
+    /* A UTF-8 byte order mark is skipped; columns start after it. */
+    d = parse_one(c, "\xEF\xBB\xBFSecFoo x\n");
+    assert_string_equal(d->name, "SecFoo");
+    assert_int_equal(d->loc.col, 1);
+    /* Only at the very start of the file. */
+    d = parse_one(c, "SecFoo \xEF\xBB\xBF\n");
+    assert_string_equal(d->args[0], "\xEF\xBB\xBF");
+
     /* A backslash at the very end of the file (no newline) stays. */
     d = parse_one(c, "SecFoo a\\");
     assert_string_equal(d->args[0], "a\\");
@@ -236,6 +244,18 @@ test_continuation(void **state)
     assert_int_equal(c->ast.ndirs, 2);
     assert_int_equal(c->d.warnings, 1);
     assert_string_equal(c->ast.dirs[0].args[1], "\\");
+    assert_string_equal(sk_diag_text(&c->d),
+                        "t.conf:1:10: warning: backslash followed by "
+                        "whitespace is not a line continuation\n");
+
+    /* CRLF continuation keeps columns of the next physical line. */
+    d = parse_one(c, "SecAction \\\r\n\t\"id:1,\\\r\n  deny\"\r\n");
+    assert_int_equal(d->nactions, 2);
+    assert_int_equal(d->actions[0].loc.line, 2);
+    assert_int_equal(d->actions[0].loc.col, 3);
+    assert_int_equal(d->actions[1].loc.line, 3);
+    assert_int_equal(d->actions[1].loc.col, 3);
+    assert_string_equal(d->args[0], "id:1,  deny");
 
     /* Locations of items on continued lines. */
     d = parse_one(c, "SecRule ARGS \"@rx x\" \\\n"
@@ -794,6 +814,13 @@ test_include_errors(void **state)
                  "t.conf:1:1: error: IncludeOptional takes one argument, "
                  "got 0");
 
+    /* A top-level directory. */
+    sk_diag_fini(&c->d);
+    struct sk_ast dast = {0};
+    assert_int_equal(sk_seclang_parse_file(c->a, c->tmp, &dast, &c->d),
+                     -SK_EIO);
+    assert_non_null(strstr(sk_diag_text(&c->d), "is a directory"));
+
     /* A missing top-level file. */
     sk_diag_fini(&c->d);
     struct sk_ast ast = {0};
@@ -802,32 +829,62 @@ test_include_errors(void **state)
     assert_int_equal(c->d.errors, 1);
 }
 
+static int
+parse_counted(const char *text, const char *basedir, unsigned long fail_n,
+              size_t *ndirs)
+{
+    struct sk_arena *a = sk_arena_new(0);
+    assert_non_null(a);
+    struct sk_ast ast = {0};
+    struct sk_diag d = {0};
+    sk_alloc_fail_at(fail_n, 1);
+    int rc = sk_seclang_parse_text(a, "t.conf", basedir, text, strlen(text),
+                                   &ast, &d);
+    sk_alloc_fail_at(0, 0);
+    *ndirs = ast.ndirs;
+    sk_diag_fini(&d);
+    sk_arena_free(a);
+    return rc;
+}
+
 static void
 test_oom(void **state)
 {
     struct ctx *c = *state;
+    make_tmp(c);
+    write_file(c, "inc/a.conf", "SecRule ARGS \"@rx b\" \"id:3,t:none\"\n");
+    write_file(c, "inc/b.conf", "SecMarker B\n");
     const char *text = "SecRule ARGS|!ARGS:x \"@rx a\" \"id:1,msg:'a, b'\"\n"
-                       "SecAction \"id:2\"\n";
-    /* Fail every allocation in turn: each must report -SK_ENOMEM or
-     * succeed, never crash or leak (ASan checks the latter). */
-    for (unsigned long n = 1; n < 200; n++) {
-        struct sk_arena *a = sk_arena_new(0);
-        assert_non_null(a);
-        struct sk_ast ast = {0};
-        struct sk_diag d = {0};
-        sk_alloc_fail_at(n, 1);
-        int rc = sk_seclang_parse_text(a, "t.conf", NULL, text, strlen(text),
-                                       &ast, &d);
-        sk_alloc_fail_at(0, 0);
-        sk_diag_fini(&d);
-        sk_arena_free(a);
-        if (rc == 0) {
-            assert_int_equal(ast.ndirs, 2);
-            break;
-        }
-        assert_int_equal(rc, -SK_ENOMEM);
+                       "SecAction \"id:2\"\n"
+                       "Include inc/*.conf\n"
+                       "SecRuleUpdateTargetById 1 ARGS:y ARGS:z\n";
+    /* Count the allocations of a successful parse (a huge failure index
+     * only turns counting on), then fail each of them in turn: every
+     * failure must give -SK_ENOMEM, never a crash, a leak (ASan) or a
+     * half-filled AST. */
+    size_t n;
+    struct sk_arena *a = sk_arena_new(0);
+    assert_non_null(a);
+    sk_alloc_fail_at(ULONG_MAX, 0);
+    struct sk_ast ast = {0};
+    struct sk_diag d = {0};
+    assert_int_equal(sk_seclang_parse_text(a, "t.conf", c->tmp, text,
+                                           strlen(text), &ast, &d),
+                     0);
+    unsigned long total = sk_alloc_count();
+    sk_alloc_fail_at(0, 0);
+    sk_diag_fini(&d);
+    sk_arena_free(a);
+    assert_int_equal(ast.ndirs, 5);
+    assert_true(total > 5);
+    for (unsigned long k = 1; k <= total; k++) {
+        int rc = parse_counted(text, c->tmp, k, &n);
+        if (rc != -SK_ENOMEM)
+            fail_msg("allocation %lu of %lu: rc %d", k, total, rc);
+        assert_int_equal(n, 0);
     }
-    (void)c;
+    assert_int_equal(parse_counted(text, c->tmp, 0, &n), 0);
+    assert_int_equal(n, 5);
 }
 
 /* ---- the installed OWASP CRS ------------------------------------- */
@@ -844,6 +901,73 @@ find_rule(const struct sk_ast *ast, const char *id)
             return &ast->dirs[i];
     }
     return NULL;
+}
+
+/*
+ * Source text at file:line:col, from a small cache of whole files, so
+ * that every location in the CRS AST can be checked against the bytes it
+ * claims to point at.
+ */
+struct src_cache {
+    char *path[64];
+    char *text[64];
+    size_t n;
+};
+
+static const char *
+src_at(struct src_cache *sc, const struct sk_loc *loc)
+{
+    size_t k;
+    for (k = 0; k < sc->n; k++) {
+        if (strcmp(sc->path[k], loc->file) == 0)
+            break;
+    }
+    if (k == sc->n) {
+        assert_true(sc->n < 64);
+        FILE *f = fopen(loc->file, "rb");
+        assert_non_null(f);
+        struct sk_buf b = {0};
+        char chunk[4096];
+        size_t got;
+        while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            assert_int_equal(sk_buf_append(&b, chunk, got), 0);
+        fclose(f);
+        sc->path[k] = strdup(loc->file);
+        sc->text[k] = strdup(sk_buf_cstr(&b));
+        sk_buf_fini(&b);
+        assert_non_null(sc->path[k]);
+        assert_non_null(sc->text[k]);
+        sc->n++;
+    }
+    const char *t = sc->text[k];
+    for (unsigned line = 1; line < loc->line; line++) {
+        t = strchr(t, '\n');
+        assert_non_null(t);
+        t++;
+    }
+    const char *nl = strchr(t, '\n');
+    assert_true(loc->col >= 1);
+    assert_true(nl == NULL || (size_t)(nl - t) >= loc->col - 1);
+    return t + loc->col - 1;
+}
+
+static void
+src_cache_fini(struct src_cache *sc)
+{
+    for (size_t k = 0; k < sc->n; k++) {
+        free(sc->path[k]);
+        free(sc->text[k]);
+    }
+}
+
+/* Checks that `loc` points at `want` in the source. */
+static void
+expect_src(struct src_cache *sc, const struct sk_loc *loc, const char *want)
+{
+    const char *at = src_at(sc, loc);
+    if (strncmp(at, want, strlen(want)) != 0)
+        fail_msg("%s:%u:%u: expected '%s', found '%.20s'", loc->file, loc->line,
+                 loc->col, want, at);
 }
 
 static void
@@ -995,6 +1119,41 @@ test_crs(void **state)
         }
     }
     assert_true(found_ctl);
+    /* Every location points at the bytes it names: directive names,
+     * variables (with their '!'/'&'), the operator argument's first byte
+     * (after the opening quote) and action names — across continued
+     * lines. */
+    struct src_cache sc = {0};
+    size_t checked = 0;
+    for (size_t i = 0; i < c->ast.ndirs; i++) {
+        const struct sk_ast_directive *x = &c->ast.dirs[i];
+        expect_src(&sc, &x->loc, x->name);
+        for (size_t k = 0; k < x->nvars; k++) {
+            const struct sk_ast_var *v = &x->vars[k];
+            const char *at = src_at(&sc, &v->loc);
+            if (v->exclude || v->count) {
+                assert_int_equal(*at, v->exclude ? '!' : '&');
+                at++;
+            }
+            assert_memory_equal(at, v->collection, strlen(v->collection));
+            checked++;
+        }
+        if (x->kind == SK_AST_RULE) {
+            const char *at = src_at(&sc, &x->op.loc);
+            if (x->op.negated)
+                assert_int_equal(*at, '!');
+            else if (*at != '@') /* an implicit @rx: the regex itself */
+                assert_string_equal(x->op.name, "rx");
+            checked++;
+        }
+        for (size_t k = 0; k < x->nactions; k++) {
+            expect_src(&sc, &x->actions[k].loc, x->actions[k].name);
+            checked++;
+        }
+    }
+    src_cache_fini(&sc);
+    assert_true(checked > 9000);
+
     print_message("CRS: %zu directives, %zu SecRule, %zu with ids\n",
                   c->ast.ndirs, rules, ids);
 }
