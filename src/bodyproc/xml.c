@@ -215,9 +215,13 @@ sk_bodyproc_xml_parse(struct sk_arena *a, struct sk_str body,
     xmlCtxtUseOptions(ctxt, XML_PARSE_NONET);
     /*
      * The context starts from libxml2's thread-local defaults, which other
-     * code could have changed (xmlSubstituteEntitiesDefault(1)); pin the
-     * fields that decide whether anything external is loaded.
+     * code could have changed (xmlSubstituteEntitiesDefault(1)), and
+     * xmlCtxtUseOptions() resets the fields but leaves those bits set in
+     * ctxt->options, which the entity code also reads: clear both.
      */
+    ctxt->options &=
+        ~(XML_PARSE_NOENT | XML_PARSE_DTDLOAD | XML_PARSE_DTDATTR |
+          XML_PARSE_DTDVALID | XML_PARSE_XINCLUDE | XML_PARSE_HUGE);
     ctxt->replaceEntities = 0;
     ctxt->loadsubset = 0;
     ctxt->validate = 0;

@@ -17,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+
 #include "bodyproc/bodyproc.h"
 #include "util/alloc.h"
 #include "util/arena.h"
@@ -513,6 +516,74 @@ test_xml_no_external_entities(void **state)
     sk_arena_free(a);
 }
 
+/*
+ * The parser must not even ask for an external resource, also when other
+ * code in the thread changed libxml2's defaults to substitute entities,
+ * load the external subset and validate. A counting loader replaces our
+ * deny-all loader for the duration of the test.
+ */
+static int loader_calls;
+
+static xmlParserInputPtr
+counting_loader(const char *url, const char *id, xmlParserCtxtPtr ctxt)
+{
+    (void)url;
+    (void)id;
+    (void)ctxt;
+    loader_calls++;
+    return NULL;
+}
+
+static void *
+tampered_thread(void *arg)
+{
+    (void)arg;
+    xmlSubstituteEntitiesDefault(1);
+    xmlLoadExtDtdDefaultValue = XML_DETECT_IDS | XML_COMPLETE_ATTRS;
+    xmlDoValidityCheckingDefaultValue = 1;
+    static const char *const bodies[] = {
+        "<!DOCTYPE r [<!ENTITY x SYSTEM \"/etc/hostname\">]><r>a&x;b</r>",
+        "<!DOCTYPE r [<!ENTITY % p SYSTEM \"/etc/hostname\">%p;]><r/>",
+        "<!DOCTYPE r SYSTEM \"/etc/hostname\"><r>ab</r>",
+        "<r xmlns:xi=\"http://www.w3.org/2001/XInclude\">"
+        "<xi:include href=\"/etc/hostname\" parse=\"text\"/></r>",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        struct sk_arena *a = sk_arena_new(0);
+        struct sk_xml_doc *doc = NULL;
+        const char *msg = NULL;
+        (void)sk_bodyproc_xml_parse(a, sk_str_c(bodies[i]), &doc, &msg);
+        if (doc != NULL)
+            (void)sk_bodyproc_xml_eval(a, doc, "/*", count_only, NULL);
+        sk_arena_free(a);
+    }
+    return NULL;
+}
+
+static void
+test_xml_never_loads(void **state)
+{
+    (void)state;
+    assert_int_equal(sk_bodyproc_init(), 0);
+    xmlExternalEntityLoader saved = xmlGetExternalEntityLoader();
+    xmlSetExternalEntityLoader(counting_loader);
+    loader_calls = 0;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, tampered_thread, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    /* And with untouched defaults in this thread. */
+    int tampered_calls = loader_calls;
+    struct sk_arena *a = sk_arena_new(0);
+    struct sk_xml_doc *doc = NULL;
+    const char *msg = NULL;
+    (void)sk_bodyproc_xml_parse(
+        a, sk_str_c("<!DOCTYPE r SYSTEM \"/etc/hostname\"><r/>"), &doc, &msg);
+    sk_arena_free(a);
+    xmlSetExternalEntityLoader(saved);
+    assert_int_equal(tampered_calls, 0);
+    assert_int_equal(loader_calls, 0);
+}
+
 static void
 test_xml_billion_laughs(void **state)
 {
@@ -790,6 +861,7 @@ main(void)
         cmocka_unit_test(test_xml_text_kinds),
         cmocka_unit_test(test_xml_malformed),
         cmocka_unit_test(test_xml_no_external_entities),
+        cmocka_unit_test(test_xml_never_loads),
         cmocka_unit_test(test_xml_billion_laughs),
         cmocka_unit_test(test_xml_depth_limit),
         cmocka_unit_test(test_xml_eval_cap),
