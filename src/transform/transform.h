@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Transformations (`t:name`), byte-exact with ModSecurity v3 (and v2 where
- * the CRS regression suite expects v2). Each is a pure function over a
+ * Transformations (`t:name`), byte-exact with ModSecurity. Where v2 and v3
+ * disagree we follow v2 (what CRS 3.3.4's regression suite was built on),
+ * except where v2 depends on NUL-terminated strings; every such choice is
+ * listed in docs/transformations.md. Each is a pure function over a
  * byte view: it never modifies its input, allocates its output (if any)
  * from the transaction arena, and sets *changed when the output differs
  * from the input. When nothing changes, *out may simply equal `in`.
@@ -9,9 +11,9 @@
  * Ownership: *out is either allocated from the arena `a` (valid until the
  * arena is freed or reset) or a view of `in` itself or of a sub-range of
  * it (trimLeft, removeComments, ... return a shorter view without
- * copying), so it lives at least as long as both. Inputs are binary: NUL
- * bytes are ordinary data. Every transformation runs in time linear in
- * its input and allocates at most a small multiple of it (see
+ * copying): the caller keeps both alive while it uses *out. Inputs are
+ * binary: NUL bytes are ordinary data. Every transformation runs in time
+ * linear in its input and allocates at most a small multiple of it (see
  * SK_TRANSFORM_MAX_EXPANSION). *changed is exact: it is true if and only
  * if the output bytes differ from the input bytes.
  */

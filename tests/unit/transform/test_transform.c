@@ -598,6 +598,30 @@ test_out_of_memory(void **state)
 }
 
 static void
+test_size_overflow(void **state)
+{
+    (void)state;
+    /*
+     * The expanding transformations check their worst-case size before
+     * reading a byte, so a length whose expansion overflows size_t is
+     * refused without touching the (tiny) buffer behind it.
+     */
+    static const struct {
+        const char *name;
+        size_t factor;
+    } grow[] = {{"urlEncode", 3}, {"hexEncode", 2}, {"utf8toUnicode", 4}};
+    static const uint8_t byte = 'x';
+    for (size_t i = 0; i < sizeof(grow) / sizeof(*grow); i++) {
+        struct sk_str huge = {&byte, SIZE_MAX / grow[i].factor + 1};
+        struct sk_str out;
+        bool changed;
+        assert_int_equal(
+            sk_transform_find(grow[i].name)->fn(arena, huge, &out, &changed),
+            -SK_ELIMIT);
+    }
+}
+
+static void
 test_every_fn_on_binary(void **state)
 {
     (void)state;
@@ -648,6 +672,7 @@ main(void)
         cmocka_unit_test(test_parity),
         cmocka_unit_test(test_normalize_path),
         cmocka_unit_test(test_out_of_memory),
+        cmocka_unit_test(test_size_overflow),
         cmocka_unit_test(test_every_fn_on_binary),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
