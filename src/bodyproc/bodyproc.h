@@ -70,7 +70,8 @@ typedef int (*sk_bodyproc_pair_fn)(void *ud, struct sk_str name,
  * an external entity loader that refuses everything (defence in depth on
  * top of the parse options). Safe to call many times and from several
  * threads; the XML functions call it themselves. Returns 0, or -SK_ENOTSUP
- * when the libxml2 found at run time is older than the one we built with.
+ * when the libxml2 found at run time lacks thread support (its error
+ * handlers and defaults would then be shared by all threads).
  */
 int sk_bodyproc_init(void);
 
@@ -80,7 +81,7 @@ int sk_bodyproc_init(void);
  * names them: match what libmodsecurity 3.0.9 produces) and the value as
  * text (true/false, numbers as written, null as ""). Nesting deeper than
  * `max_depth` or more than `max_args` leaves is an error. Returns 0, or
- * -SK_EPARSE with a static message in *errmsg, -SK_ELIMIT, -SK_ENOMEM.
+ * -SK_EPARSE with a message in *errmsg, -SK_ELIMIT, -SK_ENOMEM.
  *
  * Details: an empty body yields nothing and succeeds (ModSecurity flags no
  * error for it); a top-level scalar is accepted and named "json"; duplicate
