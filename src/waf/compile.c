@@ -19,6 +19,7 @@
 
 #include "util/error.h"
 #include "util/limits.h"
+#include "bodyproc/bodyproc.h"
 
 /* Compiler state carried between directives. */
 struct cstate {
@@ -311,6 +312,12 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     rc = -SK_EPARSE;
                     continue;
                 }
+            }
+            if (def->kind == SK_VK_XML &&
+                sk_bodyproc_xpath_check(v->selector) != 0) {
+                ERR(r, &v->loc, "bad XPath expression '%s'", v->selector);
+                rc = -SK_EPARSE;
+                continue;
             }
             if (v->selector_regex && def->kind != SK_VK_XML) {
                 t[i].key_re = intern_re(r, v->selector, PCRE2_CASELESS,
@@ -1882,9 +1889,57 @@ find_directive(const char *name)
 
 /* ---- Program building --------------------------------------------------- */
 
+/*
+ * Gives equal transformation chains one array, so that a transaction can
+ * cache a whole chain's result per value (txn.c) across rules.
+ */
+static int
+intern_chains(struct sk_waf_rules *r)
+{
+    const struct sk_transform_def ***chains = NULL;
+    size_t *lens = NULL, n = 0, cap = 0;
+    for (size_t i = 0; i < r->nall; i++) {
+        for (struct sk_rule *l = r->all[i]; l != NULL; l = l->chain) {
+            if (l->ntfns == 0)
+                continue;
+            size_t k = 0;
+            while (k < n && !(lens[k] == l->ntfns &&
+                              memcmp(chains[k], l->tfns,
+                                     l->ntfns * sizeof(*l->tfns)) == 0))
+                k++;
+            if (k < n) {
+                l->tfns = chains[k];
+                continue;
+            }
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                const struct sk_transform_def ***c2 =
+                    sk_arena_calloc(r->arena, nc, sizeof(*c2));
+                size_t *l2 = sk_arena_calloc(r->arena, nc, sizeof(*l2));
+                if (c2 == NULL || l2 == NULL)
+                    return -SK_ENOMEM;
+                if (n > 0) {
+                    memcpy(c2, chains, n * sizeof(*c2));
+                    memcpy(l2, lens, n * sizeof(*l2));
+                }
+                chains = c2;
+                lens = l2;
+                cap = nc;
+            }
+            chains[n] = l->tfns;
+            lens[n] = l->ntfns;
+            n++;
+        }
+    }
+    return 0;
+}
+
 static int
 build_phases(struct sk_waf_rules *r)
 {
+    int irc = intern_chains(r);
+    if (irc != 0)
+        return irc;
     /* Markers belong to every phase so that skipAfter works wherever it
      * is used; rules to their own phase. */
     size_t count[SK_PHASES] = {0};

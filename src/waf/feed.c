@@ -404,8 +404,12 @@ sk__process_request_body(struct sk_waf_txn *t)
         const char *err = NULL;
         rc = sk_bodyproc_json(t->arena, body, t->rules->json_depth_limit,
                               SK_LIMIT_ARGS, add_json_arg, &c, &err);
-        if (rc == -SK_EPARSE || rc == -SK_ELIMIT)
-            rc = set_error(t, err ? err : "JSON parsing error");
+        if (rc == -SK_EPARSE || rc == -SK_ELIMIT) {
+            char msg[512];
+            snprintf(msg, sizeof(msg), "JSON parsing error: %s",
+                     err ? err : "malformed JSON");
+            rc = set_error(t, msg);
+        }
         if (rc != 0)
             return rc;
         break;
@@ -413,8 +417,14 @@ sk__process_request_body(struct sk_waf_txn *t)
     case SK_BP_XML: {
         const char *err = NULL;
         rc = sk_bodyproc_xml_parse(t->arena, body, &t->xml, &err);
-        if (rc == -SK_EPARSE)
-            rc = set_error(t, err ? err : "XML parsing error");
+        if (rc == -SK_EPARSE || rc == -SK_ELIMIT) {
+            /* A partial tree, if any, stays for XML:/xpath targets, as
+             * ModSecurity keeps it. */
+            char msg[512];
+            snprintf(msg, sizeof(msg), "XML parsing error: %s",
+                     err ? err : "malformed XML");
+            rc = set_error(t, msg);
+        }
         if (rc != 0)
             return rc;
         break;

@@ -643,23 +643,27 @@ run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
 
 static size_t
 tcache_slot(const struct sk_tfn_entry *tab, size_t cap, const uint8_t *in,
-            size_t len, const struct sk_transform_def *tfn)
+            size_t len, const void *key)
 {
-    uint64_t h = (uint64_t)(uintptr_t)in * 0x9e3779b97f4a7c15ULL;
-    h ^= (uint64_t)len * 0xc2b2ae3d27d4eb4fULL;
-    h ^= (uint64_t)(uintptr_t)tfn * 0x165667b19e3779f9ULL;
-    h ^= h >> 29;
+    /* Pointers are aligned, so mix all bits (a 64-bit finalizer). */
+    uint64_t h = (uint64_t)(uintptr_t)in ^
+                 ((uint64_t)len << 48 | (uint64_t)len >> 16) ^
+                 ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     size_t i = (size_t)h & (cap - 1);
-    while (tab[i].tfn != NULL &&
-           !(tab[i].in == in && tab[i].in_len == len && tab[i].tfn == tfn))
+    while (tab[i].key != NULL &&
+           !(tab[i].in == in && tab[i].in_len == len && tab[i].key == key))
         i = (i + 1) & (cap - 1);
     return i;
 }
 
-/* Applies one transformation through the transaction's cache. */
-static int
-transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
-          struct sk_str in, struct sk_str *out, bool *changed)
+/* Makes room in the cache; false when there is none (then uncached). */
+static bool
+tcache_room(struct sk_waf_txn *t)
 {
     if (t->tcache_n * 4 >= t->tcache_cap * 3) {
         size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 512;
@@ -668,36 +672,82 @@ transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
         if (tab != NULL) {
             for (size_t i = 0; i < t->tcache_cap; i++) {
                 const struct sk_tfn_entry *e = &t->tcache[i];
-                if (e->tfn != NULL)
-                    tab[tcache_slot(tab, cap, e->in, e->in_len, e->tfn)] =
+                if (e->key != NULL)
+                    tab[tcache_slot(tab, cap, e->in, e->in_len, e->key)] =
                         *e;
             }
             t->tcache = tab;
             t->tcache_cap = cap;
-        } else if (t->tcache == NULL) {
-            /* No memory for a cache: transform uncached. */
-            return tfn->fn(t->arena, in, out, changed);
+        } else if (t->tcache == NULL || t->tcache_n + 1 >= t->tcache_cap) {
+            return false;
         }
     }
-    size_t i = tcache_slot(t->tcache, t->tcache_cap, in.p, in.len, tfn);
-    struct sk_tfn_entry *e = &t->tcache[i];
-    if (e->tfn != NULL) {
+    return true;
+}
+
+static struct sk_tfn_entry *
+tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key)
+{
+    if (!tcache_room(t))
+        return NULL;
+    return &t->tcache[tcache_slot(t->tcache, t->tcache_cap, in.p, in.len,
+                                  key)];
+}
+
+static void
+tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
+           const void *key, struct sk_str out, bool changed)
+{
+    if (e == NULL)
+        return;
+    e->in = in.p;
+    e->in_len = in.len;
+    e->key = key;
+    e->out = out;
+    e->changed = changed;
+    t->tcache_n++;
+}
+
+/* Applies one transformation through the transaction's cache. */
+static int
+transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
+          struct sk_str in, struct sk_str *out, bool *changed)
+{
+    struct sk_tfn_entry *e = tcache_find(t, in, tfn);
+    if (e != NULL && e->key != NULL) {
         *out = e->out;
         *changed = e->changed;
         return 0;
     }
     int rc = tfn->fn(t->arena, in, out, changed);
-    if (rc != 0)
-        return rc;
-    /* Only cache when the full table would still have a free slot. */
-    if (t->tcache_n + 1 < t->tcache_cap) {
-        e->in = in.p;
-        e->in_len = in.len;
-        e->tfn = tfn;
-        e->out = *out;
-        e->changed = *changed;
-        t->tcache_n++;
+    if (rc == 0)
+        tcache_put(t, e, in, tfn, *out, *changed);
+    return rc;
+}
+
+/* Applies a rule's whole transformation chain, cached as one entry. */
+static int
+transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
+                struct sk_str in, struct sk_str *out)
+{
+    struct sk_tfn_entry *e = tcache_find(t, in, rule->tfns);
+    if (e != NULL && e->key != NULL) {
+        *out = e->out;
+        return 0;
     }
+    struct sk_str cur = in;
+    for (size_t i = 0; i < rule->ntfns; i++) {
+        bool changed = false;
+        int rc = transform(t, rule->tfns[i], cur, &cur, &changed);
+        if (rc != 0)
+            return rc;
+    }
+    /* The per-step lookups may have grown the table: find the slot
+     * again. */
+    e = tcache_find(t, in, rule->tfns);
+    if (e != NULL && e->key == NULL)
+        tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
+    *out = cur;
     return 0;
 }
 
@@ -722,14 +772,19 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
         }
     }
     struct sk_str cur = value;
-    for (size_t i = 0; i < rule->ntfns; i++) {
+    if (!rule->multi_match && rule->ntfns > 0) {
+        rc = transform_chain(t, rule, value, &cur);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; rule->multi_match && i < rule->ntfns; i++) {
         struct sk_str out;
         bool changed = false;
         rc = transform(t, rule->tfns[i], cur, &out, &changed);
         if (rc != 0)
             return rc;
         cur = out;
-        if (rule->multi_match && changed) {
+        if (changed) {
             rc = run_operator(t, rule, cur, &res, &match);
             if (rc != 0)
                 return rc;

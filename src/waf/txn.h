@@ -46,7 +46,9 @@ struct sk_coll {
 struct sk_tfn_entry {
     const uint8_t *in;
     size_t in_len;
-    const struct sk_transform_def *tfn;
+    /* A transformation (its table row) or a whole chain (a rule's tfns
+     * array, interned at compile time so equal chains share it). */
+    const void *key;
     struct sk_str out;
     bool changed;
 };
