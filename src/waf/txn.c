@@ -666,7 +666,7 @@ static bool
 tcache_room(struct sk_waf_txn *t)
 {
     if (t->tcache_n * 4 >= t->tcache_cap * 3) {
-        size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 512;
+        size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 4096;
         struct sk_tfn_entry *tab = sk_arena_calloc(t->arena, cap,
                                                    sizeof(*tab));
         if (tab != NULL) {
