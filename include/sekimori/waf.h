@@ -69,8 +69,7 @@ void sk_waf_rules_free(struct sk_waf_rules *r);
  * becomes UNIQUE_ID. Returns NULL on out-of-memory. The rules must outlive
  * the transaction.
  */
-struct sk_waf_txn *sk_waf_txn_new(const struct sk_waf_rules *r,
-                                  const char *id);
+struct sk_waf_txn *sk_waf_txn_new(const struct sk_waf_rules *r, const char *id);
 void sk_waf_txn_free(struct sk_waf_txn *t);
 
 /* The engine copies every byte given to it; callers keep ownership. */
@@ -78,14 +77,12 @@ int sk_waf_txn_connection(struct sk_waf_txn *t, const char *client_ip,
                           int client_port, const char *server_ip,
                           int server_port);
 int sk_waf_txn_request_line(struct sk_waf_txn *t, const char *method,
-                            size_t method_len, const char *uri,
-                            size_t uri_len, const char *protocol,
-                            size_t protocol_len);
+                            size_t method_len, const char *uri, size_t uri_len,
+                            const char *protocol, size_t protocol_len);
 int sk_waf_txn_request_header(struct sk_waf_txn *t, const char *name,
                               size_t name_len, const char *value,
                               size_t value_len);
-int sk_waf_txn_request_body(struct sk_waf_txn *t, const void *data,
-                            size_t len);
+int sk_waf_txn_request_body(struct sk_waf_txn *t, const void *data, size_t len);
 int sk_waf_txn_response_status(struct sk_waf_txn *t, int status,
                                const char *protocol);
 int sk_waf_txn_response_header(struct sk_waf_txn *t, const char *name,
@@ -114,29 +111,28 @@ enum sk_waf_action {
 
 struct sk_waf_verdict {
     enum sk_waf_action action;
-    int status;          /* HTTP status for DENY/REDIRECT */
-    const char *url;     /* REDIRECT target, owned by the transaction */
-    uint64_t rule_id;    /* the rule that decided, 0 for PASS */
-    int phase;           /* the phase in which it was decided */
+    int status;       /* HTTP status for DENY/REDIRECT */
+    const char *url;  /* REDIRECT target, owned by the transaction */
+    uint64_t rule_id; /* the rule that decided, 0 for PASS */
+    int phase;        /* the phase in which it was decided */
 };
 
 /* The current verdict. In DetectionOnly mode it stays PASS. */
-void sk_waf_txn_verdict(const struct sk_waf_txn *t,
-                        struct sk_waf_verdict *v);
+void sk_waf_txn_verdict(const struct sk_waf_txn *t, struct sk_waf_verdict *v);
 
 struct sk_waf_match {
     uint64_t id;
     int phase;
-    const char *msg;       /* expanded, "" when none */
-    const char *data;      /* expanded logdata, "" when none */
-    int severity;          /* 0-7, -1 when not set */
-    int paranoia_level;    /* from tag paranoia-level/N, 0 when absent */
+    const char *msg;    /* expanded, "" when none */
+    const char *data;   /* expanded logdata, "" when none */
+    int severity;       /* 0-7, -1 when not set */
+    int paranoia_level; /* from tag paranoia-level/N, 0 when absent */
     const char *const *tags;
     size_t ntags;
     const char *matched_var_name;
-    const char *file;      /* rule location */
+    const char *file; /* rule location */
     unsigned line;
-    bool disruptive;       /* the rule's action would block */
+    bool disruptive; /* the rule's action would block */
 };
 
 /* The rules that matched and log, in order. Owned by the transaction. */
@@ -160,8 +156,8 @@ const char *sk_waf_txn_id(const struct sk_waf_txn *t);
  * quoted in it is redacted (card numbers, security codes, passwords).
  * Returns the length it would need.
  */
-size_t sk_waf_txn_format_match(const struct sk_waf_txn *t, size_t i,
-                               char *buf, size_t len);
+size_t sk_waf_txn_format_match(const struct sk_waf_txn *t, size_t i, char *buf,
+                               size_t len);
 
 #ifdef __cplusplus
 }

@@ -45,10 +45,10 @@ struct run {
 
 /* The outcome of sending one stage. */
 struct outcome {
-    int status;         /* what a proxy would answer */
-    bool error;         /* refused at the HTTP layer (connection closed) */
-    struct sk_buf log;  /* ModSecurity-style lines of the matched rules */
-    char reason[256];   /* why the HTTP layer refused it */
+    int status;        /* what a proxy would answer */
+    bool error;        /* refused at the HTTP layer (connection closed) */
+    struct sk_buf log; /* ModSecurity-style lines of the matched rules */
+    char reason[256];  /* why the HTTP layer refused it */
 };
 
 static int
@@ -180,8 +180,7 @@ run_stage(struct run *run, const struct sk_ftw_stage *st, struct outcome *o)
     if (rc == 0)
         rc = sk_waf_txn_response_status(t, 200, "HTTP/1.1");
     if (rc == 0)
-        rc = sk_waf_txn_response_header(t, "Content-Type", 12, "text/html",
-                                        9);
+        rc = sk_waf_txn_response_header(t, "Content-Type", 12, "text/html", 9);
     if (rc == 0)
         rc = sk_waf_txn_phase(t, 3);
     if (rc == 0)

@@ -18,8 +18,7 @@ vrecord(struct sk_diag *d, const struct sk_loc *loc, const char *kind,
 }
 
 void
-sk_diag_error(struct sk_diag *d, const struct sk_loc *loc, const char *fmt,
-              ...)
+sk_diag_error(struct sk_diag *d, const struct sk_loc *loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -29,8 +28,7 @@ sk_diag_error(struct sk_diag *d, const struct sk_loc *loc, const char *fmt,
 }
 
 void
-sk_diag_warn(struct sk_diag *d, const struct sk_loc *loc, const char *fmt,
-             ...)
+sk_diag_warn(struct sk_diag *d, const struct sk_loc *loc, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -31,12 +31,10 @@ void sk_diag_fini(struct sk_diag *d);
  * Records "file:line:col: error: message". A NULL loc omits the position.
  * Out of memory while recording still counts the error.
  */
-void sk_diag_error(struct sk_diag *d, const struct sk_loc *loc,
-                   const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void sk_diag_warn(struct sk_diag *d, const struct sk_loc *loc,
-                  const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void sk_diag_error(struct sk_diag *d, const struct sk_loc *loc, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
+void sk_diag_warn(struct sk_diag *d, const struct sk_loc *loc, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
 
 /* Returns the collected messages as a C string ("" when none). */
 const char *sk_diag_text(struct sk_diag *d);

@@ -8,8 +8,8 @@ sk_strerror(int err)
     if (err < 0)
         err = -err;
     switch (err) {
-#define SK__ERR_CASE(name, val, msg)                                          \
-    case (val):                                                               \
+#define SK__ERR_CASE(name, val, msg)                                           \
+    case (val):                                                                \
         return (msg);
         SK_ERRORS(SK__ERR_CASE)
 #undef SK__ERR_CASE

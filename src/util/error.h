@@ -7,19 +7,19 @@
 #ifndef SK_UTIL_ERROR_H
 #define SK_UTIL_ERROR_H
 
-#define SK_ERRORS(X)                                                          \
-    X(SK_EOK, 0, "success")                                                   \
-    X(SK_ENOMEM, 1, "out of memory")                                          \
-    X(SK_EINVAL, 2, "invalid argument")                                       \
-    X(SK_ELIMIT, 3, "input exceeds a configured limit")                       \
-    X(SK_EPARSE, 4, "malformed input")                                        \
-    X(SK_EIO, 5, "input/output error")                                        \
-    X(SK_ENOTSUP, 6, "not supported")                                         \
-    X(SK_ENOENT, 7, "not found")                                              \
-    X(SK_EEXIST, 8, "already exists")                                         \
-    X(SK_EAGAIN, 9, "try again")                                              \
-    X(SK_ESTATE, 10, "call out of order")                                     \
-    X(SK_ECORRUPT, 11, "data failed verification")                            \
+#define SK_ERRORS(X)                                                           \
+    X(SK_EOK, 0, "success")                                                    \
+    X(SK_ENOMEM, 1, "out of memory")                                           \
+    X(SK_EINVAL, 2, "invalid argument")                                        \
+    X(SK_ELIMIT, 3, "input exceeds a configured limit")                        \
+    X(SK_EPARSE, 4, "malformed input")                                         \
+    X(SK_EIO, 5, "input/output error")                                         \
+    X(SK_ENOTSUP, 6, "not supported")                                          \
+    X(SK_ENOENT, 7, "not found")                                               \
+    X(SK_EEXIST, 8, "already exists")                                          \
+    X(SK_EAGAIN, 9, "try again")                                               \
+    X(SK_ESTATE, 10, "call out of order")                                      \
+    X(SK_ECORRUPT, 11, "data failed verification")                             \
     X(SK_EMATCHLIMIT, 12, "regular expression match limit exceeded")
 
 enum sk_error {

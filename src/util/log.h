@@ -23,10 +23,10 @@ void sk_log_set_level(enum sk_log_level level);
 void sk__log_write(enum sk_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-#define sk_log(level, ...)                                                    \
-    do {                                                                      \
-        if ((level) <= sk__log_level)                                         \
-            sk__log_write((level), __VA_ARGS__);                              \
+#define sk_log(level, ...)                                                     \
+    do {                                                                       \
+        if ((level) <= sk__log_level)                                          \
+            sk__log_write((level), __VA_ARGS__);                               \
     } while (0)
 
 #endif

@@ -9,10 +9,9 @@
 /* Field names whose values are secrets, compared as substrings of the
  * lower-cased name ("card_cvv", "user[password]", "pwd"). */
 static const char *const secret_names[] = {
-    "passwd",        "password",     "passwort",  "pwd",
-    "pass",          "secret",       "cvv",       "cvc",
-    "security_code", "securitycode", "card_code", "cardcode",
-    "csc",
+    "passwd",    "password", "passwort", "pwd",           "pass",
+    "secret",    "cvv",      "cvc",      "security_code", "securitycode",
+    "card_code", "cardcode", "csc",
 };
 
 static bool
@@ -36,8 +35,7 @@ sk_redact_secret_name(struct sk_str name)
 {
     if (name.len == 0 || name.len > 64)
         return false;
-    for (size_t i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]);
-         i++)
+    for (size_t i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]); i++)
         if (contains_nocase(name, secret_names[i]))
             return true;
     return false;
@@ -102,10 +100,10 @@ value_len(struct sk_str s, size_t i, uint8_t quote)
     size_t j = i;
     while (j < s.len) {
         uint8_t c = s.p[j];
-        if (quote ? c == quote
-                  : (c == '&' || c == ';' || c == ',' || c == ' ' ||
-                     c == '\r' || c == '\n' || c == '"' || c == '\'' ||
-                     c == '}' || c == ']'))
+        if (quote
+                ? c == quote
+                : (c == '&' || c == ';' || c == ',' || c == ' ' || c == '\r' ||
+                   c == '\n' || c == '"' || c == '\'' || c == '}' || c == ']'))
             break;
         j++;
     }

@@ -134,8 +134,9 @@ rule_field(struct sk_str key)
         const char *name;
         int field;
     } f[] = {
-        {"accuracy", RF_ACCURACY}, {"id", RF_ID},     {"logdata", RF_LOGDATA},
-        {"maturity", RF_MATURITY}, {"msg", RF_MSG},   {"phase", RF_PHASE},
+        {"accuracy", RF_ACCURACY}, {"id", RF_ID},
+        {"logdata", RF_LOGDATA},   {"maturity", RF_MATURITY},
+        {"msg", RF_MSG},           {"phase", RF_PHASE},
         {"rev", RF_REV},           {"severity", RF_SEVERITY},
         {"ver", RF_VER},
     };
@@ -176,7 +177,8 @@ sk__macro_compile(struct sk_waf_rules *r, const char *text,
                 m->parts[m->nparts++].lit =
                     sk_str_make(s + lit_start, i - lit_start);
             }
-            struct sk_str ref = sk_str_make(s + i + 2, (size_t)(end - s) - i - 2);
+            struct sk_str ref =
+                sk_str_make(s + i + 2, (size_t)(end - s) - i - 2);
             struct sk_str name = ref, key = SK_STR_NULL;
             for (size_t k = 0; k < ref.len; k++) {
                 if (ref.p[k] == '.' || ref.p[k] == ':') {
@@ -196,6 +198,9 @@ sk__macro_compile(struct sk_waf_rules *r, const char *text,
                     def->doc);
                 return -SK_ENOTSUP;
             }
+            if (def->id == SK_V_FULL_REQUEST ||
+                def->id == SK_V_FULL_REQUEST_LENGTH)
+                r->uses_full_request = true;
             struct sk_macro_part *part = &m->parts[m->nparts++];
             part->def = def;
             part->key = key;
@@ -237,8 +242,8 @@ compile_re(struct sk_waf_rules *r, const char *re, uint32_t flags,
         return NULL;
     }
     (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
-    if (sk_arena_defer(r->arena, (sk_arena_cleanup_fn)pcre2_code_free,
-                       code) != 0) {
+    if (sk_arena_defer(r->arena, (sk_arena_cleanup_fn)pcre2_code_free, code) !=
+        0) {
         pcre2_code_free(code);
         return NULL;
     }
@@ -258,8 +263,7 @@ intern_re(struct sk_waf_rules *r, const char *re, uint32_t flags,
         return NULL;
     if (r->nres == r->capres) {
         size_t cap = r->capres ? r->capres * 2 : 32;
-        struct sk_interned_re *n =
-            sk_arena_calloc(r->arena, cap, sizeof(*n));
+        struct sk_interned_re *n = sk_arena_calloc(r->arena, cap, sizeof(*n));
         if (n == NULL)
             return code; /* not interned, still correct */
         if (r->nres > 0)
@@ -281,8 +285,8 @@ int
 sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     size_t nvars, struct sk_target **out, size_t *n)
 {
-    struct sk_target *t = sk_arena_calloc(r->arena, nvars ? nvars : 1,
-                                          sizeof(*t));
+    struct sk_target *t =
+        sk_arena_calloc(r->arena, nvars ? nvars : 1, sizeof(*t));
     if (t == NULL)
         return -SK_ENOMEM;
     int rc = 0;
@@ -301,14 +305,15 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
             continue;
         }
         t[i].def = def;
+        if (def->id == SK_V_FULL_REQUEST || def->id == SK_V_FULL_REQUEST_LENGTH)
+            r->uses_full_request = true; /* built only when needed */
         t[i].count = v->count;
         t[i].exclude = v->exclude;
         if (v->selector != NULL) {
             t[i].key_text = adup(r, v->selector);
             if (def->kind == SK_VK_SCALAR || def->kind == SK_VK_COMPUTED) {
                 if (def->id != SK_V_RULE) {
-                    ERR(r, &v->loc, "variable %s takes no selector",
-                        def->name);
+                    ERR(r, &v->loc, "variable %s takes no selector", def->name);
                     rc = -SK_EPARSE;
                     continue;
                 }
@@ -320,8 +325,8 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                 continue;
             }
             if (v->selector_regex && def->kind != SK_VK_XML) {
-                t[i].key_re = intern_re(r, v->selector, PCRE2_CASELESS,
-                                        &v->loc);
+                t[i].key_re =
+                    intern_re(r, v->selector, PCRE2_CASELESS, &v->loc);
                 if (t[i].key_re == NULL)
                     rc = -SK_EPARSE;
             } else {
@@ -418,22 +423,19 @@ act_block(struct cstate *cs, struct sk_rule *rule,
 }
 
 static int
-act_deny(struct cstate *cs, struct sk_rule *rule,
-         const struct sk_ast_action *a)
+act_deny(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     return set_disrupt(cs, rule, a, SK_D_DENY);
 }
 
 static int
-act_drop(struct cstate *cs, struct sk_rule *rule,
-         const struct sk_ast_action *a)
+act_drop(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     return set_disrupt(cs, rule, a, SK_D_DROP);
 }
 
 static int
-act_pass(struct cstate *cs, struct sk_rule *rule,
-         const struct sk_ast_action *a)
+act_pass(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     return set_disrupt(cs, rule, a, SK_D_PASS);
 }
@@ -456,8 +458,7 @@ act_auditlog(struct cstate *cs, struct sk_rule *rule,
 }
 
 static int
-act_log(struct cstate *cs, struct sk_rule *rule,
-        const struct sk_ast_action *a)
+act_log(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     (void)cs;
     rule->log = strcasecmp(a->name, "log") == 0;
@@ -517,8 +518,9 @@ act_phase(struct cstate *cs, struct sk_rule *rule,
     else if (strcasecmp(a->value, "logging") == 0)
         v = 5;
     else if (parse_int(a->value, 1, 5, &v) != 0) {
-        ERR(cs->r, &a->loc, "phase must be 1-5, request, response or "
-                            "logging, got '%s'",
+        ERR(cs->r, &a->loc,
+            "phase must be 1-5, request, response or "
+            "logging, got '%s'",
             a->value);
         return -SK_EPARSE;
     }
@@ -527,8 +529,7 @@ act_phase(struct cstate *cs, struct sk_rule *rule,
 }
 
 static int
-act_msg(struct cstate *cs, struct sk_rule *rule,
-        const struct sk_ast_action *a)
+act_msg(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     rule->has_msg = true;
     return sk__macro_compile(cs->r, a->value, &a->loc, &rule->msg);
@@ -546,7 +547,7 @@ static int
 act_severity(struct cstate *cs, struct sk_rule *rule,
              const struct sk_ast_action *a)
 {
-    static const char *const names[] = {"EMERGENCY", "ALERT",  "CRITICAL",
+    static const char *const names[] = {"EMERGENCY", "ALERT",   "CRITICAL",
                                         "ERROR",     "WARNING", "NOTICE",
                                         "INFO",      "DEBUG"};
     long v;
@@ -564,8 +565,7 @@ act_severity(struct cstate *cs, struct sk_rule *rule,
 }
 
 static int
-act_tag(struct cstate *cs, struct sk_rule *rule,
-        const struct sk_ast_action *a)
+act_tag(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     char **nt = sk_arena_calloc(cs->r->arena, rule->ntags + 1, sizeof(*nt));
     if (nt == NULL)
@@ -584,16 +584,14 @@ act_tag(struct cstate *cs, struct sk_rule *rule,
 }
 
 static int
-act_ver(struct cstate *cs, struct sk_rule *rule,
-        const struct sk_ast_action *a)
+act_ver(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     rule->ver = adup(cs->r, a->value);
     return 0;
 }
 
 static int
-act_rev(struct cstate *cs, struct sk_rule *rule,
-        const struct sk_ast_action *a)
+act_rev(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     rule->rev = adup(cs->r, a->value);
     return 0;
@@ -614,8 +612,7 @@ act_status(struct cstate *cs, struct sk_rule *rule,
 }
 
 static int
-act_skip(struct cstate *cs, struct sk_rule *rule,
-         const struct sk_ast_action *a)
+act_skip(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     long v;
     if (parse_int(a->value, 1, 100000, &v) != 0) {
@@ -693,10 +690,9 @@ parse_collvar(struct cstate *cs, const char *text, const struct sk_loc *loc,
     }
     const struct sk_var_def *def =
         sk__var_find(sk_str_make(text, (size_t)(dot - text)));
-    if (def == NULL ||
-        (def->id != SK_V_TX && def->id != SK_V_IP && def->id != SK_V_GLOBAL &&
-         def->id != SK_V_SESSION && def->id != SK_V_USER &&
-         def->id != SK_V_RESOURCE)) {
+    if (def == NULL || (def->id != SK_V_TX && def->id != SK_V_IP &&
+                        def->id != SK_V_GLOBAL && def->id != SK_V_SESSION &&
+                        def->id != SK_V_USER && def->id != SK_V_RESOURCE)) {
         ERR(cs->r, loc, "%s: '%.*s' is not a writable collection", what,
             (int)(dot - text), text);
         return -SK_EPARSE;
@@ -756,8 +752,8 @@ act_expirevar(struct cstate *cs, struct sk_rule *rule,
         ERR(cs->r, &a->loc, "expirevar needs COLLECTION.name=SECONDS");
         return -SK_EPARSE;
     }
-    char *name = sk_arena_memdup(cs->r->arena, a->value,
-                                 (size_t)(eq - a->value));
+    char *name =
+        sk_arena_memdup(cs->r->arena, a->value, (size_t)(eq - a->value));
     if (name == NULL)
         return -SK_ENOMEM;
     int rc = parse_collvar(cs, name, &a->loc, ra, "expirevar");
@@ -780,10 +776,9 @@ act_initcol(struct cstate *cs, struct sk_rule *rule,
     }
     const struct sk_var_def *def =
         sk__var_find(sk_str_make(a->value, (size_t)(eq - a->value)));
-    if (def == NULL ||
-        (def->id != SK_V_IP && def->id != SK_V_GLOBAL &&
-         def->id != SK_V_SESSION && def->id != SK_V_USER &&
-         def->id != SK_V_RESOURCE)) {
+    if (def == NULL || (def->id != SK_V_IP && def->id != SK_V_GLOBAL &&
+                        def->id != SK_V_SESSION && def->id != SK_V_USER &&
+                        def->id != SK_V_RESOURCE)) {
         ERR(cs->r, &a->loc, "initcol: '%.*s' is not a persistent collection",
             (int)(eq - a->value), a->value);
         return -SK_EPARSE;
@@ -800,9 +795,9 @@ act_setenv(struct cstate *cs, struct sk_rule *rule,
     if (ra == NULL)
         return -SK_ENOMEM;
     const char *eq = strchr(a->value, '=');
-    char *name = eq ? sk_arena_memdup(cs->r->arena, a->value,
-                                      (size_t)(eq - a->value))
-                    : adup(cs->r, a->value);
+    char *name =
+        eq ? sk_arena_memdup(cs->r->arena, a->value, (size_t)(eq - a->value))
+           : adup(cs->r, a->value);
     if (name == NULL)
         return -SK_ENOMEM;
     ra->coll = SK_V_ENV;
@@ -854,13 +849,11 @@ ctl_targets(struct cstate *cs, struct sk_ract *ra, const char *spec,
                                    &cs->r->diag);
     if (rc != 0)
         return rc;
-    return sk__targets_compile(cs->r, vars, nvars, &ra->targets,
-                               &ra->ntargets);
+    return sk__targets_compile(cs->r, vars, nvars, &ra->targets, &ra->ntargets);
 }
 
 static int
-act_ctl(struct cstate *cs, struct sk_rule *rule,
-        const struct sk_ast_action *a)
+act_ctl(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     struct sk_ract *ra = new_ract(cs, rule, SK_RA_CTL, &a->loc);
     if (ra == NULL)
@@ -951,8 +944,8 @@ act_ctl(struct cstate *cs, struct sk_rule *rule,
 #undef IS
     return 0;
 bad:
-    ERR(cs->r, &a->loc, "ctl: bad value for '%.*s': '%s'", (int)nlen,
-        a->value, val);
+    ERR(cs->r, &a->loc, "ctl: bad value for '%.*s': '%s'", (int)nlen, a->value,
+        val);
     return -SK_EPARSE;
 }
 
@@ -965,8 +958,9 @@ static const struct action_def actions[] = {
      "the disruptive action of SecDefaultAction"},
     {"capture", act_capture, AF_ANY, false, "store regex groups in TX:0-9"},
     {"chain", act_chain, AF_ANY, false, "the next rule is a chain link"},
-    {"ctl", act_ctl, AF_ANY, true, "change the configuration for this "
-                                   "transaction"},
+    {"ctl", act_ctl, AF_ANY, true,
+     "change the configuration for this "
+     "transaction"},
     {"deny", act_deny, AF_STARTER, false, "stop and answer with status"},
     {"drop", act_drop, AF_STARTER, false, "close the connection"},
     {"expirevar", act_expirevar, AF_ANY, true,
@@ -1055,8 +1049,8 @@ apply_actions(struct cstate *cs, struct sk_rule *rule,
         if (def == NULL) {
             const char *why = refused_action(a->name);
             if (why != NULL)
-                ERR(cs->r, &a->loc, "action '%s' is not supported: %s",
-                    a->name, why);
+                ERR(cs->r, &a->loc, "action '%s' is not supported: %s", a->name,
+                    why);
             else
                 ERR(cs->r, &a->loc, "unknown action '%s'", a->name);
             rc = -SK_EPARSE;
@@ -1067,8 +1061,7 @@ apply_actions(struct cstate *cs, struct sk_rule *rule,
             rc = -SK_EPARSE;
             continue;
         }
-        if (!def->needs_value && a->value != NULL &&
-            def->fn != act_allow) {
+        if (!def->needs_value && a->value != NULL && def->fn != act_allow) {
             ERR(cs->r, &a->loc, "action '%s' takes no value", a->name);
             rc = -SK_EPARSE;
             continue;
@@ -1134,9 +1127,8 @@ find_rule_by_id(struct sk_waf_rules *r, uint64_t id)
 static int
 apply_defaults(struct sk_waf_rules *r, struct sk_rule *rule)
 {
-    const struct sk_rule *d = r->has_default[rule->phase - 1]
-                                  ? &r->defaults[rule->phase - 1]
-                                  : NULL;
+    const struct sk_rule *d =
+        r->has_default[rule->phase - 1] ? &r->defaults[rule->phase - 1] : NULL;
     if (d == NULL) {
         /* ModSecurity's built-in default: phase:2,log,auditlog,pass. */
         if (rule->log < 0)
@@ -1144,8 +1136,8 @@ apply_defaults(struct sk_waf_rules *r, struct sk_rule *rule)
         if (rule->auditlog < 0)
             rule->auditlog = 1;
         if (rule->disrupt == SK_D_NONE || rule->disrupt == SK_D_BLOCK)
-            rule->disrupt = rule->disrupt == SK_D_BLOCK ? SK_D_BLOCK
-                                                        : SK_D_PASS;
+            rule->disrupt =
+                rule->disrupt == SK_D_BLOCK ? SK_D_BLOCK : SK_D_PASS;
         return 0;
     }
     if (rule->log < 0)
@@ -1367,12 +1359,11 @@ dir_remove(struct cstate *cs, const struct sk_ast_directive *dir)
             if (by_tag) {
                 for (size_t t = 0; t < rule->ntags; t++)
                     if (pcre2_match(re, (PCRE2_SPTR)rule->tags[t],
-                                    strlen(rule->tags[t]), 0, 0, md,
-                                    NULL) >= 0)
+                                    strlen(rule->tags[t]), 0, 0, md, NULL) >= 0)
                         rule->removed = true;
             } else if (rule->has_msg &&
-                       pcre2_match(re, rule->msg.text.p, rule->msg.text.len,
-                                   0, 0, md, NULL) >= 0) {
+                       pcre2_match(re, rule->msg.text.p, rule->msg.text.len, 0,
+                                   0, md, NULL) >= 0) {
                 rule->removed = true;
             }
             pcre2_match_data_free(md);
@@ -1394,8 +1385,8 @@ append_targets(struct sk_waf_rules *r, struct sk_rule *rule,
         /* Replace: drop the targets named by the third argument. */
         struct sk_target *rep;
         size_t nrep;
-        rc = sk__targets_compile(r, dir->replace_vars, dir->nreplace_vars,
-                                 &rep, &nrep);
+        rc = sk__targets_compile(r, dir->replace_vars, dir->nreplace_vars, &rep,
+                                 &nrep);
         if (rc != 0)
             return rc;
         size_t w = 0;
@@ -1410,8 +1401,8 @@ append_targets(struct sk_waf_rules *r, struct sk_rule *rule,
         }
         rule->ntargets = w;
     }
-    struct sk_target *nt = sk_arena_calloc(r->arena, rule->ntargets + nadd,
-                                           sizeof(*nt));
+    struct sk_target *nt =
+        sk_arena_calloc(r->arena, rule->ntargets + nadd, sizeof(*nt));
     if (nt == NULL)
         return -SK_ENOMEM;
     if (rule->ntargets > 0)
@@ -1454,10 +1445,10 @@ dir_update_target(struct cstate *cs, const struct sk_ast_directive *dir)
             struct sk_rule *rule = r->all[i];
             if (rule->is_marker)
                 continue;
-            bool hit = tag ? rule_has_tag(rule, dir->args[0])
-                           : (rule->has_msg &&
-                              strcmp((const char *)rule->msg.text.p,
-                                     dir->args[0]) == 0);
+            bool hit =
+                tag ? rule_has_tag(rule, dir->args[0])
+                    : (rule->has_msg && strcmp((const char *)rule->msg.text.p,
+                                               dir->args[0]) == 0);
             if (hit) {
                 found = true;
                 int r2 = append_targets(r, rule, dir);
@@ -1591,23 +1582,20 @@ limit_action(struct cstate *cs, const struct sk_ast_directive *dir,
     else if (strcasecmp(dir->args[0], "ProcessPartial") == 0)
         *reject = false;
     else {
-        ERR(cs->r, &dir->loc, "%s expects Reject or ProcessPartial",
-            dir->name);
+        ERR(cs->r, &dir->loc, "%s expects Reject or ProcessPartial", dir->name);
         return -SK_EPARSE;
     }
     return 0;
 }
 
 static int
-dir_reqbody_limit_action(struct cstate *cs,
-                         const struct sk_ast_directive *dir)
+dir_reqbody_limit_action(struct cstate *cs, const struct sk_ast_directive *dir)
 {
     return limit_action(cs, dir, &cs->r->reqbody_limit_reject);
 }
 
 static int
-dir_resbody_limit_action(struct cstate *cs,
-                         const struct sk_ast_directive *dir)
+dir_resbody_limit_action(struct cstate *cs, const struct sk_ast_directive *dir)
 {
     return limit_action(cs, dir, &cs->r->resbody_limit_reject);
 }
@@ -1700,8 +1688,7 @@ dir_collection_timeout(struct cstate *cs, const struct sk_ast_directive *dir)
 }
 
 static int
-dir_component_signature(struct cstate *cs,
-                        const struct sk_ast_directive *dir)
+dir_component_signature(struct cstate *cs, const struct sk_ast_directive *dir)
 {
     cs->r->component_signature = adup(cs->r, dir->args[0]);
     return 0;
@@ -1716,8 +1703,9 @@ dir_audit_engine(struct cstate *cs, const struct sk_ast_directive *dir)
     else if (parse_on_off(dir->args[0], &b) == 0)
         cs->r->audit_engine = b;
     else {
-        ERR(cs->r, &dir->loc, "SecAuditEngine expects On, Off or "
-                              "RelevantOnly");
+        ERR(cs->r, &dir->loc,
+            "SecAuditEngine expects On, Off or "
+            "RelevantOnly");
         return -SK_EPARSE;
     }
     return 0;
@@ -1763,8 +1751,9 @@ dir_status_engine(struct cstate *cs, const struct sk_ast_directive *dir)
     if (rc != 0)
         return rc;
     if (on) {
-        ERR(cs->r, &dir->loc, "SecStatusEngine On (phoning home) is not "
-                              "supported");
+        ERR(cs->r, &dir->loc,
+            "SecStatusEngine On (phoning home) is not "
+            "supported");
         return -SK_ENOTSUP;
     }
     return 0;
@@ -1787,8 +1776,9 @@ dir_unicode_map(struct cstate *cs, const struct sk_ast_directive *dir)
 static int
 dir_rbl_key(struct cstate *cs, const struct sk_ast_directive *dir)
 {
-    ERR(cs->r, &dir->loc, "%s is not supported: sekimori does no DNS "
-                          "blocklist lookups",
+    ERR(cs->r, &dir->loc,
+        "%s is not supported: sekimori does no DNS "
+        "blocklist lookups",
         dir->name);
     return -SK_ENOTSUP;
 }
@@ -1829,16 +1819,14 @@ static const struct dir_def directives[] = {
     {"SecHttpBlKey", dir_rbl_key, 1, 1, "refused: no DNS blocklists"},
     {"SecMarker", dir_marker, 1, 1, "a target for skipAfter"},
     {"SecPcreMatchLimit", dir_pcre_limit, 1, 1, "PCRE match limit"},
-    {"SecPcreMatchLimitRecursion", dir_pcre_limit, 1, 1,
-     "PCRE depth limit"},
+    {"SecPcreMatchLimitRecursion", dir_pcre_limit, 1, 1, "PCRE depth limit"},
     {"SecRequestBodyAccess", dir_reqbody_access, 1, 1,
      "inspect request bodies"},
     {"SecRequestBodyInMemoryLimit", dir_reqbody_inmemory, 1, 1,
      "accepted; bodies are always held in memory up to the limit"},
     {"SecRequestBodyJsonDepthLimit", dir_json_depth, 1, 1,
      "deepest JSON nesting"},
-    {"SecRequestBodyLimit", dir_reqbody_limit, 1, 1,
-     "largest request body"},
+    {"SecRequestBodyLimit", dir_reqbody_limit, 1, 1, "largest request body"},
     {"SecRequestBodyLimitAction", dir_reqbody_limit_action, 1, 1,
      "Reject or ProcessPartial"},
     {"SecRequestBodyNoFilesLimit", dir_reqbody_nofiles, 1, 1,
@@ -1952,9 +1940,8 @@ build_phases(struct sk_waf_rules *r)
                 count[p]++;
     }
     for (int p = 0; p < SK_PHASES; p++) {
-        r->phases[p].rules =
-            sk_arena_calloc(r->arena, count[p] ? count[p] : 1,
-                            sizeof(struct sk_rule *));
+        r->phases[p].rules = sk_arena_calloc(r->arena, count[p] ? count[p] : 1,
+                                             sizeof(struct sk_rule *));
         if (r->phases[p].rules == NULL)
             return -SK_ENOMEM;
         r->phases[p].nrules = 0;
@@ -1979,7 +1966,8 @@ build_phases(struct sk_waf_rules *r)
                 strcmp(r->all[j]->marker, rule->skip_after) == 0)
                 found = true;
         if (!found) {
-            ERR(r, &rule->loc, "skipAfter: no SecMarker '%s' after rule %" PRIu64,
+            ERR(r, &rule->loc,
+                "skipAfter: no SecMarker '%s' after rule %" PRIu64,
                 rule->skip_after, rule->id);
             rc = -SK_EPARSE;
         }
@@ -2029,9 +2017,8 @@ check_unavailable(struct sk_waf_rules *r)
             for (size_t k = 0; k < sizeof(knobs) / sizeof(knobs[0]); k++) {
                 if (!sk_str_eq_c_nocase(ra->name.text, knobs[k].setting))
                     continue;
-                bool on = knobs[k].nonempty
-                              ? ra->value.text.len > 0
-                              : sk_str_eq_c(ra->value.text, "1");
+                bool on = knobs[k].nonempty ? ra->value.text.len > 0
+                                            : sk_str_eq_c(ra->value.text, "1");
                 if (on) {
                     ERR(r, &ra->loc,
                         "tx.%s enables rules that need %s, which sekimori "
@@ -2066,14 +2053,15 @@ sk__waf_compile(struct sk_waf_rules *r)
         }
         if ((int)dir->nargs < def->min_args ||
             (def->max_args >= 0 && (int)dir->nargs > def->max_args)) {
-            ERR(r, &dir->loc, "%s: wrong number of arguments (%zu)",
-                def->name, dir->nargs);
+            ERR(r, &dir->loc, "%s: wrong number of arguments (%zu)", def->name,
+                dir->nargs);
             rc = -SK_EPARSE;
             continue;
         }
         if (cs.open_chain != NULL && def->fn != dir_secrule) {
-            ERR(r, &dir->loc, "a chained rule must be followed by SecRule, "
-                              "not %s",
+            ERR(r, &dir->loc,
+                "a chained rule must be followed by SecRule, "
+                "not %s",
                 dir->name);
             cs.open_chain = NULL;
             rc = -SK_EPARSE;
@@ -2098,8 +2086,9 @@ sk__waf_compile(struct sk_waf_rules *r)
             rc = r2;
     }
     if (cs.open_chain != NULL) {
-        ERR(r, &cs.open_chain->loc, "the last rule says chain but no rule "
-                                    "follows");
+        ERR(r, &cs.open_chain->loc,
+            "the last rule says chain but no rule "
+            "follows");
         rc = -SK_EPARSE;
     }
     if (rc == 0)

@@ -161,10 +161,10 @@ const struct sk_var_def *sk__var_def(enum sk_var_id id);
 /* A compiled rule target. */
 struct sk_target {
     const struct sk_var_def *def;
-    struct sk_str key;   /* literal selector, empty when none */
-    uint32_t key_hash;   /* case-insensitive hash of key */
-    pcre2_code *key_re;  /* regex selector, or NULL */
-    char *key_text;      /* the selector as written, for messages */
+    struct sk_str key;  /* literal selector, empty when none */
+    uint32_t key_hash;  /* case-insensitive hash of key */
+    pcre2_code *key_re; /* regex selector, or NULL */
+    char *key_text;     /* the selector as written, for messages */
     bool count;
     bool exclude;
 };
@@ -173,10 +173,10 @@ struct sk_target {
 
 /* A string with %{VAR.key} references, split once at load time. */
 struct sk_macro_part {
-    struct sk_str lit;                /* literal text when def is NULL */
-    const struct sk_var_def *def;     /* variable reference */
-    struct sk_str key;                /* key for collections, may be empty */
-    int rule_field;                   /* for RULE.x: which field */
+    struct sk_str lit;            /* literal text when def is NULL */
+    const struct sk_var_def *def; /* variable reference */
+    struct sk_str key;            /* key for collections, may be empty */
+    int rule_field;               /* for RULE.x: which field */
 };
 
 struct sk_macro {
@@ -257,33 +257,33 @@ struct sk_ract {
     struct sk_loc loc;
     /* setvar / expirevar / initcol / setenv */
     enum sk_setvar_op op;
-    enum sk_var_id coll;     /* TX, IP, GLOBAL, SESSION, USER, RESOURCE */
-    struct sk_macro name;    /* the variable name within the collection */
+    enum sk_var_id coll;  /* TX, IP, GLOBAL, SESSION, USER, RESOURCE */
+    struct sk_macro name; /* the variable name within the collection */
     struct sk_macro value;
     /* ctl */
     enum sk_ctl ctl;
-    int ival;                           /* engine mode, body processor... */
-    struct sk_id_range *ranges;         /* ruleRemoveById / TargetById */
+    int ival;                   /* engine mode, body processor... */
+    struct sk_id_range *ranges; /* ruleRemoveById / TargetById */
     size_t nranges;
-    char *text;                         /* tag/msg argument */
-    pcre2_code *text_re;                /* ruleRemoveByTag regex */
-    struct sk_target *targets;          /* ruleRemoveTarget*: what to drop */
+    char *text;                /* tag/msg argument */
+    pcre2_code *text_re;       /* ruleRemoveByTag regex */
+    struct sk_target *targets; /* ruleRemoveTarget*: what to drop */
     size_t ntargets;
 };
 
 /* Rules ------------------------------------------------------------------ */
 
 struct sk_rule {
-    uint64_t id;            /* 0 for chain links other than the first */
-    int phase;              /* 1..5 */
+    uint64_t id; /* 0 for chain links other than the first */
+    int phase;   /* 1..5 */
     struct sk_loc loc;
-    bool is_marker;         /* SecMarker */
-    bool unconditional;     /* SecAction: no targets, always matches */
-    char *marker;           /* SecMarker name */
+    bool is_marker;     /* SecMarker */
+    bool unconditional; /* SecAction: no targets, always matches */
+    char *marker;       /* SecMarker name */
 
     struct sk_target *targets;
     size_t ntargets;
-    bool has_exclusions;     /* some target is a !exclusion */
+    bool has_exclusions; /* some target is a !exclusion */
     struct sk_op *op;
     char *op_name;
     char *op_arg;
@@ -293,7 +293,7 @@ struct sk_rule {
 
     const struct sk_transform_def **tfns;
     size_t ntfns;
-    bool tfn_none;           /* t:none given (drop the defaults) */
+    bool tfn_none; /* t:none given (drop the defaults) */
     bool multi_match;
     bool capture;
 
@@ -305,24 +305,24 @@ struct sk_rule {
     enum sk_disrupt disrupt;
     int status;
     struct sk_macro redirect;
-    int log;                 /* -1 unset, 0 nolog, 1 log */
-    int auditlog;            /* -1 unset, 0, 1 */
+    int log;      /* -1 unset, 0 nolog, 1 log */
+    int auditlog; /* -1 unset, 0, 1 */
     struct sk_macro msg;
     struct sk_macro logdata;
     bool has_msg, has_logdata;
-    int severity;            /* -1 unset */
+    int severity; /* -1 unset */
     char **tags;
     size_t ntags;
     char *ver, *rev;
     int maturity, accuracy;
-    int paranoia_level;      /* from tag paranoia-level/N */
+    int paranoia_level; /* from tag paranoia-level/N */
 
-    unsigned skip;           /* skip:N */
-    char *skip_after;        /* skipAfter:MARKER */
+    unsigned skip;    /* skip:N */
+    char *skip_after; /* skipAfter:MARKER */
 
-    struct sk_ract *racts;   /* setvar, ctl, ... in order */
+    struct sk_ract *racts; /* setvar, ctl, ... in order */
     size_t nracts;
-    bool removed;            /* SecRuleRemoveBy* at load time */
+    bool removed; /* SecRuleRemoveBy* at load time */
     /* Set when the link needs a feature we refuse (@rbl, @geoLookup, GEO):
      * the rule loads, but the configuration must not enable it (checked at
      * load time) and reaching it at run time fails closed. */
@@ -346,7 +346,7 @@ struct sk_waf_rules {
     bool failed;
 
     struct sk_phase_prog phases[SK_PHASES];
-    struct sk_rule **all;    /* every starter, in order */
+    struct sk_rule **all; /* every starter, in order */
     size_t nall, capall;
 
     /* Settings */
@@ -368,7 +368,7 @@ struct sk_waf_rules {
     uint32_t pcre_depth_limit;
     unsigned collection_timeout;
     char *component_signature;
-    int audit_engine;   /* 0 Off, 1 On, 2 RelevantOnly */
+    int audit_engine; /* 0 Off, 1 On, 2 RelevantOnly */
     char *audit_parts;
     char *audit_relevant_status;
     const char *basedir; /* of the file being compiled, for data files */
@@ -378,13 +378,14 @@ struct sk_waf_rules {
     bool has_default[SK_PHASES];
 
     struct sk_pstore *store;
+    bool uses_full_request; /* some rule reads FULL_REQUEST(_LENGTH) */
 
     /* Selector regexes by pattern, so that equal patterns share code. */
     struct sk_interned_re {
         char *pattern;
         uint32_t flags;
         pcre2_code *code;
-    } *res;
+    } * res;
     size_t nres, capres;
 };
 

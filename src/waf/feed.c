@@ -148,9 +148,8 @@ sk_waf_txn_request_line(struct sk_waf_txn *t, const char *method,
         return -SK_ENOMEM;
     if (has_query && query.len > 0) {
         struct args_ctx c = {t, SK_V_ARGS_GET};
-        rc = sk_http_parse_urlencoded(t->arena, query,
-                                      t->rules->arg_separator, SK_LIMIT_ARGS,
-                                      add_arg, &c);
+        rc = sk_http_parse_urlencoded(t->arena, query, t->rules->arg_separator,
+                                      SK_LIMIT_ARGS, add_arg, &c);
         if (rc == -SK_ELIMIT)
             return sk__coll_set(t, &t->colls[SK_V_TX],
                                 SK_STR_LIT("MSC_ARGS_LIMIT_EXCEEDED"),
@@ -198,15 +197,13 @@ sk__process_request_headers(struct sk_waf_txn *t)
                         break;
                     }
             }
-            rc = sk__scalar_set(t, SK_V_SERVER_NAME,
-                                sk_str_make(host.p, end));
+            rc = sk__scalar_set(t, SK_V_SERVER_NAME, sk_str_make(host.p, end));
         } else if (sk_str_eq_c_nocase(e->name, "Authorization") &&
                    !t->has_scalar[SK_V_AUTH_TYPE]) {
             size_t k = 0;
             while (k < e->value.len && e->value.p[k] != ' ')
                 k++;
-            rc = sk__scalar_set(t, SK_V_AUTH_TYPE,
-                                sk_str_make(e->value.p, k));
+            rc = sk__scalar_set(t, SK_V_AUTH_TYPE, sk_str_make(e->value.p, k));
         }
         if (rc != 0)
             return rc;
@@ -252,8 +249,8 @@ process_multipart(struct sk_waf_txn *t, struct sk_str body)
     if (rc != 0)
         return rc;
     rc |= set_flag(t, SK_V_MULTIPART_BOUNDARY_QUOTED, mp.boundary_quoted);
-    rc |= set_flag(t, SK_V_MULTIPART_BOUNDARY_WHITESPACE,
-                   mp.boundary_whitespace);
+    rc |=
+        set_flag(t, SK_V_MULTIPART_BOUNDARY_WHITESPACE, mp.boundary_whitespace);
     rc |= set_flag(t, SK_V_MULTIPART_DATA_BEFORE, mp.data_before);
     rc |= set_flag(t, SK_V_MULTIPART_DATA_AFTER, mp.data_after);
     rc |= set_flag(t, SK_V_MULTIPART_HEADER_FOLDING, mp.header_folding);
@@ -264,16 +261,15 @@ process_multipart(struct sk_waf_txn *t, struct sk_str body)
     rc |= set_flag(t, SK_V_MULTIPART_INVALID_PART, mp.invalid_part);
     rc |= set_flag(t, SK_V_MULTIPART_INVALID_HEADER_FOLDING,
                    mp.invalid_header_folding);
-    rc |= set_flag(t, SK_V_MULTIPART_FILE_LIMIT_EXCEEDED,
-                   mp.file_limit_exceeded);
-    rc |= set_flag(t, SK_V_MULTIPART_UNMATCHED_BOUNDARY,
-                   mp.unmatched_boundary);
+    rc |=
+        set_flag(t, SK_V_MULTIPART_FILE_LIMIT_EXCEEDED, mp.file_limit_exceeded);
+    rc |= set_flag(t, SK_V_MULTIPART_UNMATCHED_BOUNDARY, mp.unmatched_boundary);
     rc |= set_flag(t, SK_V_MULTIPART_STRICT_ERROR, mp.strict_error);
     if (rc != 0)
         return -SK_ENOMEM;
     if (mp.error) {
-        rc = set_error(t, mp.error_msg ? mp.error_msg
-                                       : "Multipart parsing error");
+        rc = set_error(t,
+                       mp.error_msg ? mp.error_msg : "Multipart parsing error");
         if (rc != 0)
             return rc;
     }
@@ -286,8 +282,7 @@ process_multipart(struct sk_waf_txn *t, struct sk_str body)
             if (rc != 0)
                 return rc;
         }
-        rc = sk__coll_add(t, &t->colls[SK_V_MULTIPART_NAME], p->name,
-                          p->name);
+        rc = sk__coll_add(t, &t->colls[SK_V_MULTIPART_NAME], p->name, p->name);
         if (rc != 0)
             return rc;
         if (p->is_file) {
@@ -323,11 +318,45 @@ add_json_arg(void *ud, struct sk_str name, struct sk_str value)
     return add_arg(ud, name, value);
 }
 
+/* FULL_REQUEST: the request line, the headers and the body as fed. */
+static int
+set_full_request(struct sk_waf_txn *t, struct sk_str body)
+{
+    struct sk_buf b = {0};
+    int rc = 0;
+    if (t->has_scalar[SK_V_REQUEST_LINE])
+        rc = sk_buf_append_str(&b, t->scalars[SK_V_REQUEST_LINE]);
+    if (rc == 0)
+        rc = sk_buf_append(&b, "\r\n", 2);
+    const struct sk_coll *h = &t->colls[SK_V_REQUEST_HEADERS];
+    for (size_t i = 0; rc == 0 && i < h->n; i++) {
+        rc = sk_buf_append_str(&b, h->e[i].name);
+        if (rc == 0)
+            rc = sk_buf_append(&b, ": ", 2);
+        if (rc == 0)
+            rc = sk_buf_append_str(&b, h->e[i].value);
+        if (rc == 0)
+            rc = sk_buf_append(&b, "\r\n", 2);
+    }
+    if (rc == 0)
+        rc = sk_buf_append(&b, "\r\n", 2);
+    if (rc == 0)
+        rc = sk_buf_append_str(&b, body);
+    if (rc == 0)
+        rc = sk__scalar_set(t, SK_V_FULL_REQUEST, sk_buf_str(&b));
+    if (rc == 0)
+        rc = sk__scalar_set_u64(t, SK_V_FULL_REQUEST_LENGTH, b.len);
+    sk_buf_fini(&b);
+    return rc;
+}
+
 int
 sk__process_request_body(struct sk_waf_txn *t)
 {
     struct sk_str body = sk_buf_str(&t->reqbody);
     int rc = sk__scalar_set_u64(t, SK_V_REQUEST_BODY_LENGTH, body.len);
+    if (rc == 0 && t->rules->uses_full_request)
+        rc = set_full_request(t, body);
     if (rc != 0)
         return rc;
     if (!t->reqbody_access)
@@ -355,11 +384,10 @@ sk__process_request_body(struct sk_waf_txn *t)
         if (rc != 0)
             return rc;
     }
-    static const char *const names[] = {"", "URLENCODED", "MULTIPART",
-                                        "JSON", "XML"};
+    static const char *const names[] = {"", "URLENCODED", "MULTIPART", "JSON",
+                                        "XML"};
     if (t->processor != SK_BP_NONE) {
-        rc = sk__scalar_set_c(t, SK_V_REQBODY_PROCESSOR,
-                              names[t->processor]);
+        rc = sk__scalar_set_c(t, SK_V_REQBODY_PROCESSOR, names[t->processor]);
         if (rc != 0)
             return rc;
     }
@@ -370,8 +398,7 @@ sk__process_request_body(struct sk_waf_txn *t)
     /* REQUEST_BODY: the raw body, except under the multipart and XML
      * processors, where ModSecurity v2 (whose behaviour CRS's tests
      * expect) leaves it empty unless forceRequestBodyVariable is on. */
-    bool raw = t->processor == SK_BP_NONE ||
-               t->processor == SK_BP_URLENCODED ||
+    bool raw = t->processor == SK_BP_NONE || t->processor == SK_BP_URLENCODED ||
                t->processor == SK_BP_JSON || t->force_reqbody_var;
     if (raw && body.len > 0) {
         rc = sk__scalar_set(t, SK_V_REQUEST_BODY, body);
@@ -383,9 +410,8 @@ sk__process_request_body(struct sk_waf_txn *t)
     switch (t->processor) {
     case SK_BP_URLENCODED: {
         struct args_ctx c = {t, SK_V_ARGS_POST};
-        rc = sk_http_parse_urlencoded(t->arena, body,
-                                      t->rules->arg_separator, SK_LIMIT_ARGS,
-                                      add_arg, &c);
+        rc = sk_http_parse_urlencoded(t->arena, body, t->rules->arg_separator,
+                                      SK_LIMIT_ARGS, add_arg, &c);
         if (rc == -SK_ELIMIT)
             rc = sk__coll_set(t, &t->colls[SK_V_TX],
                               SK_STR_LIT("MSC_ARGS_LIMIT_EXCEEDED"),

@@ -83,8 +83,8 @@ sk__pstore_free(struct sk_pstore *s)
 }
 
 static struct precord *
-find(struct sk_pstore *s, enum sk_var_id coll, struct sk_str key,
-     int64_t now, unsigned timeout)
+find(struct sk_pstore *s, enum sk_var_id coll, struct sk_str key, int64_t now,
+     unsigned timeout)
 {
     struct precord **pp = &s->head;
     while (*pp != NULL) {
@@ -129,10 +129,10 @@ sk__pstore_load(struct sk_waf_txn *t, enum sk_var_id coll, struct sk_str key)
         for (size_t i = 0; i < r->nvars && rc == 0; i++) {
             if (r->vars[i].expires != 0 && r->vars[i].expires <= now)
                 continue;
-            rc = sk__coll_add(t, &t->colls[coll],
-                              sk_str_make(r->vars[i].name, r->vars[i].name_len),
-                              sk_str_make(r->vars[i].value,
-                                          r->vars[i].value_len));
+            rc = sk__coll_add(
+                t, &t->colls[coll],
+                sk_str_make(r->vars[i].name, r->vars[i].name_len),
+                sk_str_make(r->vars[i].value, r->vars[i].value_len));
             if (rc == 0)
                 t->colls[coll].e[t->colls[coll].n - 1].expires =
                     r->vars[i].expires;

@@ -156,14 +156,12 @@ sk_waf_txn_new(const struct sk_waf_rules *r, const char *id)
     t->audit_engine = r->audit_engine;
     t->audit_parts = r->audit_parts;
     t->highest_severity = 255;
-    static const enum sk_var_id unique[] = {SK_V_TX,      SK_V_IP,
-                                            SK_V_GLOBAL,  SK_V_SESSION,
-                                            SK_V_USER,    SK_V_RESOURCE,
-                                            SK_V_ENV};
+    static const enum sk_var_id unique[] = {
+        SK_V_TX,   SK_V_IP,       SK_V_GLOBAL, SK_V_SESSION,
+        SK_V_USER, SK_V_RESOURCE, SK_V_ENV};
     for (size_t i = 0; i < sizeof(unique) / sizeof(unique[0]); i++)
         t->colls[unique[i]].unique = true;
-    if (t->id == NULL ||
-        sk__scalar_set_c(t, SK_V_UNIQUE_ID, t->id) != 0) {
+    if (t->id == NULL || sk__scalar_set_c(t, SK_V_UNIQUE_ID, t->id) != 0) {
         sk_arena_free(a);
         return NULL;
     }
@@ -205,8 +203,7 @@ sk_waf_txn_connection(struct sk_waf_txn *t, const char *client_ip,
 
 int
 sk_waf_txn_request_header(struct sk_waf_txn *t, const char *name,
-                          size_t name_len, const char *value,
-                          size_t value_len)
+                          size_t name_len, const char *value, size_t value_len)
 {
     struct sk_str n = sk_str_make(name, name_len);
     struct sk_str v = sk_str_make(value, value_len);
@@ -245,22 +242,26 @@ sk_waf_txn_response_status(struct sk_waf_txn *t, int status,
     int rc = sk__scalar_set_u64(t, SK_V_RESPONSE_STATUS, (uint64_t)status);
     if (rc == 0 && protocol != NULL)
         rc = sk__scalar_set_c(t, SK_V_RESPONSE_PROTOCOL, protocol);
+    if (rc == 0) {
+        char line[64];
+        snprintf(line, sizeof(line), "%s %d",
+                 protocol != NULL ? protocol : "HTTP/1.1", status);
+        rc = sk__scalar_set_c(t, SK_V_STATUS_LINE, line);
+    }
     return rc;
 }
 
 int
 sk_waf_txn_response_header(struct sk_waf_txn *t, const char *name,
-                           size_t name_len, const char *value,
-                           size_t value_len)
+                           size_t name_len, const char *value, size_t value_len)
 {
     struct sk_str n = sk_str_make(name, name_len);
     struct sk_str v = sk_str_make(value, value_len);
     int rc = sk__coll_add(t, &t->colls[SK_V_RESPONSE_HEADERS], n, v);
     if (rc != 0)
         return rc;
-    struct sk_entry *e =
-        &t->colls[SK_V_RESPONSE_HEADERS].e[t->colls[SK_V_RESPONSE_HEADERS].n -
-                                           1];
+    struct sk_entry *e = &t->colls[SK_V_RESPONSE_HEADERS]
+                              .e[t->colls[SK_V_RESPONSE_HEADERS].n - 1];
     if (sk_str_eq_c_nocase(n, "Content-Type")) {
         t->res_content_type = e->value;
         rc = sk__scalar_set(t, SK_V_RESPONSE_CONTENT_TYPE, v);
@@ -456,8 +457,8 @@ run_ctl(struct sk_waf_txn *t, const struct sk_ract *ra)
     case SK_CTL_RULE_REMOVE_TARGET_BY_TAG:
     case SK_CTL_RULE_REMOVE_TARGET_BY_MSG:
         for (size_t i = 0; i < ra->ntargets; i++) {
-            struct sk_rt_exclusion *x = grow(t, (void **)&t->excl, &t->nexcl,
-                                             &t->capexcl, sizeof(*x));
+            struct sk_rt_exclusion *x =
+                grow(t, (void **)&t->excl, &t->nexcl, &t->capexcl, sizeof(*x));
             if (x == NULL)
                 return -SK_ENOMEM;
             x->ctl = ra;
@@ -509,9 +510,8 @@ run_ract(struct sk_waf_txn *t, const struct sk_ract *ra)
         rc = sk__macro_expand(t, &ra->value, &v);
         if (rc != 0)
             return rc;
-        return sk__scalar_set(t, ra->kind == SK_RA_SETUID ? SK_V_USERID
-                                                          : SK_V_SESSIONID,
-                              v);
+        return sk__scalar_set(
+            t, ra->kind == SK_RA_SETUID ? SK_V_USERID : SK_V_SESSIONID, v);
     case SK_RA_DEPRECATEVAR:
         return 0;
     }
@@ -580,8 +580,8 @@ on_value_match(struct sk_waf_txn *t, const struct sk_rule *rule,
         tgt->def->kind == SK_VK_XML || tgt->count) {
         full = sk_str_c(tgt->def->name);
     } else {
-        char *s = sk_arena_alloc(t->arena, strlen(tgt->def->name) + 1 +
-                                               name.len + 1);
+        char *s =
+            sk_arena_alloc(t->arena, strlen(tgt->def->name) + 1 + name.len + 1);
         if (s == NULL)
             return -SK_ENOMEM;
         size_t dl = strlen(tgt->def->name);
@@ -667,14 +667,12 @@ tcache_room(struct sk_waf_txn *t)
 {
     if (t->tcache_n * 4 >= t->tcache_cap * 3) {
         size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 4096;
-        struct sk_tfn_entry *tab = sk_arena_calloc(t->arena, cap,
-                                                   sizeof(*tab));
+        struct sk_tfn_entry *tab = sk_arena_calloc(t->arena, cap, sizeof(*tab));
         if (tab != NULL) {
             for (size_t i = 0; i < t->tcache_cap; i++) {
                 const struct sk_tfn_entry *e = &t->tcache[i];
                 if (e->key != NULL)
-                    tab[tcache_slot(tab, cap, e->in, e->in_len, e->key)] =
-                        *e;
+                    tab[tcache_slot(tab, cap, e->in, e->in_len, e->key)] = *e;
             }
             t->tcache = tab;
             t->tcache_cap = cap;
@@ -690,8 +688,7 @@ tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key)
 {
     if (!tcache_room(t))
         return NULL;
-    return &t->tcache[tcache_slot(t->tcache, t->tcache_cap, in.p, in.len,
-                                  key)];
+    return &t->tcache[tcache_slot(t->tcache, t->tcache_cap, in.p, in.len, key)];
 }
 
 static void
@@ -860,8 +857,8 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
 static int
 record_match(struct sk_waf_txn *t, const struct sk_rule *rule, int phase)
 {
-    struct sk_waf_match *m = grow(t, (void **)&t->matches, &t->nmatches,
-                                  &t->capmatches, sizeof(*m));
+    struct sk_waf_match *m =
+        grow(t, (void **)&t->matches, &t->nmatches, &t->capmatches, sizeof(*m));
     if (m == NULL)
         return -SK_ENOMEM;
     memset(m, 0, sizeof(*m));
@@ -1010,8 +1007,7 @@ sk_waf_txn_phase(struct sk_waf_txn *t, int phase)
         else if (p == 2)
             rc = sk__process_request_body(t);
         else if (p == 4 && t->resbody.len > 0)
-            rc = sk__scalar_set(t, SK_V_RESPONSE_BODY,
-                                sk_buf_str(&t->resbody));
+            rc = sk__scalar_set(t, SK_V_RESPONSE_BODY, sk_buf_str(&t->resbody));
         if (rc != 0)
             return rc;
         rc = run_phase(t, p);

@@ -16,7 +16,7 @@
 struct sk_entry {
     struct sk_str name;
     struct sk_str value;
-    uint32_t hash;   /* sk__name_hash(name): most lookups compare this */
+    uint32_t hash; /* sk__name_hash(name): most lookups compare this */
     /* The last selector regex tried on this name and its result: CRS
      * repeats the same exclusion (!REQUEST_COOKIES:/__utm/) in a hundred
      * rules, and the compiler gives equal patterns one compiled code. */
@@ -70,7 +70,7 @@ struct sk_waf_txn {
     bool has_scalar[SK_V__COUNT];
 
     /* Request data as fed. */
-    struct sk_buf reqbody;  /* heap; freed with the transaction */
+    struct sk_buf reqbody; /* heap; freed with the transaction */
     struct sk_buf resbody;
     bool reqbody_truncated, resbody_truncated;
     struct sk_str content_type; /* request Content-Type */

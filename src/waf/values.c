@@ -112,8 +112,7 @@ sk__coll_del(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name)
         if (c->e[i].hash != h || !sk_str_eq_nocase(c->e[i].name, name))
             c->e[w++] = c->e[i];
     c->n = w;
-    if (c->unique && c->idx != NULL &&
-        index_rebuild(t, c, c->idx_cap) != 0) {
+    if (c->unique && c->idx != NULL && index_rebuild(t, c, c->idx_cap) != 0) {
         /* No memory for a new index: fall back to scanning. */
         c->idx = NULL;
         c->idx_cap = 0;
@@ -255,8 +254,7 @@ selector_md(struct sk_waf_txn *t)
 }
 
 static bool
-key_matches(struct sk_waf_txn *t, const struct sk_target *x,
-            struct sk_entry *e)
+key_matches(struct sk_waf_txn *t, const struct sk_target *x, struct sk_entry *e)
 {
     struct sk_str name = e->name;
     if (x->key_re != NULL) {
@@ -363,8 +361,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
             if (rc < 0)
                 return rc;
             if (rc == SK_DECLINED)
-                return tgt->count ? fn(t, ud, tgt, vname, SK_STR_LIT("0"))
-                                  : 0;
+                return tgt->count ? fn(t, ud, tgt, vname, SK_STR_LIT("0")) : 0;
         }
         if (tgt->count)
             return fn(t, ud, tgt, vname, SK_STR_LIT("1"));
@@ -493,7 +490,8 @@ sk__macro_expand(struct sk_waf_txn *t, const struct sk_macro *m,
         if (p->def == NULL) {
             vals[i] = p->lit;
         } else {
-            struct sk_target tgt = {.def = p->def, .key = p->key,
+            struct sk_target tgt = {.def = p->def,
+                                    .key = p->key,
                                     .key_hash = sk__name_hash(p->key)};
             struct first_ctx f = {SK_STR_NULL, false};
             /* Macros read without rule exclusions: use an empty rule. */

@@ -90,7 +90,10 @@ test_buf(void **state)
     assert_int_equal(sk_buf_putc(&b, 0), 0);
     assert_int_equal(sk_buf_printf(&b, "%05d", 7), 0);
     assert_int_equal(b.len, 9);
-    assert_memory_equal(b.p, "abc\0" "00007", 9);
+    assert_memory_equal(b.p,
+                        "abc\0"
+                        "00007",
+                        9);
     sk_alloc_fail_at(1, 1);
     char big[1000] = {0};
     assert_int_equal(sk_buf_append(&b, big, sizeof(big)), -SK_ENOMEM);
@@ -104,15 +107,13 @@ static void
 test_str(void **state)
 {
     (void)state;
-    assert_true(sk_str_eq_c_nocase(SK_STR_LIT("Content-Type"),
-                                   "content-type"));
+    assert_true(sk_str_eq_c_nocase(SK_STR_LIT("Content-Type"), "content-type"));
     assert_false(sk_str_eq_c(SK_STR_LIT("abc"), "abcd"));
-    assert_int_equal(sk_str_find(SK_STR_LIT("hello world"),
-                                 SK_STR_LIT("wor")), 6);
+    assert_int_equal(sk_str_find(SK_STR_LIT("hello world"), SK_STR_LIT("wor")),
+                     6);
     assert_int_equal(sk_str_find(SK_STR_LIT("a"), SK_STR_LIT("ab")), -1);
     uint64_t v = 0;
-    assert_int_equal(sk_str_to_u64(SK_STR_LIT("18446744073709551615"), &v),
-                     0);
+    assert_int_equal(sk_str_to_u64(SK_STR_LIT("18446744073709551615"), &v), 0);
     assert_true(v == UINT64_MAX);
     assert_int_equal(sk_str_to_u64(SK_STR_LIT("18446744073709551616"), &v),
                      -SK_EPARSE);
@@ -160,8 +161,7 @@ test_redact(void **state)
     check_redact("tel 0312345678", "tel 0312345678");
     check_redact("x41111111111111110", "x41111111111111110");
     /* Secret fields in the usual shapes. */
-    check_redact("user=bob&password=hunter2&a=b",
-                 "user=bob&password=***&a=b");
+    check_redact("user=bob&password=hunter2&a=b", "user=bob&password=***&a=b");
     check_redact("{\"cvv\":\"123\",\"n\":1}", "{\"cvv\":\"***\",\"n\":1}");
     check_redact("card_cvc: 999", "card_cvc: ***");
     check_redact("passport=1", "passport=***");

@@ -60,17 +60,16 @@ run(struct sk_waf_rules *r, const char *method, const char *uri,
 {
     struct sk_waf_txn *t = sk_waf_txn_new(r, "t1");
     assert_non_null(t);
-    assert_int_equal(sk_waf_txn_connection(t, "10.0.0.1", 1234, "10.0.0.2",
-                                           80),
+    assert_int_equal(sk_waf_txn_connection(t, "10.0.0.1", 1234, "10.0.0.2", 80),
                      0);
     assert_int_equal(sk_waf_txn_request_line(t, method, strlen(method), uri,
                                              strlen(uri), "HTTP/1.1", 8),
                      0);
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
-        assert_int_equal(sk_waf_txn_request_header(
-                             t, headers[i], strlen(headers[i]),
-                             headers[i + 1], strlen(headers[i + 1])),
-                         0);
+        assert_int_equal(
+            sk_waf_txn_request_header(t, headers[i], strlen(headers[i]),
+                                      headers[i + 1], strlen(headers[i + 1])),
+            0);
     assert_int_equal(sk_waf_txn_phase(t, 1), 0);
     if (body != NULL)
         assert_int_equal(sk_waf_txn_request_body(t, body, strlen(body)), 0);
@@ -93,10 +92,10 @@ static void
 test_basic_rx_and_deny(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecRule ARGS \"@rx ^evil\" \"id:1,phase:1,deny,status:406,"
-        "msg:'bad %{MATCHED_VAR_NAME}',logdata:'%{MATCHED_VAR}'\"\n");
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule ARGS \"@rx ^evil\" \"id:1,phase:1,deny,status:406,"
+             "msg:'bad %{MATCHED_VAR_NAME}',logdata:'%{MATCHED_VAR}'\"\n");
     struct sk_waf_txn *t = run(r, "GET", "/?a=good&b=evil%21", NULL, NULL);
     struct sk_waf_verdict v;
     sk_waf_txn_verdict(t, &v);
@@ -162,14 +161,14 @@ static void
 test_setvar_arithmetic_and_delete(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecAction \"id:10,phase:1,pass,nolog,setvar:tx.score=5,"
-        "setvar:tx.crit=3\"\n"
-        "SecRule ARGS \"@rx x\" \"id:11,phase:1,pass,nolog,"
-        "setvar:'tx.score=+%{tx.crit}'\"\n"
-        "SecAction \"id:12,phase:1,pass,nolog,setvar:tx.score=-1,"
-        "setvar:tx.gone=1,setvar:!tx.gone\"\n"
-        "SecRuleEngine On\n");
+    struct sk_waf_rules *r =
+        load("SecAction \"id:10,phase:1,pass,nolog,setvar:tx.score=5,"
+             "setvar:tx.crit=3\"\n"
+             "SecRule ARGS \"@rx x\" \"id:11,phase:1,pass,nolog,"
+             "setvar:'tx.score=+%{tx.crit}'\"\n"
+             "SecAction \"id:12,phase:1,pass,nolog,setvar:tx.score=-1,"
+             "setvar:tx.gone=1,setvar:!tx.gone\"\n"
+             "SecRuleEngine On\n");
     /* Two matching values add twice, as ModSecurity does. */
     struct sk_waf_txn *t = run(r, "GET", "/?a=x&b=xx&c=y", NULL, NULL);
     assert_string_equal(sk_waf_txn_tx(t, "score"), "10");
@@ -183,15 +182,14 @@ static void
 test_skipafter_and_skip(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecRule REQUEST_METHOD \"@streq GET\" "
-        "\"id:20,phase:1,pass,nolog,skipAfter:END\"\n"
-        "SecAction \"id:21,phase:1,pass\"\n"
-        "SecMarker END\n"
-        "SecAction \"id:22,phase:1,pass,skip:1\"\n"
-        "SecAction \"id:23,phase:1,pass\"\n"
-        "SecAction \"id:24,phase:1,pass\"\n");
+    struct sk_waf_rules *r = load("SecRuleEngine On\n"
+                                  "SecRule REQUEST_METHOD \"@streq GET\" "
+                                  "\"id:20,phase:1,pass,nolog,skipAfter:END\"\n"
+                                  "SecAction \"id:21,phase:1,pass\"\n"
+                                  "SecMarker END\n"
+                                  "SecAction \"id:22,phase:1,pass,skip:1\"\n"
+                                  "SecAction \"id:23,phase:1,pass\"\n"
+                                  "SecAction \"id:24,phase:1,pass\"\n");
     struct sk_waf_txn *t = run(r, "GET", "/", NULL, NULL);
     assert_false(matched(t, 21));
     assert_true(matched(t, 22));
@@ -208,18 +206,17 @@ static void
 test_counting_negation_exclusion_regex_selector(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecRule &ARGS \"@eq 3\" \"id:30,phase:2,pass\"\n"
-        "SecRule ARGS|!ARGS:pw \"@rx secret\" \"id:31,phase:2,pass\"\n"
-        "SecRule ARGS:/^id_/ \"@rx ^7$\" \"id:32,phase:2,pass\"\n"
-        "SecRule &REQUEST_HEADERS:X-Missing \"!@eq 0\" "
-        "\"id:33,phase:1,pass\"\n"
-        "SecRule REQUEST_HEADERS:user-agent \"!@rx ^curl\" "
-        "\"id:34,phase:1,pass\"\n");
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule &ARGS \"@eq 3\" \"id:30,phase:2,pass\"\n"
+             "SecRule ARGS|!ARGS:pw \"@rx secret\" \"id:31,phase:2,pass\"\n"
+             "SecRule ARGS:/^id_/ \"@rx ^7$\" \"id:32,phase:2,pass\"\n"
+             "SecRule &REQUEST_HEADERS:X-Missing \"!@eq 0\" "
+             "\"id:33,phase:1,pass\"\n"
+             "SecRule REQUEST_HEADERS:user-agent \"!@rx ^curl\" "
+             "\"id:34,phase:1,pass\"\n");
     static const char *const hdrs[] = {"User-Agent", "curl/8", NULL};
-    struct sk_waf_txn *t = run(r, "GET", "/?pw=secret&ID_x=7&z=1", hdrs,
-                               NULL);
+    struct sk_waf_txn *t = run(r, "GET", "/?pw=secret&ID_x=7&z=1", hdrs, NULL);
     assert_true(matched(t, 30));
     assert_false(matched(t, 31)); /* excluded target */
     assert_true(matched(t, 32));  /* case-insensitive regex selector */
@@ -261,11 +258,11 @@ static void
 test_default_action_and_block(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecDefaultAction \"phase:2,log,auditlog,deny,status:418,"
-        "t:lowercase\"\n"
-        "SecRule ARGS \"@streq abc\" \"id:50,phase:2,block\"\n");
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecDefaultAction \"phase:2,log,auditlog,deny,status:418,"
+             "t:lowercase\"\n"
+             "SecRule ARGS \"@streq abc\" \"id:50,phase:2,block\"\n");
     struct sk_waf_txn *t = run(r, "GET", "/?x=ABC", NULL, NULL);
     struct sk_waf_verdict v;
     sk_waf_txn_verdict(t, &v);
@@ -279,12 +276,12 @@ static void
 test_update_target_and_remove(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecRule ARGS \"@rx bad\" \"id:60,phase:2,pass\"\n"
-        "SecRule ARGS \"@rx bad\" \"id:61,phase:2,pass\"\n"
-        "SecRuleUpdateTargetById 60 \"!ARGS:note\"\n"
-        "SecRuleRemoveById 61\n");
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule ARGS \"@rx bad\" \"id:60,phase:2,pass\"\n"
+             "SecRule ARGS \"@rx bad\" \"id:61,phase:2,pass\"\n"
+             "SecRuleUpdateTargetById 60 \"!ARGS:note\"\n"
+             "SecRuleRemoveById 61\n");
     struct sk_waf_txn *t = run(r, "GET", "/?note=bad", NULL, NULL);
     assert_false(matched(t, 60));
     assert_false(matched(t, 61));
@@ -313,11 +310,13 @@ test_urlencoded_body_and_request_vars(void **state)
         "SecRule REQUEST_COOKIES:sid \"@streq 42\" \"id:77,phase:1,pass\"\n"
         "SecRule REQUEST_COOKIES_NAMES \"@streq sid\" \"id:78,phase:1,pass\"\n"
         "SecRule SERVER_NAME \"@streq example.org\" \"id:79,phase:1,pass\"\n");
-    static const char *const hdrs[] = {
-        "Content-Type", "application/x-www-form-urlencoded",
-        "Cookie",       "sid=42",
-        "Host",         "example.org:8080",
-        NULL};
+    static const char *const hdrs[] = {"Content-Type",
+                                       "application/x-www-form-urlencoded",
+                                       "Cookie",
+                                       "sid=42",
+                                       "Host",
+                                       "example.org:8080",
+                                       NULL};
     struct sk_waf_txn *t = run(r, "POST", "/p%20a?q=%41", hdrs, "name=a+b");
     for (uint64_t id = 70; id <= 79; id++) {
         if (!matched(t, id))
@@ -370,13 +369,13 @@ static void
 test_dynamic_operator_argument(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecAction \"id:80,phase:1,pass,nolog,"
-        "setvar:'tx.allowed=GET HEAD POST',setvar:tx.max=2\"\n"
-        "SecRule REQUEST_METHOD \"!@within %{tx.allowed}\" "
-        "\"id:81,phase:1,pass\"\n"
-        "SecRule &ARGS \"@gt %{tx.max}\" \"id:82,phase:1,pass\"\n");
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecAction \"id:80,phase:1,pass,nolog,"
+             "setvar:'tx.allowed=GET HEAD POST',setvar:tx.max=2\"\n"
+             "SecRule REQUEST_METHOD \"!@within %{tx.allowed}\" "
+             "\"id:81,phase:1,pass\"\n"
+             "SecRule &ARGS \"@gt %{tx.max}\" \"id:82,phase:1,pass\"\n");
     struct sk_waf_txn *t = run(r, "PUT", "/?a=1&b=2&c=3", NULL, NULL);
     assert_true(matched(t, 81));
     assert_true(matched(t, 82));
@@ -392,11 +391,11 @@ static void
 test_persistent_ip_collection(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecAction \"id:90,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR},"
-        "setvar:ip.hits=+1\"\n"
-        "SecRule IP:hits \"@ge 3\" \"id:91,phase:1,pass\"\n");
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecAction \"id:90,phase:1,pass,nolog,initcol:ip=%{REMOTE_ADDR},"
+             "setvar:ip.hits=+1\"\n"
+             "SecRule IP:hits \"@ge 3\" \"id:91,phase:1,pass\"\n");
     for (int i = 0; i < 2; i++) {
         struct sk_waf_txn *t = run(r, "GET", "/", NULL, NULL);
         assert_false(matched(t, 91));
@@ -412,17 +411,40 @@ static void
 test_multimatch_and_transform_chain(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine On\n"
-        "SecRule ARGS \"@streq <x>\" "
-        "\"id:100,phase:2,pass,t:none,t:urlDecode,t:lowercase\"\n"
-        "SecRule ARGS \"@streq %3CX%3E\" "
-        "\"id:101,phase:2,pass,multiMatch,t:none,t:urlDecode\"\n");
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule ARGS \"@streq <x>\" "
+             "\"id:100,phase:2,pass,t:none,t:urlDecode,t:lowercase\"\n"
+             "SecRule ARGS \"@streq %3CX%3E\" "
+             "\"id:101,phase:2,pass,multiMatch,t:none,t:urlDecode\"\n");
     struct sk_waf_txn *t = run(r, "GET", "/?a=%253CX%253E", NULL, NULL);
     assert_true(matched(t, 100));
     assert_true(matched(t, 101)); /* matched before the transformation */
     sk_waf_txn_free(t);
     sk_waf_rules_free(r);
+}
+
+static void
+test_full_request_and_status_line(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRequestBodyAccess On\n"
+             "SecRule FULL_REQUEST \"@rx ^POST /f HTTP/1.1\\r\\nHost: h\\r\\n"
+             "(?:.*\\r\\n)*\\r\\nk=v$\" \"id:120,phase:2,pass\"\n"
+             "SecRule STATUS_LINE \"@streq HTTP/1.1 200\" "
+             "\"id:121,phase:3,pass\"\n");
+    static const char *const hdrs[] = {
+        "Host", "h", "Content-Type", "application/x-www-form-urlencoded", NULL};
+    struct sk_waf_txn *t = run(r, "POST", "/f", hdrs, "k=v");
+    assert_true(matched(t, 120));
+    assert_true(matched(t, 121));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+    const char *e = load_fail("SecRule URLENCODED_ERROR \"@eq 1\" "
+                              "\"id:122,phase:2,pass\"\n");
+    assert_non_null(strstr(e, "not supported"));
 }
 
 static int
@@ -462,12 +484,11 @@ static void
 test_redacted_log_line(void **state)
 {
     (void)state;
-    struct sk_waf_rules *r = load(
-        "SecRuleEngine DetectionOnly\n"
-        "SecRule ARGS:card \"@rx \\d\" \"id:110,phase:2,pass,"
-        "logdata:'%{MATCHED_VAR}'\"\n");
-    struct sk_waf_txn *t = run(r, "GET", "/?card=4111111111111111", NULL,
-                               NULL);
+    struct sk_waf_rules *r =
+        load("SecRuleEngine DetectionOnly\n"
+             "SecRule ARGS:card \"@rx \\d\" \"id:110,phase:2,pass,"
+             "logdata:'%{MATCHED_VAR}'\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/?card=4111111111111111", NULL, NULL);
     char line[2048];
     sk_waf_txn_format_match(t, 0, line, sizeof(line));
     assert_null(strstr(line, "4111111111111111"));
@@ -496,6 +517,7 @@ main(void)
         cmocka_unit_test(test_multimatch_and_transform_chain),
         cmocka_unit_test(test_tables_sorted_unique),
         cmocka_unit_test(test_redacted_log_line),
+        cmocka_unit_test(test_full_request_and_status_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
