@@ -30,7 +30,7 @@ enum sk_http_err {
     SK_HTTP_E_HEADERS_TOO_BIG = 10, /* header section over the limit (431) */
     SK_HTTP_E_TOO_MANY_HEADERS = 11,
     SK_HTTP_E_CL_AND_TE = 12, /* both Content-Length and T-E */
-    SK_HTTP_E_BAD_CL = 13,    /* bad or several differing C-L */
+    SK_HTTP_E_BAD_CL = 13,    /* bad C-L, or several (even equal) */
     SK_HTTP_E_BAD_TE = 14,    /* T-E other than chunked (501) */
     SK_HTTP_E_CHUNK = 15,     /* bad chunk size, extension or CRLF */
     SK_HTTP_E_HOST = 16,      /* missing (1.1) or several Host */
