@@ -35,7 +35,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_in(req.target, data, size);
         check_in(req.path, data, size);
         check_in(req.query, data, size);
-        check_in(req.fragment, data, size);
         for (size_t i = 0; i < req.nheaders; i++) {
             check_in(req.headers[i].name, data, size);
             check_in(req.headers[i].value, data, size);

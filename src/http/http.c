@@ -35,7 +35,7 @@ static const struct {
     [SK_HTTP_E_BAD_CL] = {"bad or repeated Content-Length", 400},
     [SK_HTTP_E_BAD_TE] = {"unsupported Transfer-Encoding", 501},
     [SK_HTTP_E_CHUNK] = {"bad chunked framing", 400},
-    [SK_HTTP_E_HOST] = {"missing or repeated Host", 400},
+    [SK_HTTP_E_HOST] = {"missing, repeated or invalid Host", 400},
     [SK_HTTP_E_BARE_LF] = {"LF line ending without CR", 400},
 };
 
@@ -216,14 +216,6 @@ split_target(struct sk_http_request *req)
 {
     struct sk_str t = req->target;
     size_t end = t.len;
-    for (size_t i = 0; i < t.len; i++) {
-        if (t.p[i] == '#') {
-            end = i;
-            req->has_fragment = true;
-            req->fragment = sk_str_make(t.p + i + 1, t.len - i - 1);
-            break;
-        }
-    }
     req->path = sk_str_make(t.p, end);
     for (size_t i = 0; i < end; i++) {
         if (t.p[i] == '?') {
@@ -269,6 +261,12 @@ parse_request_line(struct sk_str line, struct sk_http_request *req,
         return -SK_EPARSE;
     }
     req->target = sk_str_make(line.p + ts, i - ts);
+    /* A fragment is not part of a request-target (RFC 9112 section 3.2);
+     * clients never send one, so it is refused rather than guessed at. */
+    if (memchr(req->target.p, '#', req->target.len) != NULL) {
+        *err = SK_HTTP_E_URI;
+        return -SK_EPARSE;
+    }
     i++;
     struct sk_str proto = sk_str_make(line.p + i, line.len - i);
     req->protocol = proto;
@@ -277,8 +275,11 @@ parse_request_line(struct sk_str line, struct sk_http_request *req,
     } else if (sk_str_eq_c(proto, "HTTP/1.0")) {
         req->version = 10;
     } else {
+        /* A well-formed HTTP/x.y of another major version is 505; HTTP/0.x
+         * never existed in this form (0.9 had no version), so it is a
+         * malformed request line (400). */
         bool looks = proto.len == 8 && memcmp(proto.p, "HTTP/", 5) == 0 &&
-                     proto.p[5] >= '0' && proto.p[5] <= '9' &&
+                     proto.p[5] >= '1' && proto.p[5] <= '9' &&
                      proto.p[6] == '.' && proto.p[7] >= '0' &&
                      proto.p[7] <= '9';
         *err = looks ? SK_HTTP_E_VERSION : SK_HTTP_E_REQUEST_LINE;
@@ -320,8 +321,61 @@ parse_request_line(struct sk_str line, struct sk_http_request *req,
 struct head_scan {
     size_t nfields;
     size_t ncl, nte, nhost;
-    struct sk_str cl, te;
+    struct sk_str cl, te, host;
 };
+
+/*
+ * A Host value must be uri-host [":" port] (RFC 9110 section 7.2) and not
+ * empty: a reverse proxy in front of a site always serves an authority.
+ * The reg-name may not hold percent-encoding: DNS names never need it, and
+ * a decoded NUL or control byte must not reach the upstream's routing.
+ */
+static bool
+valid_host(struct sk_str h)
+{
+    size_t i = 0;
+    if (h.len == 0)
+        return false;
+    if (h.p[0] == '[') {
+        while (i < h.len && h.p[i] != ']') {
+            uint8_t c = h.p[i];
+            if (i > 0 && !(((c | 0x20) >= 'a' && (c | 0x20) <= 'f') ||
+                           (c >= '0' && c <= '9') || c == ':' || c == '.' ||
+                           (c | 0x20) == 'v'))
+                return false;
+            i++;
+        }
+        if (i == h.len)
+            return false;
+        i++;
+    } else {
+        while (i < h.len && h.p[i] != ':') {
+            uint8_t c = h.p[i];
+            bool ok = ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+                      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                      c == '_' || c == '~' || c == '!' || c == '$' ||
+                      c == '&' || c == '\'' || c == '(' || c == ')' ||
+                      c == '*' || c == '+' || c == ',' || c == ';' ||
+                      c == '=';
+            if (!ok)
+                return false;
+            i++;
+        }
+        if (i == 0)
+            return false;
+    }
+    if (i == h.len)
+        return true;
+    if (h.p[i] != ':')
+        return false;
+    /* An empty port is allowed by the grammar; at most five digits. */
+    if (h.len - i - 1 > 5)
+        return false;
+    for (size_t k = i + 1; k < h.len; k++)
+        if (h.p[k] < '0' || h.p[k] > '9')
+            return false;
+    return true;
+}
 
 static int
 parse_field(struct sk_str line, struct sk_http_header *h, enum sk_http_err *err)
@@ -412,6 +466,7 @@ scan_fields(struct sk_str in, size_t off, struct head_scan *hs,
             hs->te = h.value;
         } else if (sk_str_eq_c_nocase(h.name, "host")) {
             hs->nhost++;
+            hs->host = h.value;
         }
         if (hdrs != NULL)
             hdrs[hs->nfields] = h;
@@ -450,7 +505,8 @@ check_framing(const struct head_scan *hs, struct sk_http_request *req,
         }
         req->body_kind = SK_HTTP_BODY_LENGTH;
     }
-    if (hs->nhost > 1 || (hs->nhost == 0 && req->version == 11)) {
+    if (hs->nhost > 1 || (hs->nhost == 0 && req->version == 11) ||
+        (hs->nhost == 1 && !valid_host(hs->host))) {
         *err = SK_HTTP_E_HOST;
         return -SK_EPARSE;
     }

@@ -68,14 +68,6 @@ struct sk_http_request {
     struct sk_str path;   /* target before '?' (origin or absolute form) */
     struct sk_str query;  /* after '?', without it; len 0 when absent */
     bool has_query;
-    /*
-     * Added: a '#' fragment is tolerated in the target. Like ModSecurity
-     * v3.0.9 it stays in `target` (REQUEST_URI_RAW, REQUEST_LINE) but is
-     * cut off before `path` and `query` are split; `fragment` is the part
-     * after '#' (without it).
-     */
-    struct sk_str fragment;
-    bool has_fragment;
     struct sk_str protocol;         /* "HTTP/1.1" */
     unsigned version;               /* 10 or 11 */
     struct sk_str request_line;     /* the whole line without CRLF */
