@@ -11,6 +11,7 @@
 #include "waf/engine.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -21,9 +22,12 @@
 #include "util/limits.h"
 #include "bodyproc/bodyproc.h"
 
+struct dir_def;
+
 /* Compiler state carried between directives. */
 struct cstate {
     struct sk_waf_rules *r;
+    const struct dir_def *def;  /* the directive being compiled */
     struct sk_rule *open_chain; /* last link of a chain awaiting a link */
 };
 
@@ -1121,6 +1125,27 @@ find_rule_by_id(struct sk_waf_rules *r, uint64_t id)
     return NULL;
 }
 
+/* Puts the default's transformations before the rule's own, unless the
+ * rule said t:none (ModSecurity's merge of SecDefaultAction). */
+static int
+prepend_default_tfns(struct sk_waf_rules *r, struct sk_rule *rule,
+                     const struct sk_rule *d)
+{
+    if (rule->tfn_none || d->ntfns == 0)
+        return 0;
+    size_t n = d->ntfns + rule->ntfns;
+    const struct sk_transform_def **nt =
+        sk_arena_calloc(r->arena, n, sizeof(*nt));
+    if (nt == NULL)
+        return -SK_ENOMEM;
+    memcpy(nt, d->tfns, d->ntfns * sizeof(*nt));
+    if (rule->ntfns > 0)
+        memcpy(nt + d->ntfns, rule->tfns, rule->ntfns * sizeof(*nt));
+    rule->tfns = nt;
+    rule->ntfns = n;
+    return 0;
+}
+
 /* Merges SecDefaultAction into a rule starter (ModSecurity semantics:
  * the rule's own settings win; transformations of the default come first
  * unless the rule says t:none). */
@@ -1150,19 +1175,7 @@ apply_defaults(struct sk_waf_rules *r, struct sk_rule *rule)
         rule->status = d->status;
     if (rule->severity < 0)
         rule->severity = d->severity;
-    if (!rule->tfn_none && d->ntfns > 0) {
-        size_t n = d->ntfns + rule->ntfns;
-        const struct sk_transform_def **nt =
-            sk_arena_calloc(r->arena, n, sizeof(*nt));
-        if (nt == NULL)
-            return -SK_ENOMEM;
-        memcpy(nt, d->tfns, d->ntfns * sizeof(*nt));
-        if (rule->ntfns > 0)
-            memcpy(nt + d->ntfns, rule->tfns, rule->ntfns * sizeof(*nt));
-        rule->tfns = nt;
-        rule->ntfns = n;
-    }
-    return 0;
+    return prepend_default_tfns(r, rule, d);
 }
 
 static int
@@ -1253,19 +1266,10 @@ dir_secrule(struct cstate *cs, const struct sk_ast_directive *dir)
         }
     }
     /* Chain links inherit the default transformations too. */
-    if (link && !rule->tfn_none && r->has_default[rule->phase - 1] &&
-        r->defaults[rule->phase - 1].ntfns > 0) {
-        const struct sk_rule *d = &r->defaults[rule->phase - 1];
-        size_t n = d->ntfns + rule->ntfns;
-        const struct sk_transform_def **nt =
-            sk_arena_calloc(r->arena, n, sizeof(*nt));
-        if (nt == NULL)
-            return -SK_ENOMEM;
-        memcpy(nt, d->tfns, d->ntfns * sizeof(*nt));
-        if (rule->ntfns > 0)
-            memcpy(nt + d->ntfns, rule->tfns, rule->ntfns * sizeof(*nt));
-        rule->tfns = nt;
-        rule->ntfns = n;
+    if (link && r->has_default[rule->phase - 1]) {
+        int r6 = prepend_default_tfns(r, rule, &r->defaults[rule->phase - 1]);
+        if (r6 != 0)
+            return r6;
     }
     cs->open_chain = rule->chained ? rule : NULL;
     return rc;
@@ -1503,7 +1507,17 @@ struct dir_def {
     dir_fn fn;
     int min_args, max_args; /* -1: unlimited */
     const char *doc;
+    /* For the generic setters (dir_flag, dir_u64, dir_limit_action): the
+     * offset of the struct sk_waf_rules field they set. */
+    size_t field;
 };
+
+/* A field of the rule set, by the current directive's offset. */
+static void *
+dir_field(struct cstate *cs)
+{
+    return (char *)cs->r + cs->def->field;
+}
 
 static int
 want_on_off(struct cstate *cs, const struct sk_ast_directive *dir, bool *out)
@@ -1541,42 +1555,25 @@ dir_rule_engine(struct cstate *cs, const struct sk_ast_directive *dir)
     return 0;
 }
 
+/* SecRequestBodyAccess-style On/Off into a bool field. */
 static int
-dir_reqbody_access(struct cstate *cs, const struct sk_ast_directive *dir)
+dir_flag(struct cstate *cs, const struct sk_ast_directive *dir)
 {
-    return want_on_off(cs, dir, &cs->r->reqbody_access);
+    return want_on_off(cs, dir, dir_field(cs));
 }
 
+/* SecRequestBodyLimit-style byte counts into a uint64_t field. */
 static int
-dir_resbody_access(struct cstate *cs, const struct sk_ast_directive *dir)
+dir_u64(struct cstate *cs, const struct sk_ast_directive *dir)
 {
-    return want_on_off(cs, dir, &cs->r->resbody_access);
+    return want_u64(cs, dir, dir_field(cs));
 }
 
+/* Reject / ProcessPartial into a bool field (true: reject). */
 static int
-dir_reqbody_limit(struct cstate *cs, const struct sk_ast_directive *dir)
+dir_limit_action(struct cstate *cs, const struct sk_ast_directive *dir)
 {
-    return want_u64(cs, dir, &cs->r->reqbody_limit);
-}
-
-static int
-dir_reqbody_nofiles(struct cstate *cs, const struct sk_ast_directive *dir)
-{
-    return want_u64(cs, dir, &cs->r->reqbody_nofiles_limit);
-}
-
-static int
-dir_reqbody_inmemory(struct cstate *cs, const struct sk_ast_directive *dir)
-{
-    /* Bodies are always buffered in memory up to SecRequestBodyLimit;
-     * this limit would only choose memory versus a temp file. */
-    return want_u64(cs, dir, &cs->r->reqbody_inmemory_limit);
-}
-
-static int
-limit_action(struct cstate *cs, const struct sk_ast_directive *dir,
-             bool *reject)
-{
+    bool *reject = dir_field(cs);
     if (strcasecmp(dir->args[0], "Reject") == 0)
         *reject = true;
     else if (strcasecmp(dir->args[0], "ProcessPartial") == 0)
@@ -1586,24 +1583,6 @@ limit_action(struct cstate *cs, const struct sk_ast_directive *dir,
         return -SK_EPARSE;
     }
     return 0;
-}
-
-static int
-dir_reqbody_limit_action(struct cstate *cs, const struct sk_ast_directive *dir)
-{
-    return limit_action(cs, dir, &cs->r->reqbody_limit_reject);
-}
-
-static int
-dir_resbody_limit_action(struct cstate *cs, const struct sk_ast_directive *dir)
-{
-    return limit_action(cs, dir, &cs->r->resbody_limit_reject);
-}
-
-static int
-dir_resbody_limit(struct cstate *cs, const struct sk_ast_directive *dir)
-{
-    return want_u64(cs, dir, &cs->r->resbody_limit);
 }
 
 static int
@@ -1820,23 +1799,28 @@ static const struct dir_def directives[] = {
     {"SecMarker", dir_marker, 1, 1, "a target for skipAfter"},
     {"SecPcreMatchLimit", dir_pcre_limit, 1, 1, "PCRE match limit"},
     {"SecPcreMatchLimitRecursion", dir_pcre_limit, 1, 1, "PCRE depth limit"},
-    {"SecRequestBodyAccess", dir_reqbody_access, 1, 1,
-     "inspect request bodies"},
-    {"SecRequestBodyInMemoryLimit", dir_reqbody_inmemory, 1, 1,
-     "accepted; bodies are always held in memory up to the limit"},
+    {"SecRequestBodyAccess", dir_flag, 1, 1, "inspect request bodies",
+     offsetof(struct sk_waf_rules, reqbody_access)},
+    {"SecRequestBodyInMemoryLimit", dir_u64, 1, 1,
+     "accepted; bodies are always held in memory up to the limit",
+     offsetof(struct sk_waf_rules, reqbody_inmemory_limit)},
     {"SecRequestBodyJsonDepthLimit", dir_json_depth, 1, 1,
      "deepest JSON nesting"},
-    {"SecRequestBodyLimit", dir_reqbody_limit, 1, 1, "largest request body"},
-    {"SecRequestBodyLimitAction", dir_reqbody_limit_action, 1, 1,
-     "Reject or ProcessPartial"},
-    {"SecRequestBodyNoFilesLimit", dir_reqbody_nofiles, 1, 1,
-     "largest request body without files"},
-    {"SecResponseBodyAccess", dir_resbody_access, 1, 1,
-     "inspect response bodies"},
-    {"SecResponseBodyLimit", dir_resbody_limit, 1, 1,
-     "largest inspected response body"},
-    {"SecResponseBodyLimitAction", dir_resbody_limit_action, 1, 1,
-     "Reject or ProcessPartial"},
+    {"SecRequestBodyLimit", dir_u64, 1, 1, "largest request body",
+     offsetof(struct sk_waf_rules, reqbody_limit)},
+    {"SecRequestBodyLimitAction", dir_limit_action, 1, 1,
+     "Reject or ProcessPartial",
+     offsetof(struct sk_waf_rules, reqbody_limit_reject)},
+    {"SecRequestBodyNoFilesLimit", dir_u64, 1, 1,
+     "largest request body without files",
+     offsetof(struct sk_waf_rules, reqbody_nofiles_limit)},
+    {"SecResponseBodyAccess", dir_flag, 1, 1, "inspect response bodies",
+     offsetof(struct sk_waf_rules, resbody_access)},
+    {"SecResponseBodyLimit", dir_u64, 1, 1, "largest inspected response body",
+     offsetof(struct sk_waf_rules, resbody_limit)},
+    {"SecResponseBodyLimitAction", dir_limit_action, 1, 1,
+     "Reject or ProcessPartial",
+     offsetof(struct sk_waf_rules, resbody_limit_reject)},
     {"SecResponseBodyMimeType", dir_resbody_mime, 1, -1,
      "response content types to inspect"},
     {"SecRule", dir_secrule, 2, 3, "a rule"},
@@ -2081,6 +2065,7 @@ sk__waf_compile(struct sk_waf_rules *r)
                             : adup(r, ".");
         }
         r->basedir = dirname ? dirname : ".";
+        cs.def = def;
         int r2 = def->fn(&cs, dir);
         if (r2 != 0)
             rc = r2;

@@ -361,6 +361,12 @@ test_load_errors_have_locations(void **state)
     e = load_fail("SecRule ARGS \"@rx x\" \"id:1,pass,chain\"\n"
                   "SecRule ARGS \"@rx y\" \"id:2\"\n");
     assert_non_null(strstr(e, "only allowed on the first rule"));
+    e = load_fail("SecRequestBodyLimitAction Maybe\n");
+    assert_non_null(strstr(e, "expects Reject or ProcessPartial"));
+    e = load_fail("SecRequestBodyAccess Maybe\n");
+    assert_non_null(strstr(e, "expects On or Off"));
+    e = load_fail("SecResponseBodyLimit lots\n");
+    assert_non_null(strstr(e, "expects a number"));
     e = load_fail("SecStatusEngine On\n");
     assert_non_null(strstr(e, "not supported"));
 }
