@@ -443,6 +443,10 @@ test_rules(void **state)
         {"(select one)", false, false},
         {"drop table lamp", false, false},
         {"2 or 3 people", false, false},
+        {"1 and 2", false, false},
+        {"true or false", false, false},
+        {"1 or true", true, false},
+        {"1 or 1 --", true, false},
         /* XSS */
         {"<svg onload=alert(1)>", false, true},
         {"<SCRIPT SRC=//x.example/x.js>", false, true},
