@@ -252,7 +252,7 @@ static void
 test_large_inputs(void **state)
 {
     (void)state;
-    const size_t big = 2u << 20;
+    const size_t big = 1u << 20;
     uint8_t *p = malloc(big + 64);
     assert_non_null(p);
     char fp[SK_DETECT_FP_MAX];
