@@ -21,11 +21,21 @@
  * Returns true when `p[0..len)` looks like SQL injection. When it does and
  * `fingerprint` is not NULL, writes a short NUL-terminated description of
  * the token pattern that triggered (it becomes TX:0). Thread-safe.
+ *
+ * The fingerprint is at most SK_DETECT_FP_MAX - 1 token letters (see
+ * docs/detectors.md); when the input is not judged SQL injection,
+ * fingerprint[0] is set to NUL. `p` may be NULL when `len` is 0. The
+ * caller owns both buffers; nothing is kept after the call. Does not
+ * allocate or block; time is linear in `len`.
  */
 bool sk_detect_sqli(const uint8_t *p, size_t len,
                     char fingerprint[SK_DETECT_FP_MAX]);
 
-/* Returns true when `p[0..len)` looks like cross-site scripting. */
+/*
+ * Returns true when `p[0..len)` looks like cross-site scripting. `p` may
+ * be NULL when `len` is 0. Thread-safe; does not allocate or block; time
+ * is linear in `len`.
+ */
 bool sk_detect_xss(const uint8_t *p, size_t len);
 
 #endif

@@ -81,16 +81,17 @@ enum {
 };
 
 /* Token flags. */
-#define F_CLOSED 0x01  /* string has its closing quote */
-#define F_BLANK 0x02   /* string content is empty or blanks only */
-#define F_STRONG 0x04  /* function used for delays / exfiltration */
-#define F_SYM 0x08     /* operator spelled with symbols, not a word */
-#define F_CMP 0x10     /* comparison operator */
-#define F_CTX 0x20     /* the string the reading starts inside */
-#define F_XPROC 0x40   /* word naming an extended stored procedure */
-#define F_WORDOP 0x80  /* operator spelled as a word (LIKE, IS, ...) */
-#define F_JOIN 0x100   /* joins values into one: | || + - & && ^ */
-#define F_SYSTAB 0x200 /* word naming a system catalog table */
+#define F_CLOSED 0x01   /* string has its closing quote */
+#define F_BLANK 0x02    /* string content is empty or blanks only */
+#define F_STRONG 0x04   /* function used for delays / exfiltration */
+#define F_SYM 0x08      /* operator spelled with symbols, not a word */
+#define F_CMP 0x10      /* comparison operator */
+#define F_CTX 0x20      /* the string the reading starts inside */
+#define F_XPROC 0x40    /* word naming an extended stored procedure */
+#define F_WORDOP 0x80   /* operator spelled as a word (LIKE, IS, ...) */
+#define F_JOIN 0x100    /* joins values into one: | || + - & && ^ */
+#define F_SYSTAB 0x200  /* word naming a system catalog table */
+#define F_LITWORD 0x400 /* NULL, TRUE or FALSE spelled out */
 
 struct tok {
     uint8_t type;
@@ -539,8 +540,14 @@ judge_window(struct reader *r)
     if (t0.type == T_COMMENT && (t0.flags & F_BLANK) && t1.type == T_NUM &&
         t2.type == T_LOGIC && t3.type == T_BEGIN)
         return mark(r, 3);
-    /* A whole input that is "<number> AND|OR <value>" */
-    if ((t0.type == T_END || t0.type == T_COMMENT) &&
+    /* A whole input that is "<number> AND|OR <value>" and a blank comment
+     * ("1 or 1--"), or "<number> OR TRUE"; without these, "1 and 2" or
+     * "true or false" is more likely words than SQL. */
+    if (t3.type == T_NUM && !(t3.flags & F_LITWORD) && t2.type == T_LOGIC &&
+        t1.type == T_NUM && (t1.flags & F_LITWORD) && t0.type == T_END &&
+        t4.type == T_BEGIN)
+        return mark(r, 4);
+    if (t0.type == T_COMMENT && (t0.flags & F_BLANK) &&
         (t1.type == T_NUM || t1.type == T_STR || t1.type == T_VAR) &&
         t2.type == T_LOGIC && t3.type == T_NUM && t4.type == T_BEGIN)
         return mark(r, 4);
@@ -810,6 +817,8 @@ lex_word(struct reader *r)
         return t;
     t.type = k->type;
     t.id = k->id;
+    if (t.type == T_NUM)
+        t.flags |= F_LITWORD;
     if (t.type == T_OP) {
         t.flags |= F_WORDOP;
         if (strcmp(w, "like") == 0 || strcmp(w, "rlike") == 0 ||

@@ -252,7 +252,7 @@ static void
 test_large_inputs(void **state)
 {
     (void)state;
-    const size_t big = 2u << 20;
+    const size_t big = 1u << 20;
     uint8_t *p = malloc(big + 64);
     assert_non_null(p);
     char fp[SK_DETECT_FP_MAX];
@@ -443,6 +443,10 @@ test_rules(void **state)
         {"(select one)", false, false},
         {"drop table lamp", false, false},
         {"2 or 3 people", false, false},
+        {"1 and 2", false, false},
+        {"true or false", false, false},
+        {"1 or true", true, false},
+        {"1 or 1 --", true, false},
         /* XSS */
         {"<svg onload=alert(1)>", false, true},
         {"<SCRIPT SRC=//x.example/x.js>", false, true},
