@@ -60,6 +60,16 @@ const char *sk_waf_rules_errors(struct sk_waf_rules *r);
 /* Number of compiled rules (chain links count once), for reports. */
 size_t sk_waf_rules_count(const struct sk_waf_rules *r);
 
+/* Figures about a compiled rule set, for reports and benchmarks. */
+struct sk_waf_rules_stats {
+    size_t rules;             /* as sk_waf_rules_count() */
+    size_t regex_links;       /* @rx operators (chain links included) */
+    size_t regex_prefiltered; /* of those, with a literal prefilter */
+    size_t prefilter_groups;  /* literal databases (one per t: chain) */
+};
+void sk_waf_rules_stats(const struct sk_waf_rules *r,
+                        struct sk_waf_rules_stats *out);
+
 void sk_waf_rules_free(struct sk_waf_rules *r);
 
 /* ---- Transactions ----------------------------------------------------- */

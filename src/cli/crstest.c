@@ -440,8 +440,13 @@ sk_cli_crs_test(int argc, char **argv)
     }
     if (diag[0] != '\0')
         fprintf(stderr, "%s", diag);
-    fprintf(stderr, "crs-test: %zu rules loaded from %s\n",
-            sk_waf_rules_count(run.rules), setup);
+    struct sk_waf_rules_stats st;
+    sk_waf_rules_stats(run.rules, &st);
+    fprintf(stderr,
+            "crs-test: %zu rules loaded from %s (%zu of %zu regexes "
+            "prefiltered by literals in %zu groups)\n",
+            st.rules, setup, st.regex_prefiltered, st.regex_links,
+            st.prefilter_groups);
     struct sk_arena *oa = sk_arena_new(0);
     if (oa == NULL) {
         sk_waf_rules_free(run.rules);

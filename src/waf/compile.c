@@ -21,6 +21,9 @@
 #include "util/error.h"
 #include "util/limits.h"
 #include "bodyproc/bodyproc.h"
+#include "waf/prefilter.h"
+
+#include <hs/hs.h>
 
 struct dir_def;
 
@@ -1906,6 +1909,159 @@ intern_chains(struct sk_waf_rules *r)
     return 0;
 }
 
+struct pf_cand {
+    struct sk_rule *link;
+    struct sk_str *lits;
+    size_t nlits;
+};
+
+static void
+free_hs_db(void *db)
+{
+    hs_free_database(db);
+}
+
+static void
+free_hs_scratch(void *s)
+{
+    hs_free_scratch(s);
+}
+
+/* Builds one group's literal database; false leaves it unfiltered. */
+static bool
+build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
+               size_t n, const void *chain, struct sk_pf_group *g)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].link->tfns == chain)
+            total += c[i].nlits;
+    const char **exprs = sk_arena_calloc(tmp, total, sizeof(*exprs));
+    size_t *lens = sk_arena_calloc(tmp, total, sizeof(*lens));
+    unsigned *ids = sk_arena_calloc(tmp, total, sizeof(*ids));
+    unsigned *flags = sk_arena_calloc(tmp, total, sizeof(*flags));
+    if (exprs == NULL || lens == NULL || ids == NULL || flags == NULL)
+        return false;
+    size_t k = 0;
+    unsigned id = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (c[i].link->tfns != chain)
+            continue;
+        for (size_t j = 0; j < c[i].nlits; j++) {
+            exprs[k] = (const char *)c[i].lits[j].p;
+            lens[k] = c[i].lits[j].len;
+            ids[k] = id;
+            flags[k] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
+            k++;
+        }
+        id++;
+    }
+    hs_database_t *db = NULL;
+    hs_compile_error_t *err = NULL;
+    if (hs_compile_lit_multi(exprs, flags, ids, lens, (unsigned)total,
+                             HS_MODE_BLOCK, NULL, &db, &err) != HS_SUCCESS) {
+        sk_diag_warn(&r->diag, NULL,
+                     "regex prefilter not built for %u rules: %s", id,
+                     err ? err->message : "unknown error");
+        hs_free_compile_error(err);
+        return false;
+    }
+    if (sk_arena_defer(r->arena, free_hs_db, db) != 0) {
+        hs_free_database(db);
+        return false;
+    }
+    if (hs_alloc_scratch(db, &r->pf_proto) != HS_SUCCESS)
+        return false;
+    g->chain = chain;
+    g->db = db;
+    g->nrules = id;
+    id = 0;
+    for (size_t i = 0; i < n; i++)
+        if (c[i].link->tfns == chain) {
+            c[i].link->pf = g;
+            c[i].link->pf_id = id++;
+        }
+    return true;
+}
+
+/*
+ * Regex prefilters (prefilter.h): static @rx links (not multiMatch) whose
+ * pattern has a required-literal set, grouped by transformation chain.
+ * Purely an optimisation: a link without one runs its regex every time.
+ */
+static int
+build_prefilters(struct sk_waf_rules *r)
+{
+    struct sk_arena *tmp = sk_arena_new(1 << 16);
+    if (tmp == NULL)
+        return -SK_ENOMEM;
+    struct pf_cand *c = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < r->nall; i++) {
+        for (struct sk_rule *l = r->all[i]; l != NULL; l = l->chain) {
+            if (l->is_marker || l->removed || l->op == NULL || l->op_dynamic ||
+                l->multi_match || l->op_name == NULL ||
+                strcasecmp(l->op_name, "rx") != 0)
+                continue;
+            struct sk_str *lits;
+            size_t nl;
+            if (!sk__prefilter_literals(tmp, l->op_arg, &lits, &nl))
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                struct pf_cand *c2 = sk_arena_calloc(tmp, nc, sizeof(*c2));
+                if (c2 == NULL) {
+                    sk_arena_free(tmp);
+                    return -SK_ENOMEM;
+                }
+                if (n > 0)
+                    memcpy(c2, c, n * sizeof(*c2));
+                c = c2;
+                cap = nc;
+            }
+            c[n].link = l;
+            c[n].lits = lits;
+            c[n].nlits = nl;
+            n++;
+        }
+    }
+    /* Distinct chains, in first-seen order. */
+    const void **chains = sk_arena_calloc(tmp, n ? n : 1, sizeof(*chains));
+    size_t nchains = 0;
+    for (size_t i = 0; chains != NULL && i < n; i++) {
+        size_t k = 0;
+        while (k < nchains && chains[k] != c[i].link->tfns)
+            k++;
+        if (k == nchains)
+            chains[nchains++] = c[i].link->tfns;
+    }
+    if (chains == NULL) {
+        sk_arena_free(tmp);
+        return -SK_ENOMEM;
+    }
+    r->pf_groups =
+        sk_arena_calloc(r->arena, nchains ? nchains : 1, sizeof(*r->pf_groups));
+    if (r->pf_groups == NULL) {
+        sk_arena_free(tmp);
+        return -SK_ENOMEM;
+    }
+    for (size_t k = 0; k < nchains; k++) {
+        struct sk_pf_group *g = &r->pf_groups[r->npf_groups];
+        if (build_pf_group(r, tmp, c, n, chains[k], g)) {
+            r->pf_rules += g->nrules;
+            r->npf_groups++;
+        }
+    }
+    sk_arena_free(tmp);
+    if (r->pf_proto != NULL &&
+        sk_arena_defer(r->arena, free_hs_scratch, r->pf_proto) != 0) {
+        hs_free_scratch(r->pf_proto);
+        r->pf_proto = NULL;
+        return -SK_ENOMEM;
+    }
+    return 0;
+}
+
 static int
 build_phases(struct sk_waf_rules *r)
 {
@@ -2080,6 +2236,8 @@ sk__waf_compile(struct sk_waf_rules *r)
         rc = build_phases(r);
     if (rc == 0)
         rc = check_unavailable(r);
+    if (rc == 0)
+        rc = build_prefilters(r);
     if (rc == 0 && r->diag.errors > 0)
         rc = -SK_EPARSE;
     return rc;

@@ -327,12 +327,26 @@ struct sk_rule {
      * the rule loads, but the configuration must not enable it (checked at
      * load time) and reaching it at run time fails closed. */
     const char *unavailable;
+    /* Regex prefilter (prefilter.h): the group of rules sharing this
+     * link's transformation chain, and this link's id in it. */
+    const struct sk_pf_group *pf;
+    unsigned pf_id;
 };
 
 /* A phase's program: rule starters and markers in order. */
 struct sk_phase_prog {
     struct sk_rule **rules;
     size_t nrules;
+};
+
+/*
+ * One Vectorscan literal database per transformation chain: the required
+ * literals of every prefiltered @rx that sees values through that chain.
+ */
+struct sk_pf_group {
+    const void *chain; /* the interned tfns array (NULL: no transforms) */
+    struct hs_database *db;
+    unsigned nrules;
 };
 
 /* Persistent collections (IP, GLOBAL, ...), in memory for now. */
@@ -379,6 +393,12 @@ struct sk_waf_rules {
 
     struct sk_pstore *store;
     bool uses_full_request; /* some rule reads FULL_REQUEST(_LENGTH) */
+
+    /* Regex prefilter groups and the scratch prototype for them. */
+    struct sk_pf_group *pf_groups;
+    size_t npf_groups;
+    struct hs_scratch *pf_proto;
+    size_t pf_rules; /* links with a prefilter, for reports */
 
     /* Selector regexes by pattern, so that equal patterns share code. */
     struct sk_interned_re {

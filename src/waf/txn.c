@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/alloc.h"
+
+#include <hs/hs.h>
 #include "util/error.h"
 
 /* ---- Rule set lifetime -------------------------------------------------- */
@@ -110,6 +113,20 @@ sk_waf_rules_count(const struct sk_waf_rules *r)
         if (!r->all[i]->is_marker && !r->all[i]->removed)
             n++;
     return n;
+}
+
+void
+sk_waf_rules_stats(const struct sk_waf_rules *r, struct sk_waf_rules_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->rules = sk_waf_rules_count(r);
+    for (size_t i = 0; i < r->nall; i++)
+        for (const struct sk_rule *l = r->all[i]; l != NULL; l = l->chain)
+            if (!l->is_marker && !l->removed && l->op_name != NULL &&
+                strcasecmp(l->op_name, "rx") == 0)
+                out->regex_links++;
+    out->regex_prefiltered = r->pf_rules;
+    out->prefilter_groups = r->npf_groups;
 }
 
 /* ---- Transaction lifetime ---------------------------------------------- */
@@ -749,6 +766,67 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
 }
 
 static int
+pf_on_match(unsigned int id, unsigned long long from, unsigned long long to,
+            unsigned int flags, void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    uint64_t *bits = ctx;
+    bits[id / 64] |= (uint64_t)1 << (id % 64);
+    return 0;
+}
+
+static void
+free_scratch(void *s)
+{
+    hs_free_scratch(s);
+}
+
+/*
+ * Which rules of prefilter group `g` have a required literal in `v`: one
+ * Vectorscan scan per value and group, cached like transformations. Sets
+ * *bits to NULL when the prefilter cannot be used (then the regex runs).
+ */
+static int
+pf_hits(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
+        const uint64_t **bits)
+{
+    *bits = NULL;
+    if (v.len > UINT32_MAX)
+        return 0;
+    struct sk_tfn_entry *e = tcache_find(t, v, g);
+    if (e != NULL && e->key != NULL) {
+        *bits = (const uint64_t *)(const void *)e->out.p;
+        return 0;
+    }
+    if (t->pf_scratch == NULL) {
+        if (hs_clone_scratch(t->rules->pf_proto, &t->pf_scratch) != HS_SUCCESS)
+            return 0;
+        if (sk_arena_defer(t->arena, free_scratch, t->pf_scratch) != 0) {
+            hs_free_scratch(t->pf_scratch);
+            t->pf_scratch = NULL;
+            return -SK_ENOMEM;
+        }
+    }
+    size_t words = (g->nrules + 63) / 64;
+    uint64_t *b = sk_arena_calloc(t->arena, words, sizeof(*b));
+    if (b == NULL)
+        return -SK_ENOMEM;
+    static const char empty[1] = "";
+    if (hs_scan(g->db, v.len ? (const char *)v.p : empty, (unsigned)v.len, 0,
+                t->pf_scratch, pf_on_match, b) != HS_SUCCESS)
+        return 0; /* scan failed: run the regexes */
+    /* The scan may not have touched the cache, but find the slot again
+     * in case an earlier step grew it. */
+    e = tcache_find(t, v, g);
+    if (e != NULL && e->key == NULL)
+        tcache_put(t, e, v, g, sk_str_make(b, words), false);
+    *bits = b;
+    return 0;
+}
+
+static int
 eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
            struct sk_str name, struct sk_str value)
 {
@@ -795,6 +873,22 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
     }
     if (rule->multi_match)
         return 0;
+    if (rule->pf != NULL) {
+        const uint64_t *bits;
+        rc = pf_hits(t, rule->pf, cur, &bits);
+        if (rc != 0)
+            return rc;
+        if (bits != NULL &&
+            !(bits[rule->pf_id / 64] >> (rule->pf_id % 64) & 1)) {
+            /* None of the pattern's required literals occurs in the
+             * value: the regex cannot match, so it is not run. */
+            if (!rule->op_negated)
+                return 0;
+            memset(&res, 0, sizeof(res));
+            c->matched = true;
+            return on_value_match(t, rule, tgt, name, cur, &res);
+        }
+    }
     rc = run_operator(t, rule, cur, &res, &match);
     if (rc != 0)
         return rc;

@@ -111,6 +111,9 @@ struct sk_waf_txn {
     struct sk_waf_match *matches;
     size_t nmatches, capmatches;
 
+    /* Vectorscan scratch for the regex prefilter, cloned on first use. */
+    struct hs_scratch *pf_scratch;
+
     /* Reused by selector regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/). */
     pcre2_match_data *selector_md;
 
