@@ -631,7 +631,7 @@ run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
         if (rc != 0)
             return rc;
     }
-    memset(res, 0, sizeof(*res));
+    /* sk_op_exec() fills the whole result. */
     int rc = sk_op_exec(rule->op, t->arena, value, dyn, rule->capture, res);
     if (rc == -SK_EMATCHLIMIT) {
         /* As ModSecurity: flag it for rules such as 200005 and go on. */
@@ -719,6 +719,7 @@ tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
     e->key = key;
     e->out = out;
     e->changed = changed;
+    e->pf_bits = NULL;
     t->tcache_n++;
 }
 
@@ -739,14 +740,20 @@ transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
     return rc;
 }
 
-/* Applies a rule's whole transformation chain, cached as one entry. */
+/*
+ * Applies a rule's whole transformation chain, cached as one entry; *entry
+ * is that entry (NULL when the cache is full), valid until the next cache
+ * operation.
+ */
 static int
 transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
-                struct sk_str in, struct sk_str *out)
+                struct sk_str in, struct sk_str *out,
+                struct sk_tfn_entry **entry)
 {
     struct sk_tfn_entry *e = tcache_find(t, in, rule->tfns);
     if (e != NULL && e->key != NULL) {
         *out = e->out;
+        *entry = e;
         return 0;
     }
     struct sk_str cur = in;
@@ -761,6 +768,7 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
     e = tcache_find(t, in, rule->tfns);
     if (e != NULL && e->key == NULL)
         tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
+    *entry = e != NULL && e->key == rule->tfns ? e : NULL;
     *out = cur;
     return 0;
 }
@@ -784,22 +792,17 @@ free_scratch(void *s)
 }
 
 /*
- * Which rules of prefilter group `g` have a required literal in `v`: one
- * Vectorscan scan per value and group, cached like transformations. Sets
- * *bits to NULL when the prefilter cannot be used (then the regex runs).
+ * Scans `v` with prefilter group `g`: *bits gets one bit per rule of the
+ * group whose literals occur (from the arena), or NULL when the scan
+ * cannot be done (then the regexes run).
  */
 static int
-pf_hits(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
+pf_scan(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
         const uint64_t **bits)
 {
     *bits = NULL;
     if (v.len > UINT32_MAX)
         return 0;
-    struct sk_tfn_entry *e = tcache_find(t, v, g);
-    if (e != NULL && e->key != NULL) {
-        *bits = (const uint64_t *)(const void *)e->out.p;
-        return 0;
-    }
     if (t->pf_scratch == NULL) {
         if (hs_clone_scratch(t->rules->pf_proto, &t->pf_scratch) != HS_SUCCESS)
             return 0;
@@ -816,13 +819,42 @@ pf_hits(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
     static const char empty[1] = "";
     if (hs_scan(g->db, v.len ? (const char *)v.p : empty, (unsigned)v.len, 0,
                 t->pf_scratch, pf_on_match, b) != HS_SUCCESS)
-        return 0; /* scan failed: run the regexes */
-    /* The scan may not have touched the cache, but find the slot again
-     * in case an earlier step grew it. */
-    e = tcache_find(t, v, g);
-    if (e != NULL && e->key == NULL)
-        tcache_put(t, e, v, g, sk_str_make(b, words), false);
+        return 0;
     *bits = b;
+    return 0;
+}
+
+/*
+ * The prefilter hits of `rule` on the value `v` it is about to test.
+ * `ce` is the value's whole-chain cache entry when there is one (the hits
+ * are stored with it); otherwise they are cached under the group.
+ */
+static int
+pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
+        struct sk_tfn_entry *ce, const uint64_t **bits)
+{
+    const struct sk_pf_group *g = rule->pf;
+    if (ce != NULL) {
+        if (ce->pf_bits == NULL) {
+            int rc = pf_scan(t, g, v, &ce->pf_bits);
+            if (rc != 0)
+                return rc;
+        }
+        *bits = ce->pf_bits;
+        return 0;
+    }
+    struct sk_tfn_entry *e = tcache_find(t, v, g);
+    if (e != NULL && e->key != NULL) {
+        *bits = (const uint64_t *)(const void *)e->out.p;
+        return 0;
+    }
+    int rc = pf_scan(t, g, v, bits);
+    if (rc != 0 || *bits == NULL)
+        return rc;
+    /* The scan did not touch the cache: the slot is still valid. */
+    if (e != NULL)
+        tcache_put(t, e, v, g, sk_str_make(*bits, (g->nrules + 63) / 64),
+                   false);
     return 0;
 }
 
@@ -847,8 +879,9 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
         }
     }
     struct sk_str cur = value;
+    struct sk_tfn_entry *ce = NULL;
     if (!rule->multi_match && rule->ntfns > 0) {
-        rc = transform_chain(t, rule, value, &cur);
+        rc = transform_chain(t, rule, value, &cur, &ce);
         if (rc != 0)
             return rc;
     }
@@ -875,7 +908,7 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
         return 0;
     if (rule->pf != NULL) {
         const uint64_t *bits;
-        rc = pf_hits(t, rule->pf, cur, &bits);
+        rc = pf_hits(t, rule, cur, ce, &bits);
         if (rc != 0)
             return rc;
         if (bits != NULL &&

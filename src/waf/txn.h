@@ -51,6 +51,9 @@ struct sk_tfn_entry {
     const void *key;
     struct sk_str out;
     bool changed;
+    /* For a whole-chain entry: the regex prefilter's hits on `out` for
+     * the chain's prefilter group, once computed (NULL before). */
+    const uint64_t *pf_bits;
 };
 
 /* A target exclusion added at run time by ctl:ruleRemoveTarget*. */
