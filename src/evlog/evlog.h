@@ -115,6 +115,8 @@ int sk_evlog_append(struct sk_evlog *log, struct sk_str source,
  * I/O error (a full disk) the file is cut back to the last commit, the
  * pending records are dropped (their sequence numbers are reused) and
  * -SK_EIO is returned with errno-like detail in sk_evlog_last_error().
+ * Once the batch is durable, 0 is returned even if the checkpoint or the
+ * segment rollover failed (logged, retried at the next commit).
  * Blocks on disk I/O.
  */
 int sk_evlog_commit(struct sk_evlog *log);

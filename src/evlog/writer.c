@@ -327,7 +327,7 @@ sk_evlog_open(const struct sk_evlog_config *cfg, struct sk_evlog **out,
             rc = errno == EWOULDBLOCK ? -SK_EAGAIN : -SK_EIO;
     }
     if (rc != 0) {
-        fprintf(stderr, "evlog: %s: %s\n", cfg->dir,
+        sk_log(SK_LOG_ERROR, "evlog: %s: %s", cfg->dir,
                 rc == -SK_EAGAIN ? "another writer owns this log"
                                  : strerror(errno));
         sk_evlog_close(log);
@@ -335,7 +335,7 @@ sk_evlog_open(const struct sk_evlog_config *cfg, struct sk_evlog **out,
     }
     rc = sk_evlog_key_load(cfg->key_path, true, &log->key);
     if (rc != 0) {
-        fprintf(stderr, "evlog: key %s: %s%s\n", cfg->key_path,
+        sk_log(SK_LOG_ERROR, "evlog: key %s: %s%s", cfg->key_path,
                 sk_strerror(rc),
                 rc == -SK_EINVAL ? " (must be mode 0600 or stricter)" : "");
         sk_evlog_close(log);
@@ -343,14 +343,14 @@ sk_evlog_open(const struct sk_evlog_config *cfg, struct sk_evlog **out,
     }
     if ((rc = check_pubkey(log)) != 0 || (rc = recover(log, rec)) != 0 ||
         (rc = open_checkpoints(log, rec)) != 0) {
-        fprintf(stderr, "evlog: %s: %s\n", cfg->dir, log->err);
+        sk_log(SK_LOG_ERROR, "evlog: %s: %s", cfg->dir, log->err);
         sk_evlog_close(log);
         return rc;
     }
     if (cfg->syslog_target != NULL) {
         rc = sk_evlog_syslog_open(cfg->syslog_target, &log->syslog);
         if (rc != 0) {
-            fprintf(stderr, "evlog: syslog %s: %s\n", cfg->syslog_target,
+            sk_log(SK_LOG_ERROR, "evlog: syslog %s: %s", cfg->syslog_target,
                     sk_strerror(rc));
             sk_evlog_close(log);
             return rc;
@@ -492,6 +492,11 @@ sk_evlog_commit(struct sk_evlog *log)
         log->done = log->pend;
         sk_buf_clear(&log->pending);
     }
+    /*
+     * The batch is durable now: a checkpoint or a rollover that fails
+     * (a full disk) must not turn into an error for records already in
+     * the log. Both are retried at the next commit.
+     */
     int rc = 0;
     if (checkpoint_due(log))
         rc = write_checkpoint(log);
@@ -505,13 +510,16 @@ sk_evlog_commit(struct sk_evlog *log)
         if (rc == 0)
             rc = create_segment(log);
     }
-    return rc;
+    if (rc != 0)
+        sk_log(SK_LOG_WARN, "evlog: %s (will retry)", log->err);
+    return 0;
 }
 
 int
 sk_evlog_checkpoint(struct sk_evlog *log)
 {
     int rc = sk_evlog_commit(log);
+    /* Here the caller asked for the checkpoint: its failure is an error. */
     if (rc == 0 && log->cp_size != log->done.next_seq - 1)
         rc = write_checkpoint(log);
     return rc;
