@@ -491,9 +491,11 @@ sk_evlog_client_flush(struct sk_evlog_client *c)
 int
 sk_evlog_client_recv(struct sk_evlog_client *c, uint64_t *seq)
 {
-    int rc = sk_evlog_client_flush(c);
-    if (rc != 0)
-        return rc;
+    /*
+     * A writer that refuses us (peer credentials) replies ERR and closes:
+     * our send may fail, but its reason is waiting to be read.
+     */
+    int sent = sk_evlog_client_flush(c), rc;
     for (;;) {
         size_t avail = c->in.len - c->in_off;
         if (avail >= 4) {
@@ -532,8 +534,10 @@ sk_evlog_client_recv(struct sk_evlog_client *c, uint64_t *seq)
         if (n == -1 && errno == EINTR)
             continue;
         if (n <= 0) {
-            snprintf(c->err, sizeof(c->err), "writer closed the connection");
-            return -SK_EIO;
+            if (sent == 0)
+                snprintf(c->err, sizeof(c->err),
+                         "writer closed the connection");
+            return sent != 0 ? sent : -SK_EIO;
         }
         c->in.len += (size_t)n;
     }

@@ -241,6 +241,16 @@ recover(struct sk_evlog *log, struct sk_evlog_recovery *rec)
             log->seg_bytes = s.last_seg_size;
             log->seg_start_ns = sk__evlog_now_ns();
             log->seg_first = g->first_seq;
+            /* The segment's age counts from its creation, not our start. */
+            uint8_t hb[SK_EVLOG_SEG_HEADER];
+            struct sk_evlog_seg_header h;
+            int fd = openat(log->dirfd, g->name, O_RDONLY | O_CLOEXEC);
+            if (fd != -1) {
+                if (pread(fd, hb, sizeof(hb), 0) == (ssize_t)sizeof(hb) &&
+                    sk_evlog_seg_header_decode(hb, sizeof(hb), &h) == 0)
+                    log->seg_start_ns = h.created_ns;
+                close(fd);
+            }
         }
     } else {
         rc = create_segment(log);
