@@ -169,6 +169,13 @@ int sk_evlog_redact_json(struct sk_str in, struct sk_buf *out);
  */
 size_t sk_evlog_mask_cards(uint8_t *s, size_t len);
 
+/*
+ * True if `in` needs no change: it is already the compact JSON object the
+ * slow path would produce and holds nothing to redact (used internally by
+ * sk_evlog_redact_json; exposed for the fuzzer's differential check).
+ */
+bool sk__evlog_redact_fast(struct sk_str in);
+
 /* True if `key` names a secret (case-insensitive, '-' equals '_'). */
 bool sk_evlog_sensitive_key(struct sk_str key);
 

@@ -8,7 +8,9 @@
  */
 #include "evlog/evlog.h"
 
+#include <ctype.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,8 +40,8 @@ luhn_ok(const uint8_t *digits, size_t n)
     return sum % 10 == 0;
 }
 
-size_t
-sk_evlog_mask_cards(uint8_t *s, size_t len)
+static size_t
+scan_cards(uint8_t *s, size_t len, bool apply)
 {
     size_t masked = 0;
     size_t i = 0;
@@ -75,13 +77,19 @@ sk_evlog_mask_cards(uint8_t *s, size_t len)
             }
         }
         if (n >= 13 && n <= 19 && luhn_ok(dig, n)) {
-            for (size_t k = 0; k + 4 < n; k++)
+            for (size_t k = 0; apply && k + 4 < n; k++)
                 s[pos[k]] = '*';
             masked++;
         }
         i = j;
     }
     return masked;
+}
+
+size_t
+sk_evlog_mask_cards(uint8_t *s, size_t len)
+{
+    return scan_cards(s, len, true);
 }
 
 /* Lower-cases, maps '-' to '_', and splits into alphanumeric tokens. */
@@ -147,6 +155,229 @@ mask_params(uint8_t *s, size_t len)
             i++;
         }
     }
+}
+
+
+/* ---- the fast path ---------------------------------------------------- */
+
+/*
+ * Most bodies hold no secret at all. For those, parsing with jansson and
+ * dumping again costs more than everything else an append does, so a
+ * strict validator checks whether the input already is exactly what the
+ * slow path would store: a JSON object in jansson's compact form (no
+ * insignificant whitespace, no escapes, integers only, no duplicate keys)
+ * holding nothing to redact. The fuzzer checks that both paths agree.
+ */
+#define FAST_DEPTH 16
+#define FAST_KEYS 64
+
+struct fast {
+    const uint8_t *p;
+    size_t len, i;
+};
+
+static bool fast_value(struct fast *f, unsigned depth);
+
+static bool
+fast_string(struct fast *f, struct sk_str *out)
+{
+    if (f->i >= f->len || f->p[f->i] != '"')
+        return false;
+    size_t start = ++f->i;
+    while (f->i < f->len) {
+        uint8_t c = f->p[f->i];
+        if (c == '"') {
+            if (out != NULL)
+                *out = sk_str_make(f->p + start, f->i - start);
+            f->i++;
+            return true;
+        }
+        if (c == '\\' || c < 0x20 || c == 0x7f)
+            return false;
+        if (c < 0x80) {
+            f->i++;
+            continue;
+        }
+        /* UTF-8 as jansson accepts it: no overlongs, surrogates, > 10FFFF. */
+        size_t n;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (f->len - f->i < n)
+            return false;
+        for (size_t k = 1; k < n; k++) {
+            uint8_t cc = f->p[f->i + k];
+            if ((cc & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (cc & 0x3F);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        f->i += n;
+    }
+    return false;
+}
+
+static bool
+fast_int(struct fast *f)
+{
+    bool neg = false;
+    if (f->i < f->len && f->p[f->i] == '-') {
+        neg = true;
+        f->i++;
+    }
+    size_t start = f->i;
+    while (f->i < f->len && f->p[f->i] >= '0' && f->p[f->i] <= '9')
+        f->i++;
+    size_t n = f->i - start;
+    if (n == 0 || (n > 1 && f->p[start] == '0') ||
+        (neg && n == 1 && f->p[start] == '0'))
+        return false;
+    /* Reals are reformatted by jansson: the slow path handles them. */
+    if (f->i < f->len &&
+        (f->p[f->i] == '.' || f->p[f->i] == 'e' || f->p[f->i] == 'E'))
+        return false;
+    /* Within int64 (jansson refuses larger): 18 digits always are. */
+    if (n > 19)
+        return false;
+    if (n == 19) {
+        const char *lim = neg ? "9223372036854775808" : "9223372036854775807";
+        if (memcmp(f->p + start, lim, 19) > 0)
+            return false;
+    }
+    return true;
+}
+
+static bool
+fast_lit(struct fast *f, const char *lit)
+{
+    size_t n = strlen(lit);
+    if (f->len - f->i < n || memcmp(f->p + f->i, lit, n) != 0)
+        return false;
+    f->i += n;
+    return true;
+}
+
+static bool
+fast_object(struct fast *f, unsigned depth)
+{
+    struct sk_str keys[FAST_KEYS];
+    size_t nkeys = 0;
+    f->i++; /* '{' */
+    if (f->i < f->len && f->p[f->i] == '}') {
+        f->i++;
+        return true;
+    }
+    for (;;) {
+        struct sk_str k;
+        if (nkeys == FAST_KEYS || !fast_string(f, &k))
+            return false;
+        for (size_t j = 0; j < nkeys; j++)
+            if (sk_str_eq(keys[j], k))
+                return false;
+        keys[nkeys++] = k;
+        if (f->i >= f->len || f->p[f->i++] != ':' || !fast_value(f, depth))
+            return false;
+        if (f->i >= f->len)
+            return false;
+        uint8_t c = f->p[f->i++];
+        if (c == '}')
+            return true;
+        if (c != ',')
+            return false;
+    }
+}
+
+static bool
+fast_value(struct fast *f, unsigned depth)
+{
+    if (f->i >= f->len || depth >= FAST_DEPTH)
+        return false;
+    switch (f->p[f->i]) {
+    case '{':
+        return fast_object(f, depth + 1);
+    case '[':
+        f->i++;
+        if (f->i < f->len && f->p[f->i] == ']') {
+            f->i++;
+            return true;
+        }
+        for (;;) {
+            if (!fast_value(f, depth + 1) || f->i >= f->len)
+                return false;
+            uint8_t c = f->p[f->i++];
+            if (c == ']')
+                return true;
+            if (c != ',')
+                return false;
+        }
+    case '"':
+        return fast_string(f, NULL);
+    case 't':
+        return fast_lit(f, "true");
+    case 'f':
+        return fast_lit(f, "false");
+    case 'n':
+        return fast_lit(f, "null");
+    default:
+        return fast_int(f);
+    }
+}
+
+/* Could the body name a secret? Conservative: any hint sends it slow. */
+static bool
+hints_secret(struct sk_str in)
+{
+    static const char *const hints[] = {"pass", "pwd", "cvv", "cvc", "csc",
+                                        "pin", "secur", "card"};
+    /* "pin" only as a whole token ("shopping" is no secret). */
+    for (size_t i = 0; i + 3 <= in.len; i++) {
+        uint8_t c = sk_ascii_lower(in.p[i]);
+        if (c != 'p' && c != 'c' && c != 's')
+            continue;
+        for (size_t h = 0; h < sizeof(hints) / sizeof(hints[0]); h++) {
+            size_t n = strlen(hints[h]);
+            if (i + n > in.len)
+                continue;
+            size_t k = 0;
+            while (k < n && sk_ascii_lower(in.p[i + k]) == hints[h][k])
+                k++;
+            if (k == n && h == 5) {
+                bool alnum_before = i > 0 && isalnum(in.p[i - 1]);
+                bool alnum_after = i + n < in.len && isalnum(in.p[i + n]);
+                if (alnum_before || alnum_after)
+                    continue;
+            }
+            if (k == n)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* True if `in` can be stored as it is (see above). */
+bool
+sk__evlog_redact_fast(struct sk_str in)
+{
+    if (in.len < 2 || in.p[0] != '{')
+        return false;
+    struct fast f = {.p = in.p, .len = in.len, .i = 0};
+    if (!fast_object(&f, 0) || f.i != in.len)
+        return false;
+    if (hints_secret(in))
+        return false;
+    return scan_cards((uint8_t *)(uintptr_t)in.p, in.len, false) == 0;
 }
 
 static int walk(json_t *v, unsigned depth, json_t **out);
@@ -279,6 +510,8 @@ sk_evlog_redact_json(struct sk_str in, struct sk_buf *out)
     sk_buf_clear(out);
     if (in.len > SK_EVLOG_MAX_BODY)
         return -SK_ELIMIT;
+    if (sk__evlog_redact_fast(in))
+        return sk_buf_append(out, in.p, in.len);
     json_error_t err;
     json_t *root =
         json_loadb((const char *)in.p, in.len, JSON_REJECT_DUPLICATES, &err);

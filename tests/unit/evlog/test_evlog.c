@@ -372,6 +372,42 @@ test_redact(void **state)
     sk_buf_fini(&o);
 }
 
+static void
+test_redact_fast_path(void **state)
+{
+    (void)state;
+    /* Accepted as they are: compact, integers, no escapes, no secrets. */
+    static const char *const yes[] = {
+        "{}",
+        "{\"a\":1,\"b\":[true,false,null,\"x\",{}],\"c\":-5}",
+        "{\"path\":\"/shopping/checkout\",\"ip\":\"10.0.0.1\"}",
+        "{\"u\":\"\xc3\xa9\xe2\x9c\x93\xf0\x9f\x98\x80\"}",
+        "{\"n\":9223372036854775807,\"m\":-9223372036854775808}",
+        "{\"id\":123456789012}",
+    };
+    /* Need the slow path (or are refused there). */
+    static const char *const no[] = {
+        "{ \"a\":1}",          "{\"a\":1.5}",        "{\"a\":\"\\n\"}",
+        "{\"a\":1,\"a\":2}",     "{\"a\":-0}",         "{\"a\":01}",
+        "{\"n\":9223372036854775808}",
+        "{\"pin\":1}",         "{\"Password\":1}",   "{\"c\":\"4111111111111111\"}",
+        "{\"u\":\"\xed\xa0\x80\"}",                 /* a surrogate */
+        "{\"u\":\"\xc0\xaf\"}",                      /* overlong */
+        "[1]",                 "{\"a\":1}x",
+    };
+    struct sk_buf o = {0};
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        assert_true(sk__evlog_redact_fast(sk_str_c(yes[i])));
+        assert_int_equal(sk_evlog_redact_json(sk_str_c(yes[i]), &o), 0);
+        assert_string_equal(sk_buf_cstr(&o), yes[i]);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_false(sk__evlog_redact_fast(sk_str_c(no[i])));
+    /* "pin" only as a token. */
+    assert_true(sk__evlog_redact_fast(SK_STR_LIT("{\"spinner\":1}")));
+    sk_buf_fini(&o);
+}
+
 /* ---- the writer, recovery and tampering ------------------------------- */
 
 static void
@@ -933,6 +969,7 @@ main(void)
         cmocka_unit_test(test_merkle_proofs),
         cmocka_unit_test(test_record_codec),
         cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_redact_fast_path),
         cmocka_unit_test(test_write_reopen_verify),
         cmocka_unit_test(test_torn_tail_every_offset),
         cmocka_unit_test(test_damage_in_middle_refused),
