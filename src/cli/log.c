@@ -101,7 +101,7 @@ static const char usage_text[] =
     "  serve   --dir D --key K --socket S [--durability none|group|record]\n"
     "          [--group-ms N] [--checkpoint-every N] [--checkpoint-secs N]\n"
     "          [--segment-mb N] [--segment-secs N] [--syslog TARGET]\n"
-    "          [--allow-uid UID]...\n"
+    "          [--allow-uid UID]... [--keep DUR [--compress-after DUR]]\n"
     "  append  (--socket S | --dir D --key K) --source S --type T [JSON|-]\n"
     "          [--count N]                 (N copies, for tests)\n"
     "  verify  --dir D [--pubkey P] [--trusted FILE] [--strict] [--quiet]\n"
@@ -407,6 +407,16 @@ cmd_serve(struct args *a)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct sk_evlog_retention ret = {0};
+    if (a->keep != NULL) {
+        if (sk_evlog_duration_parse(a->keep, &ret.keep_secs) != 0 ||
+            (a->compress != NULL &&
+             sk_evlog_duration_parse(a->compress, &ret.compress_secs) != 0)) {
+            sk_evlog_close(log);
+            return usage("--keep DUR [--compress-after DUR]");
+        }
+        a->srv.retention = &ret;
+    }
     rc = sk_evlog_serve(log, &a->srv);
     if (rc != 0)
         fprintf(stderr, "sekimori log serve: %s: %s\n", a->socket,
@@ -706,9 +716,6 @@ sk_cli_log(int argc, char **argv)
     if (strcmp(cmd, "keygen") == 0)
         return cmd_keygen(&a);
     if (strcmp(cmd, "serve") == 0) {
-        if (a.keep != NULL)
-            return usage("serve does not apply retention itself yet: run "
-                         "`sekimori log prune` while the writer is stopped");
         return cmd_serve(&a);
     }
     if (strcmp(cmd, "append") == 0)

@@ -425,6 +425,14 @@ int sk_evlog_duration_parse(const char *s, uint64_t *secs);
 int sk_evlog_retain(const char *dir, const char *key_path,
                     const struct sk_evlog_retention *p, struct sk_buf *out);
 
+/*
+ * The same, run by the writer itself on its open log (it holds the lock
+ * and the key). Blocks on disk I/O for the duration.
+ */
+int sk_evlog_retain_open(struct sk_evlog *log,
+                         const struct sk_evlog_retention *p,
+                         struct sk_buf *out);
+
 /* ---- query and export ------------------------------------------------ */
 
 struct sk_evlog_query {
@@ -480,13 +488,16 @@ struct sk_evlog_server_config {
     unsigned uids[SK_EVLOG_MAX_UIDS]; /* allowed peer uids */
     size_t nuids;             /* 0: only root and our own euid */
     volatile int *stop;       /* set non-zero (signal handler) to stop */
+    const struct sk_evlog_retention *retention; /* NULL: no retention */
+    unsigned retention_secs;  /* how often to apply it; 0: hourly */
 };
 
 /*
  * Runs the writer service on an open log until *cfg->stop: accepts clients
  * on a UNIX stream socket, checks their uid with SO_PEERCRED, appends their
  * records, commits in groups and acknowledges each record after it is
- * durable. One thread, epoll. Returns 0 on a requested stop, a negative
+ * durable. Applies cfg->retention (if set) at start and every
+ * retention_secs. One thread, epoll. Returns 0 on a requested stop, a negative
  * error if the socket fails. Blocks for its whole run.
  */
 int sk_evlog_serve(struct sk_evlog *log,

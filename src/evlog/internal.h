@@ -85,6 +85,14 @@ int sk__evlog_scan(struct sk__evlog_scan *s);
 int sk__evlog_load_anchor(int dirfd, const struct sk_evlog_key *k,
                           struct sk_evlog_anchor *a);
 
+/*
+ * Retention on an open directory whose writer lock the caller holds; k is
+ * the private key for the anchor.
+ */
+int sk__evlog_retain_core(int dirfd, const struct sk_evlog_key *k,
+                          const struct sk_evlog_retention *p,
+                          struct sk_buf *out);
+
 /* The group commit interval of an open log, in milliseconds. */
 unsigned sk__evlog_group_ms(const struct sk_evlog *log);
 

@@ -97,9 +97,9 @@ compress_seg(int dirfd, const struct sk__evlog_seg *g)
     return rc;
 }
 
-static int
-retain_core(int dirfd, const char *key_path,
-            const struct sk_evlog_retention *p, struct sk_buf *out)
+int
+sk__evlog_retain_core(int dirfd, const struct sk_evlog_key *k,
+                      const struct sk_evlog_retention *p, struct sk_buf *out)
 {
     struct sk__evlog_seg *segs = NULL;
     size_t n = 0;
@@ -144,8 +144,6 @@ retain_core(int dirfd, const char *key_path,
         return 0;
     }
     /* The anchor: the verified state just before the first kept record. */
-    struct sk_evlog_key *k = NULL;
-    rc = sk_evlog_key_load(key_path, true, &k);
     struct sk_evlog_anchor a;
     struct sk__evlog_scan s;
     memset(&s, 0, sizeof(s));
@@ -194,7 +192,6 @@ retain_core(int dirfd, const char *key_path,
     }
     sk_buf_fini(&line);
     sk_free(s.segs);
-    sk_evlog_key_free(k);
     sk_free(segs);
     return rc;
 }
@@ -212,10 +209,12 @@ sk_evlog_retain(const char *dir, const char *key_path,
         return -SK_EIO;
     }
     int rc;
+    struct sk_evlog_key *k = NULL;
     if (flock(lockfd, LOCK_EX | LOCK_NB) == -1)
         rc = errno == EWOULDBLOCK ? -SK_EAGAIN : -SK_EIO;
-    else
-        rc = retain_core(dirfd, key_path, p, out);
+    else if ((rc = sk_evlog_key_load(key_path, true, &k)) == 0)
+        rc = sk__evlog_retain_core(dirfd, k, p, out);
+    sk_evlog_key_free(k);
     close(lockfd);
     close(dirfd);
     return rc;

@@ -358,6 +358,10 @@ sk_evlog_serve(struct sk_evlog *log, const struct sk_evlog_server_config *cfg)
     }
     unsigned group_ms = sk__evlog_group_ms(log);
     uint64_t last_tick = sk__evlog_mono_ns();
+    uint64_t retain_every =
+        (uint64_t)(cfg->retention_secs ? cfg->retention_secs : 3600) *
+        1000000000ULL;
+    uint64_t last_retain = last_tick - retain_every; /* run at start */
     while (cfg->stop == NULL || !*cfg->stop) {
         int timeout = 200;
         if (s.batch) {
@@ -391,6 +395,19 @@ sk_evlog_serve(struct sk_evlog *log, const struct sk_evlog_server_config *cfg)
             /* Time-based checkpoints and segment rollover when idle. */
             commit(&s);
             last_tick = now;
+        }
+        if (!s.batch && cfg->retention != NULL &&
+            now - last_retain >= retain_every) {
+            struct sk_buf out = {0};
+            int rc = sk_evlog_retain_open(log, cfg->retention, &out);
+            if (out.len > 0)
+                sk_log(SK_LOG_INFO, "evlog: retention: %.*s",
+                       (int)(out.len - 1), (const char *)out.p);
+            if (rc != 0)
+                sk_log(SK_LOG_ERROR, "evlog: retention failed: %s",
+                       sk_strerror(rc));
+            sk_buf_fini(&out);
+            last_retain = now;
         }
         for (size_t i = 0; i < SK_EVLOG_MAX_CLIENTS; i++)
             if (s.cl[i] != NULL && s.cl[i]->dead &&

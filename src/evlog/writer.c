@@ -599,3 +599,14 @@ sk__evlog_group_ms(const struct sk_evlog *log)
 {
     return log->cfg.group_ms;
 }
+
+int
+sk_evlog_retain_open(struct sk_evlog *log, const struct sk_evlog_retention *p,
+                     struct sk_buf *out)
+{
+    /* Commit first so that the segments on disk are all there is. */
+    int rc = sk_evlog_commit(log);
+    if (rc != 0)
+        return rc;
+    return sk__evlog_retain_core(log->dirfd, log->key, p, out);
+}

@@ -763,6 +763,39 @@ test_retention(void **state)
 }
 
 static void
+test_retention_by_writer(void **state)
+{
+    (void)state;
+    char dir[400];
+    logdir(dir, sizeof(dir), "retain-open");
+    make_log(dir, 300, 50, 4096);
+    struct sk_evlog_config cfg = {.dir = dir, .key_path = keypath,
+                                  .segment_bytes = 4096};
+    struct sk_evlog *log;
+    assert_int_equal(sk_evlog_open(&cfg, &log, NULL), 0);
+    /* prune from outside is refused while the writer runs */
+    struct sk_buf out = {0};
+    uint64_t now = (uint64_t)time(NULL) * 1000000000ULL;
+    struct sk_evlog_retention p = {.keep_secs = 86400,
+                                   .compress_secs = 3600,
+                                   .now_ns = now + 2ULL * 86400 * 1000000000};
+    assert_int_equal(sk_evlog_retain(dir, keypath, &p, &out), -SK_EAGAIN);
+    assert_int_equal(sk_evlog_retain_open(log, &p, &out), 0);
+    assert_non_null(strstr(sk_buf_cstr(&out), "anchor at record"));
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(sk_evlog_append(log, SK_STR_LIT("cli"),
+                                         SK_STR_LIT("note"),
+                                         SK_STR_LIT("{\"after\":1}"), NULL),
+                         0);
+    assert_int_equal(sk_evlog_close(log), 0);
+    struct sk_evlog_verify_report r;
+    assert_int_equal(verify_dir(dir, NULL, &r), 0);
+    assert_true(r.anchored);
+    assert_int_equal(r.last_seq, 400);
+    sk_buf_fini(&out);
+}
+
+static void
 test_no_card_on_disk(void **state)
 {
     (void)state;
@@ -976,6 +1009,7 @@ main(void)
         cmocka_unit_test(test_tampering),
         cmocka_unit_test(test_deleted_first_segment),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_retention_by_writer),
         cmocka_unit_test(test_no_card_on_disk),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_server),
