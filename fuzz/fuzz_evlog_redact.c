@@ -29,8 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     if (sk__evlog_redact_fast(sk_str_make(data, size))) {
-        json_t *j = json_loadb((const char *)data, size,
-                               JSON_REJECT_DUPLICATES, NULL);
+        json_t *j =
+            json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
         if (j == NULL)
             __builtin_trap();
         char *d = json_dumps(j, JSON_COMPACT);

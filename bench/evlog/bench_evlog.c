@@ -64,9 +64,8 @@ static int
 open_log(const char *dir, const char *key, const char *mode,
          struct sk_evlog **log)
 {
-    struct sk_evlog_config cfg = {.dir = dir, .key_path = key,
-                                  .checkpoint_every = 100000,
-                                  .group_ms = 2};
+    struct sk_evlog_config cfg = {
+        .dir = dir, .key_path = key, .checkpoint_every = 100000, .group_ms = 2};
     if (sk_evlog_durability_parse(mode, &cfg.durability) != 0)
         return -SK_EINVAL;
     return sk_evlog_open(&cfg, log, NULL);
@@ -226,9 +225,9 @@ cmd_query(const char *dir)
     /* The last minute of the log: whole segments are skipped by time. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct sk_evlog_query recent = {
-        .since_ns = ((uint64_t)ts.tv_sec - 60) * 1000000000ULL,
-        .client_ip = "203.0.17.42"};
+    struct sk_evlog_query recent = {.since_ns = ((uint64_t)ts.tv_sec - 60) *
+                                                1000000000ULL,
+                                    .client_ip = "203.0.17.42"};
     return run_query(dir, &ip, "ip") || run_query(dir, &text, "text") ||
            run_query(dir, &type, "type") ||
            run_query(dir, &recent, "last_minute_ip");

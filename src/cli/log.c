@@ -31,12 +31,44 @@ on_signal(int sig)
 }
 
 enum {
-    O_DIR = 256, O_KEY, O_SOCKET, O_DURABILITY, O_GROUP_MS, O_CP_EVERY,
-    O_CP_SECS, O_SEG_MB, O_SEG_SECS, O_SYSLOG, O_ALLOW_UID, O_KEEP,
-    O_COMPRESS, O_SOURCE, O_TYPE, O_PUBKEY, O_TRUSTED, O_STRICT, O_SINCE,
-    O_UNTIL, O_IP, O_PATH, O_RULE, O_FILE, O_TEXT, O_JSON, O_LIMIT,
-    O_FORMAT, O_TO, O_DRY, O_SEQ, O_SIZE, O_CONSIST, O_FOLLOW, O_LINES,
-    O_HELP, O_COUNT, O_QUIET,
+    O_DIR = 256,
+    O_KEY,
+    O_SOCKET,
+    O_DURABILITY,
+    O_GROUP_MS,
+    O_CP_EVERY,
+    O_CP_SECS,
+    O_SEG_MB,
+    O_SEG_SECS,
+    O_SYSLOG,
+    O_ALLOW_UID,
+    O_KEEP,
+    O_COMPRESS,
+    O_SOURCE,
+    O_TYPE,
+    O_PUBKEY,
+    O_TRUSTED,
+    O_STRICT,
+    O_SINCE,
+    O_UNTIL,
+    O_IP,
+    O_PATH,
+    O_RULE,
+    O_FILE,
+    O_TEXT,
+    O_JSON,
+    O_LIMIT,
+    O_FORMAT,
+    O_TO,
+    O_DRY,
+    O_SEQ,
+    O_SIZE,
+    O_CONSIST,
+    O_FOLLOW,
+    O_LINES,
+    O_HELP,
+    O_COUNT,
+    O_QUIET,
 };
 
 static const struct option opts[] = {
@@ -274,8 +306,7 @@ parse(int argc, char **argv, struct args *a)
             if (colon == NULL)
                 return usage("--consistency M:N");
             *colon = '\0';
-            if (num(optarg, &a->cons_m) != 0 ||
-                num(colon + 1, &a->cons_n) != 0)
+            if (num(optarg, &a->cons_m) != 0 || num(colon + 1, &a->cons_n) != 0)
                 return usage("--consistency M:N");
             break;
         }

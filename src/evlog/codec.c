@@ -122,8 +122,7 @@ sk_evlog_sha256(const void *a, size_t alen, const void *b, size_t blen,
 }
 
 void
-sk_evlog_leaf_hash(const void *data, size_t len,
-                   uint8_t out[SK_EVLOG_HASH_LEN])
+sk_evlog_leaf_hash(const void *data, size_t len, uint8_t out[SK_EVLOG_HASH_LEN])
 {
     static const uint8_t zero = 0x00;
     sk_evlog_sha256(&zero, 1, data, len, NULL, 0, out);
@@ -246,9 +245,8 @@ sk_evlog_merkle_inclusion(const uint8_t (*leaves)[SK_EVLOG_HASH_LEN],
 }
 
 static int
-subproof(const uint8_t (*d)[SK_EVLOG_HASH_LEN], uint64_t n, uint64_t m,
-         bool b, uint8_t (*proof)[SK_EVLOG_HASH_LEN], size_t *plen,
-         unsigned depth)
+subproof(const uint8_t (*d)[SK_EVLOG_HASH_LEN], uint64_t n, uint64_t m, bool b,
+         uint8_t (*proof)[SK_EVLOG_HASH_LEN], size_t *plen, unsigned depth)
 {
     uint8_t h[SK_EVLOG_HASH_LEN];
     if (depth > 64)
@@ -463,8 +461,8 @@ sk_evlog_record_encode(struct sk_evlog_record *rec,
     if (!name_ok(rec->source) || !name_ok(rec->type) ||
         rec->body.len > SK_EVLOG_MAX_BODY || rec->seq == 0)
         return -SK_EINVAL;
-    size_t entry = 8 + 8 + 1 + rec->source.len + 1 + rec->type.len + 4 +
-                   rec->body.len;
+    size_t entry =
+        8 + 8 + 1 + rec->source.len + 1 + rec->type.len + 4 + rec->body.len;
     size_t payload = entry + SK_EVLOG_HASH_LEN;
     int rc = sk_buf_reserve(out, 8 + payload);
     if (rc != 0)
@@ -486,8 +484,8 @@ sk_evlog_record_encode(struct sk_evlog_record *rec,
         memcpy(p + o, rec->body.p, rec->body.len);
     o += rec->body.len;
     sk_evlog_leaf_hash(p, entry, rec->leaf);
-    sk_evlog_sha256(prev_chain, SK_EVLOG_HASH_LEN, rec->leaf,
-                    SK_EVLOG_HASH_LEN, NULL, 0, rec->chain);
+    sk_evlog_sha256(prev_chain, SK_EVLOG_HASH_LEN, rec->leaf, SK_EVLOG_HASH_LEN,
+                    NULL, 0, rec->chain);
     memcpy(p + o, rec->chain, SK_EVLOG_HASH_LEN);
     put32(f, (uint32_t)payload);
     put32(f + 4, sk_evlog_crc32c(0, p, payload));

@@ -57,7 +57,7 @@ struct sk_evlog_record {
     uint64_t ts_ns; /* CLOCK_REALTIME in ns, never decreasing */
     struct sk_str source;
     struct sk_str type;
-    struct sk_str body; /* a JSON object, redacted, compact */
+    struct sk_str body;               /* a JSON object, redacted, compact */
     uint8_t leaf[SK_EVLOG_HASH_LEN];  /* RFC 9162 leaf hash (computed) */
     uint8_t chain[SK_EVLOG_HASH_LEN]; /* H(previous chain || leaf), stored */
 };
@@ -67,12 +67,12 @@ struct sk_evlog_config {
     const char *dir;      /* log directory (created 0700 if absent) */
     const char *key_path; /* Ed25519 private key, PEM; required */
     enum sk_evlog_durability durability;
-    unsigned group_ms;          /* group commit interval; default 2 */
-    uint64_t checkpoint_every;  /* records between checkpoints; 10000 */
-    unsigned checkpoint_secs;   /* seconds between checkpoints; 60 */
-    uint64_t segment_bytes;     /* segment rollover size; 64 MiB */
-    unsigned segment_secs;      /* segment rollover age; 86400 */
-    const char *syslog_target;  /* checkpoint copies, see sk_evlog_syslog */
+    unsigned group_ms;         /* group commit interval; default 2 */
+    uint64_t checkpoint_every; /* records between checkpoints; 10000 */
+    unsigned checkpoint_secs;  /* seconds between checkpoints; 60 */
+    uint64_t segment_bytes;    /* segment rollover size; 64 MiB */
+    unsigned segment_secs;     /* segment rollover age; 86400 */
+    const char *syslog_target; /* checkpoint copies, see sk_evlog_syslog */
 };
 
 /* What sk_evlog_open() found and repaired. */
@@ -258,10 +258,11 @@ int sk_evlog_merkle_consistency(const uint8_t (*leaves)[SK_EVLOG_HASH_LEN],
                                 size_t *plen);
 
 /* Verifiers of RFC 9162 2.1.3.2 and 2.1.4.2: 0 or -SK_ECORRUPT. */
-int sk_evlog_merkle_verify_inclusion(
-    const uint8_t leaf[SK_EVLOG_HASH_LEN], uint64_t index, uint64_t size,
-    const uint8_t (*proof)[SK_EVLOG_HASH_LEN], size_t plen,
-    const uint8_t root[SK_EVLOG_HASH_LEN]);
+int sk_evlog_merkle_verify_inclusion(const uint8_t leaf[SK_EVLOG_HASH_LEN],
+                                     uint64_t index, uint64_t size,
+                                     const uint8_t (*proof)[SK_EVLOG_HASH_LEN],
+                                     size_t plen,
+                                     const uint8_t root[SK_EVLOG_HASH_LEN]);
 int sk_evlog_merkle_verify_consistency(
     uint64_t size1, uint64_t size2, const uint8_t root1[SK_EVLOG_HASH_LEN],
     const uint8_t root2[SK_EVLOG_HASH_LEN],
@@ -317,7 +318,7 @@ int sk_evlog_checkpoint_parse(struct sk_str line, const struct sk_evlog_key *k,
 struct sk_evlog_anchor {
     uint64_t next_seq; /* first retained record */
     uint64_t ts_ns;
-    uint8_t chain[SK_EVLOG_HASH_LEN]; /* chain of record next_seq - 1 */
+    uint8_t chain[SK_EVLOG_HASH_LEN];  /* chain of record next_seq - 1 */
     struct sk_evlog_frontier frontier; /* size == next_seq - 1 */
     char key_id[17];
 };
@@ -358,7 +359,7 @@ void sk_evlog_reader_free(struct sk_evlog_reader *r);
 
 struct sk_evlog_verify_opts {
     const char *dir;
-    const char *pubkey_path; /* NULL: dir/pubkey.pem (weaker: warned) */
+    const char *pubkey_path;  /* NULL: dir/pubkey.pem (weaker: warned) */
     const char *trusted_path; /* extra checkpoint lines kept elsewhere */
     bool strict;              /* an incomplete tail is an error too */
 };
@@ -366,8 +367,8 @@ struct sk_evlog_verify_opts {
 struct sk_evlog_verify_report {
     uint64_t records;
     uint64_t bytes;
-    uint64_t checkpoints;  /* checkpoints checked against the records */
-    uint64_t first_seq;    /* first record present (after an anchor) */
+    uint64_t checkpoints; /* checkpoints checked against the records */
+    uint64_t first_seq;   /* first record present (after an anchor) */
     uint64_t last_seq;
     bool anchored;
     bool tail_incomplete;
@@ -394,8 +395,7 @@ int sk_evlog_verify(const struct sk_evlog_verify_opts *o,
 int sk_evlog_prove_inclusion(const char *dir, uint64_t seq, uint64_t size,
                              uint8_t leaf[SK_EVLOG_HASH_LEN],
                              uint8_t root[SK_EVLOG_HASH_LEN],
-                             uint8_t (*proof)[SK_EVLOG_HASH_LEN],
-                             size_t *plen);
+                             uint8_t (*proof)[SK_EVLOG_HASH_LEN], size_t *plen);
 /* Same for a consistency proof between tree sizes m < n. */
 int sk_evlog_prove_consistency(const char *dir, uint64_t m, uint64_t n,
                                uint8_t root_m[SK_EVLOG_HASH_LEN],
@@ -484,12 +484,12 @@ int sk_evlog_syslog_format(struct sk_buf *out, int severity, uint64_t ts_ns,
 /* ---- the writer service and its clients ------------------------------ */
 
 struct sk_evlog_server_config {
-    const char *socket_path; /* created mode 0660 */
+    const char *socket_path;          /* created mode 0660 */
     unsigned uids[SK_EVLOG_MAX_UIDS]; /* allowed peer uids */
-    size_t nuids;             /* 0: only root and our own euid */
-    volatile int *stop;       /* set non-zero (signal handler) to stop */
+    size_t nuids;                     /* 0: only root and our own euid */
+    volatile int *stop; /* set non-zero (signal handler) to stop */
     const struct sk_evlog_retention *retention; /* NULL: no retention */
-    unsigned retention_secs;  /* how often to apply it; 0: hourly */
+    unsigned retention_secs; /* how often to apply it; 0: hourly */
 };
 
 /*

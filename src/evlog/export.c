@@ -62,8 +62,8 @@ sk_evlog_syslog_format(struct sk_buf *out, int severity, uint64_t ts_ns,
         rc = sk_buf_printf(
             out, " %s sekimori %ld %s %s ",
             hostname != NULL && printusascii(hostname, 255) ? hostname : "-",
-            (long)getpid(), msgid != NULL && printusascii(msgid, 32) ? msgid
-                                                                     : "-",
+            (long)getpid(),
+            msgid != NULL && printusascii(msgid, 32) ? msgid : "-",
             sd != NULL ? sd : "-");
     if (rc == 0)
         rc = sk_buf_append_str(out, msg);
@@ -89,8 +89,8 @@ json_escape(struct sk_buf *out, struct sk_str s)
 static int
 severity_of(struct sk_str type)
 {
-    static const char *const warn[] = {"block", "deny", "alert", "tamper",
-                                       "change", "quarantine"};
+    static const char *const warn[] = {"block",  "deny",   "alert",
+                                       "tamper", "change", "quarantine"};
     for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
         if (sk_str_find(type, sk_str_c(warn[i])) >= 0)
             return 4;
@@ -107,10 +107,10 @@ sk_evlog_format_record(const struct sk_evlog_record *rec,
     case SK_EVLOG_FMT_TABLE:
         rc = put_time(out, rec->ts_ns);
         if (rc == 0)
-            rc = sk_buf_printf(out, " %10" PRIu64 " %-8.*s %-16.*s ", rec->seq,
-                               (int)rec->source.len,
-                               (const char *)rec->source.p, (int)rec->type.len,
-                               (const char *)rec->type.p);
+            rc =
+                sk_buf_printf(out, " %10" PRIu64 " %-8.*s %-16.*s ", rec->seq,
+                              (int)rec->source.len, (const char *)rec->source.p,
+                              (int)rec->type.len, (const char *)rec->type.p);
         if (rc == 0)
             rc = sk_buf_append_str(out, rec->body);
         break;
@@ -172,8 +172,8 @@ connect_inet(const char *hostport, int socktype)
         return -1;
     int fd = -1;
     for (struct addrinfo *a = res; a != NULL; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
-                    a->ai_protocol);
+        fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
         if (fd == -1)
             continue;
         if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
@@ -196,8 +196,7 @@ sk_evlog_syslog_open(const char *target, struct sk_evlog_syslog **out)
             return -SK_ELIMIT;
         strcpy(sa.sun_path, target + 5);
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd != -1 &&
-            connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+        if (fd != -1 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
             close(fd);
             fd = -1;
         }

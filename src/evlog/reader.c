@@ -335,12 +335,12 @@ sk_evlog_query_match(const struct sk_evlog_query *q,
         json_decref(o);
         return false;
     }
-    bool ok = (!q->client_ip || str_field(o, "client_ip", q->client_ip,
-                                          false)) &&
-              (!q->path || str_field(o, "path", q->path, true) ||
-               str_field(o, "uri", q->path, true)) &&
-              (!q->rule_id || rule_match(o, q->rule_id)) &&
-              (!q->file || str_field(o, "file", q->file, true));
+    bool ok =
+        (!q->client_ip || str_field(o, "client_ip", q->client_ip, false)) &&
+        (!q->path || str_field(o, "path", q->path, true) ||
+         str_field(o, "uri", q->path, true)) &&
+        (!q->rule_id || rule_match(o, q->rule_id)) &&
+        (!q->file || str_field(o, "file", q->file, true));
     json_decref(o);
     return ok;
 }
@@ -436,8 +436,12 @@ sk_evlog_time_parse(const char *s, uint64_t now_ns, uint64_t *ns)
     }
     if (i != len)
         return -SK_EPARSE;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                    .tm_hour = h, .tm_min = m, .tm_sec = sec};
+    struct tm tm = {.tm_year = Y - 1900,
+                    .tm_mon = M - 1,
+                    .tm_mday = D,
+                    .tm_hour = h,
+                    .tm_min = m,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || (long long)t - off < 0)
         return -SK_EPARSE;

@@ -69,8 +69,7 @@ scan_cards(uint8_t *s, size_t len, bool apply)
                 n++;
                 j++;
             } else if ((s[j] == ' ' || s[j] == '-' || s[j] == '+') &&
-                       j + 1 < len &&
-                       is_digit(s[j + 1])) {
+                       j + 1 < len && is_digit(s[j + 1])) {
                 j++;
             } else {
                 break;
@@ -97,8 +96,8 @@ bool
 sk_evlog_sensitive_key(struct sk_str key)
 {
     static const char *const contains[] = {
-        "password", "passwd", "passphrase", "cvv", "cvc",
-        "security_code", "securitycode", "card_code", "cardcode",
+        "password",      "passwd",       "passphrase", "cvv",      "cvc",
+        "security_code", "securitycode", "card_code",  "cardcode",
     };
     static const char *const tokens[] = {"pass", "pwd", "csc", "pin"};
     char norm[128];
@@ -156,7 +155,6 @@ mask_params(uint8_t *s, size_t len)
         }
     }
 }
-
 
 /* ---- the fast path ---------------------------------------------------- */
 
@@ -339,8 +337,8 @@ fast_value(struct fast *f, unsigned depth)
 static bool
 hints_secret(struct sk_str in)
 {
-    static const char *const hints[] = {"pass", "pwd", "cvv", "cvc", "csc",
-                                        "pin", "secur", "card"};
+    static const char *const hints[] = {"pass", "pwd", "cvv",   "cvc",
+                                        "csc",  "pin", "secur", "card"};
     /* "pin" only as a whole token ("shopping" is no secret). */
     for (size_t i = 0; i + 3 <= in.len; i++) {
         uint8_t c = sk_ascii_lower(in.p[i]);
@@ -409,10 +407,9 @@ walk_object(json_t *v, unsigned depth, json_t **out)
         return -SK_ENOMEM;
     /* {"name": "password", "value": "x"} pairs: mask the value too. */
     json_t *name = json_object_get(v, "name");
-    bool pair_secret =
-        json_is_string(name) &&
-        sk_evlog_sensitive_key(sk_str_make(json_string_value(name),
-                                           json_string_length(name)));
+    bool pair_secret = json_is_string(name) &&
+                       sk_evlog_sensitive_key(sk_str_make(
+                           json_string_value(name), json_string_length(name)));
     const char *key;
     size_t klen;
     json_t *val;

@@ -125,8 +125,8 @@ sk__evlog_retain_core(int dirfd, const struct sk_evlog_key *k,
         }
         prefix = false;
         if (!segs[i].zst && p->compress_secs > 0 && ts + comp_ns < now) {
-            sk_buf_printf(out, "%scompress %s\n",
-                          p->dry_run ? "would " : "", segs[i].name);
+            sk_buf_printf(out, "%scompress %s\n", p->dry_run ? "would " : "",
+                          segs[i].name);
             if (!p->dry_run && (rc = compress_seg(dirfd, &segs[i])) != 0)
                 sk_buf_printf(out, "error: compress %s: %s\n", segs[i].name,
                               sk_strerror(rc));
@@ -165,8 +165,9 @@ sk__evlog_retain_core(int dirfd, const struct sk_evlog_key *k,
         s.stop_after_seq = cut - 1;
         rc = sk__evlog_scan(&s);
         if (rc == 0 && (s.end == SK__SCAN_CORRUPT || s.st.next_seq != cut)) {
-            sk_buf_printf(out, "error: the log does not verify up to record "
-                               "%" PRIu64 ": %s; nothing removed\n",
+            sk_buf_printf(out,
+                          "error: the log does not verify up to record "
+                          "%" PRIu64 ": %s; nothing removed\n",
                           cut, s.why);
             rc = -SK_ECORRUPT;
         }

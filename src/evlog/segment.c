@@ -140,8 +140,7 @@ sk__evlog_list(int dirfd, struct sk__evlog_seg **out, size_t *n)
 }
 
 int
-sk__evlog_read_file(int dirfd, const char *name, size_t max,
-                    struct sk_buf *out)
+sk__evlog_read_file(int dirfd, const char *name, size_t max, struct sk_buf *out)
 {
     sk_buf_clear(out);
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
@@ -210,14 +209,13 @@ sk__evlog_load(int dirfd, const struct sk__evlog_seg *s, struct sk_buf *out)
 }
 
 int
-sk__evlog_write_atomic(int dirfd, const char *name, const void *p,
-                       size_t len, int mode)
+sk__evlog_write_atomic(int dirfd, const char *name, const void *p, size_t len,
+                       int mode)
 {
     char tmp[128];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
         return -SK_ELIMIT;
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    mode);
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd == -1)
         return -SK_EIO;
     const uint8_t *b = p;
@@ -275,8 +273,7 @@ get32(const uint8_t *p)
            (uint32_t)p[3] << 24;
 }
 
-static void
-bad(struct sk__evlog_scan *s, uint64_t seq, const char *fmt, ...)
+static void bad(struct sk__evlog_scan *s, uint64_t seq, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -331,8 +328,9 @@ sk__evlog_scan(struct sk__evlog_scan *s)
             break;
         }
         if (h.first_seq != g->first_seq) {
-            bad(s, s->st.next_seq, "segment %s: header says first record %" PRIu64,
-                g->name, h.first_seq);
+            bad(s, s->st.next_seq,
+                "segment %s: header says first record %" PRIu64, g->name,
+                h.first_seq);
             break;
         }
         if (h.first_seq != s->st.next_seq) {
@@ -344,7 +342,8 @@ sk__evlog_scan(struct sk__evlog_scan *s)
         }
         if (memcmp(h.prev_chain, s->st.chain, SK_EVLOG_HASH_LEN) != 0) {
             bad(s, s->st.next_seq,
-                "segment %s: previous chain hash does not match record %" PRIu64,
+                "segment %s: previous chain hash does not match record "
+                "%" PRIu64,
                 g->name, s->st.next_seq - 1);
             break;
         }
@@ -352,8 +351,8 @@ sk__evlog_scan(struct sk__evlog_scan *s)
         while (off < data.len) {
             struct sk_evlog_record r;
             size_t used = 0;
-            int dr = sk_evlog_record_decode(data.p + off, data.len - off, &r,
-                                            &used);
+            int dr =
+                sk_evlog_record_decode(data.p + off, data.len - off, &r, &used);
             if (dr != 0) {
                 /*
                  * A torn tail: the last segment ends in a frame that is
@@ -362,11 +361,10 @@ sk__evlog_scan(struct sk__evlog_scan *s)
                  * else is damage in the middle of the log.
                  */
                 size_t rest = data.len - off;
-                bool torn = last && (dr == -SK_EAGAIN ||
-                                     all_zero(data.p + off, rest) ||
-                                     (rest >= 8 && 8 + (uint64_t)get32(
-                                                           data.p + off) >=
-                                                       rest));
+                bool torn =
+                    last &&
+                    (dr == -SK_EAGAIN || all_zero(data.p + off, rest) ||
+                     (rest >= 8 && 8 + (uint64_t)get32(data.p + off) >= rest));
                 if (torn) {
                     s->end = SK__SCAN_TORN;
                     s->torn_seg = i;

@@ -150,9 +150,8 @@ accept_all(struct server *s)
         size_t i = 0;
         while (i < SK_EVLOG_MAX_CLIENTS && s->cl[i] != NULL)
             i++;
-        struct client *c = i < SK_EVLOG_MAX_CLIENTS
-                               ? sk_calloc(1, sizeof(*c))
-                               : NULL;
+        struct client *c =
+            i < SK_EVLOG_MAX_CLIENTS ? sk_calloc(1, sizeof(*c)) : NULL;
         if (c == NULL) {
             close(fd);
             continue;
@@ -250,8 +249,7 @@ read_client(struct server *s, size_t i, unsigned group_ms)
             c->dead = true;
             break;
         }
-        if (s->deadline == 0 ||
-            sk_evlog_pending_bytes(s->log) > BATCH_HIGH) {
+        if (s->deadline == 0 || sk_evlog_pending_bytes(s->log) > BATCH_HIGH) {
             /* Commit inside the loop so per-record sync is per record. */
             commit(s);
         }
@@ -267,8 +265,8 @@ flush_client(struct server *s, size_t i)
 {
     struct client *c = s->cl[i];
     while (c->sent < c->ready) {
-        ssize_t n = send(c->fd, c->out.p + c->sent, c->ready - c->sent,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, c->out.p + c->sent, c->ready - c->sent, MSG_NOSIGNAL);
         if (n == -1 && errno == EINTR)
             continue;
         if (n == -1 && errno == EAGAIN)
@@ -448,8 +446,7 @@ sk_evlog_client_connect(const char *socket_path, struct sk_evlog_client **out)
         return -SK_EIO;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
         close(fd);
-        return errno == ENOENT || errno == ECONNREFUSED ? -SK_ENOENT
-                                                       : -SK_EIO;
+        return errno == ENOENT || errno == ECONNREFUSED ? -SK_ENOENT : -SK_EIO;
     }
     struct sk_evlog_client *c = sk_calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -491,8 +488,7 @@ sk_evlog_client_flush(struct sk_evlog_client *c)
 {
     size_t off = 0;
     while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.p + off, c->out.len - off,
-                         MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->out.p + off, c->out.len - off, MSG_NOSIGNAL);
         if (n == -1 && errno == EINTR)
             continue;
         if (n <= 0) {

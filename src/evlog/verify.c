@@ -32,13 +32,12 @@ struct vctx {
     uint64_t prev_ok; /* size of the last checkpoint that matched */
 };
 
-static void
-report_bad(struct sk_evlog_verify_report *r, uint64_t seq, const char *fmt,
-           ...) __attribute__((format(printf, 3, 4)));
+static void report_bad(struct sk_evlog_verify_report *r, uint64_t seq,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-report_bad(struct sk_evlog_verify_report *r, uint64_t seq, const char *fmt,
-           ...)
+report_bad(struct sk_evlog_verify_report *r, uint64_t seq, const char *fmt, ...)
 {
     if (r->bad_seq != 0 || r->why[0] != '\0')
         return;
@@ -49,8 +48,7 @@ report_bad(struct sk_evlog_verify_report *r, uint64_t seq, const char *fmt,
     va_end(ap);
 }
 
-static void
-note(struct sk_evlog_verify_report *r, const char *fmt, ...)
+static void note(struct sk_evlog_verify_report *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -93,8 +91,8 @@ check_cp(struct vctx *v, const struct sk__evlog_state *st)
                        "%" PRIu64 "..%" PRIu64
                        " were changed, removed, inserted or reordered and "
                        "the chain rewritten)",
-                       e->trusted ? "trusted " : "", e->cp.size,
-                       v->prev_ok + 1, e->cp.size);
+                       e->trusted ? "trusted " : "", e->cp.size, v->prev_ok + 1,
+                       e->cp.size);
             return -SK_ECORRUPT;
         }
         v->rep->checkpoints++;
@@ -187,8 +185,8 @@ load_cps(struct vctx *v, size_t *cap, int dirfd, const char *name,
             break;
         }
         if (!trusted && (cp.size < prev_size || cp.ts_ns < prev_ts)) {
-            report_bad(v->rep, cp.size,
-                       "%s line %zu: checkpoints out of order", name, lineno);
+            report_bad(v->rep, cp.size, "%s line %zu: checkpoints out of order",
+                       name, lineno);
             rc = -SK_ECORRUPT;
             break;
         }
@@ -299,22 +297,22 @@ sk_evlog_verify(const struct sk_evlog_verify_opts *o,
             goto out;
         }
         note(r,
-             "incomplete record at the tail of %s offset %" PRIu64
-             " (%" PRIu64 " bytes): a write in progress or a crash; the "
+             "incomplete record at the tail of %s offset %" PRIu64 " (%" PRIu64
+             " bytes): a write in progress or a crash; the "
              "writer cuts it on start",
              s.segs[s.torn_seg].name, s.torn_off, s.torn_bytes);
     }
     if (r->first_seq == 1 && s.nsegs > 0 && s.segs[0].first_seq != 1)
-        report_bad(r, 1, "the log does not start at record 1 and has no "
-                         "anchor (old segments deleted)");
+        report_bad(r, 1,
+                   "the log does not start at record 1 and has no "
+                   "anchor (old segments deleted)");
     if (v.next < v.ncps) {
         const struct sk_evlog_checkpoint *cp = &v.cps[v.ncps - 1].cp;
-        report_bad(r, r->last_seq + 1,
-                   "%scheckpoint covers %" PRIu64
-                   " records but the log ends at record %" PRIu64
-                   " (truncated)",
-                   v.cps[v.ncps - 1].trusted ? "trusted " : "", cp->size,
-                   r->last_seq);
+        report_bad(
+            r, r->last_seq + 1,
+            "%scheckpoint covers %" PRIu64
+            " records but the log ends at record %" PRIu64 " (truncated)",
+            v.cps[v.ncps - 1].trusted ? "trusted " : "", cp->size, r->last_seq);
     }
     if (r->why[0] != '\0')
         rc = -SK_ECORRUPT;
@@ -404,9 +402,8 @@ sk_evlog_prove_inclusion(const char *dir, uint64_t seq, uint64_t size,
         memcpy(leaf, l.h[seq - 1], SK_EVLOG_HASH_LEN);
         sk_evlog_merkle_root((const uint8_t(*)[SK_EVLOG_HASH_LEN])l.h, size,
                              root);
-        rc = sk_evlog_merkle_inclusion(
-            (const uint8_t(*)[SK_EVLOG_HASH_LEN])l.h, size, seq - 1, proof,
-            plen);
+        rc = sk_evlog_merkle_inclusion((const uint8_t(*)[SK_EVLOG_HASH_LEN])l.h,
+                                       size, seq - 1, proof, plen);
     }
     if (rc == 0)
         rc = sk_evlog_merkle_verify_inclusion(

@@ -29,7 +29,7 @@ struct sk_evlog {
     struct sk_evlog_key *key;
     struct sk_evlog_syslog *syslog;
     char hostname[256];
-    uint64_t seg_bytes;  /* committed size of the segment file */
+    uint64_t seg_bytes;    /* committed size of the segment file */
     uint64_t seg_start_ns; /* when the segment was created */
     uint64_t seg_first;
     struct sk__evlog_state done; /* committed */
@@ -43,8 +43,7 @@ struct sk_evlog {
     char err[256];
 };
 
-static int
-fail(struct sk_evlog *log, int rc, const char *fmt, ...)
+static int fail(struct sk_evlog *log, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -75,10 +74,9 @@ static int
 create_segment(struct sk_evlog *log)
 {
     char name[48];
-    snprintf(name, sizeof(name), "seg-%016" PRIx64 ".log",
-             log->done.next_seq);
-    int fd = openat(log->dirfd, name,
-                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    snprintf(name, sizeof(name), "seg-%016" PRIx64 ".log", log->done.next_seq);
+    int fd =
+        openat(log->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd == -1)
         return fail(log, -SK_EIO, "create %s: %s", name, strerror(errno));
     struct sk_evlog_seg_header h = {.first_seq = log->done.next_seq,
@@ -121,11 +119,9 @@ open_checkpoints(struct sk_evlog *log, struct sk_evlog_recovery *rec)
         end--;
     if (end < b.len) {
         /* A torn checkpoint line: written only in part before a crash. */
-        if (ftruncate(log->cpfd, (off_t)end) == -1 ||
-            fsync(log->cpfd) == -1) {
+        if (ftruncate(log->cpfd, (off_t)end) == -1 || fsync(log->cpfd) == -1) {
             sk_buf_fini(&b);
-            return fail(log, -SK_EIO, "cut checkpoints: %s",
-                        strerror(errno));
+            return fail(log, -SK_EIO, "cut checkpoints: %s", strerror(errno));
         }
         if (rec != NULL)
             rec->checkpoints_cut = b.len - end;
@@ -138,8 +134,8 @@ open_checkpoints(struct sk_evlog *log, struct sk_evlog_recovery *rec)
         while (start > 0 && b.p[start - 1] != '\n')
             start--;
         struct sk_evlog_checkpoint cp;
-        rc = sk_evlog_checkpoint_parse(
-            sk_str_make(b.p + start, end - start), log->key, &cp);
+        rc = sk_evlog_checkpoint_parse(sk_str_make(b.p + start, end - start),
+                                       log->key, &cp);
         if (rc != 0) {
             sk_buf_fini(&b);
             return fail(log, -SK_ECORRUPT,
@@ -209,15 +205,15 @@ recover(struct sk_evlog *log, struct sk_evlog_recovery *rec)
                 if (fd != -1)
                     close(fd);
                 sk_free(s.segs);
-                return fail(log, -SK_EIO, "cut %s: %s", name,
-                            strerror(errno));
+                return fail(log, -SK_EIO, "cut %s: %s", name, strerror(errno));
             }
             close(fd);
         }
-        sk_log(SK_LOG_WARN,
-               "evlog: recovery cut an incomplete tail record: %s offset %" PRIu64
-               ", %" PRIu64 " bytes",
-               name, s.torn_off, s.torn_bytes);
+        sk_log(
+            SK_LOG_WARN,
+            "evlog: recovery cut an incomplete tail record: %s offset %" PRIu64
+            ", %" PRIu64 " bytes",
+            name, s.torn_off, s.torn_bytes);
         if (rec != NULL) {
             rec->cut_bytes = s.torn_bytes;
             rec->cut_offset = s.torn_off;
@@ -236,8 +232,8 @@ recover(struct sk_evlog *log, struct sk_evlog_recovery *rec)
         } else {
             log->segfd = openat(log->dirfd, g->name, O_WRONLY | O_CLOEXEC);
             if (log->segfd == -1)
-                rc = fail(log, -SK_EIO, "open %s: %s", g->name,
-                          strerror(errno));
+                rc =
+                    fail(log, -SK_EIO, "open %s: %s", g->name, strerror(errno));
             log->seg_bytes = s.last_seg_size;
             log->seg_start_ns = sk__evlog_now_ns();
             log->seg_first = g->first_seq;
@@ -278,8 +274,7 @@ check_pubkey(struct sk_evlog *log)
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/pubkey.pem", log->cfg.dir);
         rc = sk_evlog_key_save_public(log->key, path);
-        return rc != 0 ? fail(log, rc, "write pubkey.pem: %s",
-                              sk_strerror(rc))
+        return rc != 0 ? fail(log, rc, "write pubkey.pem: %s", sk_strerror(rc))
                        : 0;
     }
     if (rc != 0)
@@ -329,8 +324,8 @@ sk_evlog_open(const struct sk_evlog_config *cfg, struct sk_evlog **out,
             rc = -SK_EIO;
     }
     if (rc == 0) {
-        log->lockfd = openat(log->dirfd, "lock",
-                             O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        log->lockfd =
+            openat(log->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (log->lockfd == -1)
             rc = -SK_EIO;
         else if (flock(log->lockfd, LOCK_EX | LOCK_NB) == -1)
@@ -338,16 +333,16 @@ sk_evlog_open(const struct sk_evlog_config *cfg, struct sk_evlog **out,
     }
     if (rc != 0) {
         sk_log(SK_LOG_ERROR, "evlog: %s: %s", cfg->dir,
-                rc == -SK_EAGAIN ? "another writer owns this log"
-                                 : strerror(errno));
+               rc == -SK_EAGAIN ? "another writer owns this log"
+                                : strerror(errno));
         sk_evlog_close(log);
         return rc;
     }
     rc = sk_evlog_key_load(cfg->key_path, true, &log->key);
     if (rc != 0) {
         sk_log(SK_LOG_ERROR, "evlog: key %s: %s%s", cfg->key_path,
-                sk_strerror(rc),
-                rc == -SK_EINVAL ? " (must be mode 0600 or stricter)" : "");
+               sk_strerror(rc),
+               rc == -SK_EINVAL ? " (must be mode 0600 or stricter)" : "");
         sk_evlog_close(log);
         return rc;
     }
@@ -361,7 +356,7 @@ sk_evlog_open(const struct sk_evlog_config *cfg, struct sk_evlog **out,
         rc = sk_evlog_syslog_open(cfg->syslog_target, &log->syslog);
         if (rc != 0) {
             sk_log(SK_LOG_ERROR, "evlog: syslog %s: %s", cfg->syslog_target,
-                    sk_strerror(rc));
+                   sk_strerror(rc));
             sk_evlog_close(log);
             return rc;
         }
@@ -435,9 +430,8 @@ write_checkpoint(struct sk_evlog *log)
         return fail(log, rc, "sign checkpoint: %s", sk_strerror(rc));
     }
     ssize_t w = write(log->cpfd, line.p, line.len);
-    if (w != (ssize_t)line.len ||
-        (log->cfg.durability != SK_EVLOG_SYNC_NONE &&
-         fdatasync(log->cpfd) == -1)) {
+    if (w != (ssize_t)line.len || (log->cfg.durability != SK_EVLOG_SYNC_NONE &&
+                                   fdatasync(log->cpfd) == -1)) {
         int e = w == -1 ? errno : ENOSPC;
         if (ftruncate(log->cpfd, (off_t)log->cp_file_size) == -1)
             sk_log(SK_LOG_ERROR, "evlog: cannot cut back checkpoints");
@@ -454,9 +448,8 @@ write_checkpoint(struct sk_evlog *log)
                                    "checkpoint", NULL,
                                    sk_buf_str(&line)) != 0 ||
             sk_evlog_syslog_send(log->syslog, sk_buf_str(&msg)) != 0)
-            sk_log(SK_LOG_WARN, "evlog: checkpoint %" PRIu64
-                                " not sent to syslog",
-                   cp.size);
+            sk_log(SK_LOG_WARN,
+                   "evlog: checkpoint %" PRIu64 " not sent to syslog", cp.size);
         sk_buf_fini(&msg);
     }
     sk_buf_fini(&line);
@@ -480,9 +473,9 @@ sk_evlog_commit(struct sk_evlog *log)
     if (log->pending.len > 0) {
         size_t off = 0;
         while (off < log->pending.len) {
-            ssize_t w = pwrite(log->segfd, log->pending.p + off,
-                               log->pending.len - off,
-                               (off_t)(log->seg_bytes + off));
+            ssize_t w =
+                pwrite(log->segfd, log->pending.p + off, log->pending.len - off,
+                       (off_t)(log->seg_bytes + off));
             if (w == -1) {
                 if (errno == EINTR)
                     continue;

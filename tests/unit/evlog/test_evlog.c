@@ -80,8 +80,8 @@ make_log(const char *dir, int n, uint64_t every, uint64_t seg_bytes)
     for (int i = 0; i < n; i++) {
         char body[128];
         snprintf(body, sizeof(body),
-                 "{\"i\":%d,\"client_ip\":\"10.0.0.%d\",\"path\":\"/p%d\"}",
-                 i, i % 7, i);
+                 "{\"i\":%d,\"client_ip\":\"10.0.0.%d\",\"path\":\"/p%d\"}", i,
+                 i % 7, i);
         uint64_t seq;
         assert_int_equal(sk_evlog_append(log, SK_STR_LIT("proxy"),
                                          SK_STR_LIT("waf.block"),
@@ -106,8 +106,7 @@ static void
 copy_dir(const char *from, const char *to)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from,
-             to);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -144,8 +143,7 @@ frames(const uint8_t *p, size_t len, size_t *off, size_t max)
     while (o < len && n < max) {
         struct sk_evlog_record r;
         size_t used;
-        assert_int_equal(sk_evlog_record_decode(p + o, len - o, &r, &used),
-                         0);
+        assert_int_equal(sk_evlog_record_decode(p + o, len - o, &r, &used), 0);
         off[n++] = o;
         o += used;
     }
@@ -181,8 +179,12 @@ test_merkle_known(void **state)
     assert_string_equal(
         h, "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
     /* The eight leaves of the Certificate Transparency test suite. */
-    static const char *const in[] = {"",         "00",       "10",
-                                     "2021",     "3031",     "40414243",
+    static const char *const in[] = {"",
+                                     "00",
+                                     "10",
+                                     "2021",
+                                     "3031",
+                                     "40414243",
                                      "5051525354555657",
                                      "606162636465666768696a6b6c6d6e6f"};
     uint8_t leaves[8][32];
@@ -223,35 +225,35 @@ test_merkle_proofs(void **state)
         for (uint64_t m = 0; m < n; m++) {
             assert_int_equal(sk_evlog_merkle_inclusion(L, n, m, proof, &plen),
                              0);
-            assert_int_equal(sk_evlog_merkle_verify_inclusion(
-                                 leaves[m], m, n, (const uint8_t(*)[32])proof,
-                                 plen, root),
-                             0);
+            assert_int_equal(
+                sk_evlog_merkle_verify_inclusion(
+                    leaves[m], m, n, (const uint8_t(*)[32])proof, plen, root),
+                0);
             /* A wrong index or a changed hash fails. */
             if (n > 1)
-                assert_int_not_equal(
-                    sk_evlog_merkle_verify_inclusion(
-                        leaves[m], (m + 1) % n, n,
-                        (const uint8_t(*)[32])proof, plen, root),
-                    0);
+                assert_int_not_equal(sk_evlog_merkle_verify_inclusion(
+                                         leaves[m], (m + 1) % n, n,
+                                         (const uint8_t(*)[32])proof, plen,
+                                         root),
+                                     0);
             if (plen > 0) {
                 proof[0][0] ^= 1;
-                assert_int_not_equal(
-                    sk_evlog_merkle_verify_inclusion(
-                        leaves[m], m, n, (const uint8_t(*)[32])proof, plen,
-                        root),
-                    0);
+                assert_int_not_equal(sk_evlog_merkle_verify_inclusion(
+                                         leaves[m], m, n,
+                                         (const uint8_t(*)[32])proof, plen,
+                                         root),
+                                     0);
             }
         }
         for (uint64_t m = 1; m <= n; m++) {
             uint8_t r1[32];
             sk_evlog_merkle_root(L, m, r1);
-            assert_int_equal(
-                sk_evlog_merkle_consistency(L, n, m, proof, &plen), 0);
-            assert_int_equal(sk_evlog_merkle_verify_consistency(
-                                 m, n, r1, root, (const uint8_t(*)[32])proof,
-                                 plen),
+            assert_int_equal(sk_evlog_merkle_consistency(L, n, m, proof, &plen),
                              0);
+            assert_int_equal(
+                sk_evlog_merkle_verify_consistency(
+                    m, n, r1, root, (const uint8_t(*)[32])proof, plen),
+                0);
             if (m < n) {
                 uint8_t bad[32];
                 memcpy(bad, r1, 32);
@@ -387,13 +389,20 @@ test_redact_fast_path(void **state)
     };
     /* Need the slow path (or are refused there). */
     static const char *const no[] = {
-        "{ \"a\":1}",          "{\"a\":1.5}",        "{\"a\":\"\\n\"}",
-        "{\"a\":1,\"a\":2}",     "{\"a\":-0}",         "{\"a\":01}",
+        "{ \"a\":1}",
+        "{\"a\":1.5}",
+        "{\"a\":\"\\n\"}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":-0}",
+        "{\"a\":01}",
         "{\"n\":9223372036854775808}",
-        "{\"pin\":1}",         "{\"Password\":1}",   "{\"c\":\"4111111111111111\"}",
-        "{\"u\":\"\xed\xa0\x80\"}",                 /* a surrogate */
-        "{\"u\":\"\xc0\xaf\"}",                      /* overlong */
-        "[1]",                 "{\"a\":1}x",
+        "{\"pin\":1}",
+        "{\"Password\":1}",
+        "{\"c\":\"4111111111111111\"}",
+        "{\"u\":\"\xed\xa0\x80\"}", /* a surrogate */
+        "{\"u\":\"\xc0\xaf\"}",     /* overlong */
+        "[1]",
+        "{\"a\":1}x",
     };
     struct sk_buf o = {0};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
@@ -520,7 +529,13 @@ test_damage_in_middle_refused(void **state)
 }
 
 enum tamper {
-    T_FLIP, T_DELETE, T_INSERT, T_REORDER, T_REWRITE, T_TRUNCATE, T_CPSIG,
+    T_FLIP,
+    T_DELETE,
+    T_INSERT,
+    T_REORDER,
+    T_REWRITE,
+    T_TRUNCATE,
+    T_CPSIG,
     T_TRUNC_ALL,
 };
 
@@ -769,8 +784,8 @@ test_retention_by_writer(void **state)
     char dir[400];
     logdir(dir, sizeof(dir), "retain-open");
     make_log(dir, 300, 50, 4096);
-    struct sk_evlog_config cfg = {.dir = dir, .key_path = keypath,
-                                  .segment_bytes = 4096};
+    struct sk_evlog_config cfg = {
+        .dir = dir, .key_path = keypath, .segment_bytes = 4096};
     struct sk_evlog *log;
     assert_int_equal(sk_evlog_open(&cfg, &log, NULL), 0);
     /* prune from outside is refused while the writer runs */
@@ -820,8 +835,12 @@ test_no_card_on_disk(void **state)
                          0);
     assert_int_equal(sk_evlog_close(log), 0);
     static const char *const raw[] = {
-        "4111111111111111", "5500000000000004", "378282246310005",
-        "4111-1111-1111-1111", "5500 0000 0000 0004", "3782 822463 10005",
+        "4111111111111111",
+        "5500000000000004",
+        "378282246310005",
+        "4111-1111-1111-1111",
+        "5500 0000 0000 0004",
+        "3782 822463 10005",
         "hunter2",
     };
     DIR *d = opendir(dir);
@@ -855,8 +874,8 @@ test_query(void **state)
     uint64_t ns;
     assert_int_equal(sk_evlog_time_parse("2026-11-22T05:00:00Z", 0, &ns), 0);
     assert_int_equal(ns, 1795323600ULL * 1000000000ULL);
-    assert_int_equal(
-        sk_evlog_time_parse("2026-11-22T14:00:00.5+09:00", 0, &ns), 0);
+    assert_int_equal(sk_evlog_time_parse("2026-11-22T14:00:00.5+09:00", 0, &ns),
+                     0);
     assert_int_equal(ns, 1795323600ULL * 1000000000ULL + 500000000ULL);
     assert_int_equal(sk_evlog_time_parse("@10", 0, &ns), 0);
     assert_int_equal(ns, 10000000000ULL);
