@@ -142,9 +142,10 @@ sk_evlog_key_load(const char *path, bool priv, struct sk_evlog_key **out)
     if (f == NULL)
         return errno == ENOENT ? -SK_ENOENT : -SK_EIO;
     if (priv) {
-        /* The private key must not be readable by others. */
+        /* The private key must be ours (or root's) and private. */
         struct stat st;
-        if (fstat(fileno(f), &st) == -1 || (st.st_mode & 077) != 0) {
+        if (fstat(fileno(f), &st) == -1 || (st.st_mode & 077) != 0 ||
+            (st.st_uid != geteuid() && st.st_uid != 0)) {
             fclose(f);
             return -SK_EINVAL;
         }

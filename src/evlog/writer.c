@@ -342,7 +342,9 @@ sk_evlog_open(const struct sk_evlog_config *cfg, struct sk_evlog **out,
     if (rc != 0) {
         sk_log(SK_LOG_ERROR, "evlog: key %s: %s%s", cfg->key_path,
                sk_strerror(rc),
-               rc == -SK_EINVAL ? " (must be mode 0600 or stricter)" : "");
+               rc == -SK_EINVAL
+                   ? " (must be owned by us or root, mode 0600 or stricter)"
+                   : "");
         sk_evlog_close(log);
         return rc;
     }
