@@ -23,6 +23,10 @@ int sk__evlog_list(int dirfd, struct sk__evlog_seg **out, size_t *n);
 int sk__evlog_load(int dirfd, const struct sk__evlog_seg *s,
                    struct sk_buf *out);
 
+/* Reads only the header of a segment (plain or zstd). */
+int sk__evlog_seg_header(int dirfd, const struct sk__evlog_seg *s,
+                         struct sk_evlog_seg_header *h);
+
 /* Reads a whole small file (at most max bytes) into out. */
 int sk__evlog_read_file(int dirfd, const char *name, size_t max,
                         struct sk_buf *out);

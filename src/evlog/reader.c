@@ -206,25 +206,6 @@ sk_evlog_reader_next(struct sk_evlog_reader *r, struct sk_evlog_record *rec)
     return -SK_ENOENT;
 }
 
-static int
-seg_created(int dirfd, const struct sk__evlog_seg *g, uint64_t *ns)
-{
-    if (g->zst)
-        return -SK_ENOTSUP;
-    int fd = openat(dirfd, g->name, O_RDONLY | O_CLOEXEC);
-    if (fd == -1)
-        return -SK_EIO;
-    uint8_t h[SK_EVLOG_SEG_HEADER];
-    ssize_t n = pread(fd, h, sizeof(h), 0);
-    close(fd);
-    struct sk_evlog_seg_header sh;
-    if (n != (ssize_t)sizeof(h) ||
-        sk_evlog_seg_header_decode(h, sizeof(h), &sh) != 0)
-        return -SK_ECORRUPT;
-    *ns = sh.created_ns;
-    return 0;
-}
-
 int
 sk_evlog_reader_seek_time(struct sk_evlog_reader *r, uint64_t ts_ns)
 {
@@ -235,8 +216,9 @@ sk_evlog_reader_seek_time(struct sk_evlog_reader *r, uint64_t ts_ns)
      */
     size_t i = r->cur;
     while (i + 1 < r->nsegs) {
-        uint64_t c;
-        if (seg_created(r->dirfd, &r->segs[i + 1], &c) != 0 || c >= ts_ns)
+        struct sk_evlog_seg_header h;
+        if (sk__evlog_seg_header(r->dirfd, &r->segs[i + 1], &h) != 0 ||
+            h.created_ns >= ts_ns)
             break;
         i++;
     }

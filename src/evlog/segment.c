@@ -209,6 +209,54 @@ sk__evlog_load(int dirfd, const struct sk__evlog_seg *s, struct sk_buf *out)
 }
 
 int
+sk__evlog_seg_header(int dirfd, const struct sk__evlog_seg *s,
+                     struct sk_evlog_seg_header *h)
+{
+    int fd = openat(dirfd, s->name, O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT ? -SK_ENOENT : -SK_EIO;
+    uint8_t hb[SK_EVLOG_SEG_HEADER];
+    size_t have = 0;
+    int rc = 0;
+    if (!s->zst) {
+        ssize_t n = pread(fd, hb, sizeof(hb), 0);
+        have = n > 0 ? (size_t)n : 0;
+    } else {
+        /* Decompress just enough of the frame for the header. */
+        ZSTD_DCtx *z = ZSTD_createDCtx();
+        uint8_t in[4096];
+        ZSTD_outBuffer ob = {hb, sizeof(hb), 0};
+        while (z != NULL && ob.pos < ob.size) {
+            ssize_t n = read(fd, in, sizeof(in));
+            if (n <= 0)
+                break;
+            ZSTD_inBuffer ib = {in, (size_t)n, 0};
+            while (ib.pos < ib.size && ob.pos < ob.size) {
+                size_t r = ZSTD_decompressStream(z, &ob, &ib);
+                if (ZSTD_isError(r)) {
+                    rc = -SK_ECORRUPT;
+                    break;
+                }
+                if (r == 0)
+                    break;
+            }
+            if (rc != 0)
+                break;
+        }
+        have = ob.pos;
+        if (z == NULL)
+            rc = -SK_ENOMEM;
+        ZSTD_freeDCtx(z);
+    }
+    close(fd);
+    if (rc == 0)
+        rc = sk_evlog_seg_header_decode(hb, have, h);
+    if (rc == 0 && h->first_seq != s->first_seq)
+        rc = -SK_ECORRUPT;
+    return rc;
+}
+
+int
 sk__evlog_write_atomic(int dirfd, const char *name, const void *p, size_t len,
                        int mode)
 {

@@ -79,8 +79,11 @@ create_segment(struct sk_evlog *log)
         openat(log->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd == -1)
         return fail(log, -SK_EIO, "create %s: %s", name, strerror(errno));
-    struct sk_evlog_seg_header h = {.first_seq = log->done.next_seq,
-                                    .created_ns = sk__evlog_now_ns()};
+    /* Never before the last record: retention relies on that order. */
+    uint64_t now = sk__evlog_now_ns();
+    struct sk_evlog_seg_header h = {
+        .first_seq = log->done.next_seq,
+        .created_ns = now > log->done.last_ts ? now : log->done.last_ts};
     memcpy(h.prev_chain, log->done.chain, SK_EVLOG_HASH_LEN);
     uint8_t hb[SK_EVLOG_SEG_HEADER];
     sk_evlog_seg_header_encode(&h, hb);
