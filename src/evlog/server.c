@@ -92,6 +92,7 @@ struct client {
     size_t batch_n;
     bool dead;
     bool want_out;
+    bool paused; /* not reading: too many replies unread */
 };
 
 struct server {
@@ -207,6 +208,7 @@ handle_frame(struct server *s, struct client *c, const uint8_t *f, size_t n,
 }
 
 static void commit(struct server *s);
+static void flush_client(struct server *s, size_t i);
 
 static void
 read_client(struct server *s, size_t i, unsigned group_ms)
@@ -258,6 +260,8 @@ read_client(struct server *s, size_t i, unsigned group_ms)
         memmove(c->in.p, c->in.p + off, c->in.len - off);
         c->in.len -= off;
     }
+    if (s->cl[i] == c && !c->dead)
+        flush_client(s, i);
 }
 
 static void
@@ -280,12 +284,19 @@ flush_client(struct server *s, size_t i)
     if (c->sent == c->out.len) {
         c->out.len = c->sent = c->ready = c->batch_start = 0;
     }
+    /*
+     * Back-pressure: a client that does not read its replies is not read
+     * either (level-triggered epoll would otherwise spin on it).
+     */
     bool want = c->sent < c->ready;
-    if (want != c->want_out) {
-        struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0),
+    bool paused = c->out.len - c->sent > OUT_HIGH;
+    if (want != c->want_out || paused != c->paused) {
+        struct epoll_event ev = {.events = (paused ? 0 : EPOLLIN) |
+                                           (want ? EPOLLOUT : 0),
                                  .data.u64 = i};
         epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &ev);
         c->want_out = want;
+        c->paused = paused;
     }
 }
 
