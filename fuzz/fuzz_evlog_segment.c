@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Fuzzes the segment reader: a segment header followed by record frames,
- * decoded the way recovery and verify walk a segment file.
+ * Fuzzes the segment reader (a segment header followed by record frames,
+ * decoded the way recovery and verify walk a segment file) and the writer
+ * protocol's APPEND frame parser on the same bytes.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +14,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    struct sk_str src, type, body;
+    if (sk_evlog_frame_parse_append(data, size, &src, &type, &body) == 0 &&
+        (src.p < data || type.p < data || body.p + body.len > data + size))
+        __builtin_trap();
     struct sk_evlog_seg_header h;
     size_t off = 0;
     if (sk_evlog_seg_header_decode(data, size, &h) == 0)

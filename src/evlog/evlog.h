@@ -512,6 +512,15 @@ enum sk_evlog_frame {
     SK_EVLOG_F_SYNCED = 0x83,
 };
 
+/*
+ * Splits the payload of an APPEND frame (after the type byte) into views
+ * of source, type and body. 0 or -SK_EPARSE; the names and the body are
+ * checked later by sk_evlog_append(). Pure, fuzzed.
+ */
+int sk_evlog_frame_parse_append(const uint8_t *p, size_t len,
+                                struct sk_str *src, struct sk_str *type,
+                                struct sk_str *body);
+
 struct sk_evlog_client;
 
 /* Connects to a writer socket. Blocks. */

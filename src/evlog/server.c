@@ -83,6 +83,21 @@ put_err_frame(struct sk_buf *b, int code, const char *msg)
     return rc == 0 ? sk_buf_append(b, msg, n) : rc;
 }
 
+int
+sk_evlog_frame_parse_append(const uint8_t *p, size_t len, struct sk_str *src,
+                            struct sk_str *type, struct sk_str *body)
+{
+    if (len < 2 || 1 + (size_t)p[0] + 1 > len ||
+        1 + (size_t)p[0] + 1 + p[1 + p[0]] > len)
+        return -SK_EPARSE;
+    *src = sk_str_make(p + 1, p[0]);
+    size_t o = 1 + (size_t)p[0];
+    *type = sk_str_make(p + o + 1, p[o]);
+    o += 1 + (size_t)p[o];
+    *body = sk_str_make(p + o, len - o);
+    return 0;
+}
+
 struct client {
     int fd;
     struct sk_buf in, out;
@@ -190,14 +205,9 @@ handle_frame(struct server *s, struct client *c, const uint8_t *f, size_t n,
         put_err_frame(&c->out, SK_EPARSE, "unknown frame type");
         return -SK_EPARSE; /* fatal for this connection */
     }
-    if (len < 2 || 1 + (size_t)p[0] + 1 > len ||
-        1 + (size_t)p[0] + 1 + p[1 + p[0]] > len)
+    struct sk_str src, typ, body;
+    if (sk_evlog_frame_parse_append(p, len, &src, &typ, &body) != 0)
         return put_err_frame(&c->out, SK_EPARSE, "malformed append frame");
-    struct sk_str src = sk_str_make(p + 1, p[0]);
-    size_t o = 1 + p[0];
-    struct sk_str typ = sk_str_make(p + o + 1, p[o]);
-    o += 1 + p[o];
-    struct sk_str body = sk_str_make(p + o, len - o);
     uint64_t seq;
     rc = sk_evlog_append(s->log, src, typ, body, &seq);
     if (rc != 0)
