@@ -84,6 +84,37 @@ sk__evlog_retain_core(int dirfd, const struct sk_evlog_key *k,
     int rc = sk__evlog_list(dirfd, &segs, &n);
     if (rc != 0)
         return rc;
+    /* Leftovers of a crash: temporary files and pruned segments. */
+    for (size_t i = 0; i < n && !p->dry_run; i++) {
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "%s%s.tmp", segs[i].name,
+                 segs[i].zst ? "" : ".zst");
+        unlinkat(dirfd, tmp, 0);
+    }
+    if (!p->dry_run)
+        unlinkat(dirfd, "anchor.tmp", 0);
+    struct sk_evlog_anchor old;
+    int oar = sk__evlog_load_anchor(dirfd, k, &old);
+    size_t stale = 0;
+    while (oar == 1 && stale + 1 < n &&
+           segs[stale + 1].first_seq <= old.next_seq)
+        stale++;
+    for (size_t i = 0; i < stale; i++) {
+        sk_buf_printf(out, "%sremove %s (before the anchor)\n",
+                      p->dry_run ? "would " : "", segs[i].name);
+        if (!p->dry_run && unlinkat(dirfd, segs[i].name, 0) == -1)
+            rc = -SK_EIO;
+    }
+    if (stale > 0) {
+        memmove(segs, segs + stale, (n - stale) * sizeof(*segs));
+        n -= stale;
+        if (!p->dry_run)
+            fsync(dirfd);
+    }
+    if (rc != 0) {
+        sk_free(segs);
+        return rc;
+    }
     uint64_t now = p->now_ns ? p->now_ns : sk__evlog_now_ns();
     uint64_t keep_ns = p->keep_secs * 1000000000ULL;
     uint64_t comp_ns = p->compress_secs * 1000000000ULL;

@@ -345,8 +345,17 @@ sk__evlog_scan(struct sk__evlog_scan *s)
     int rc = sk__evlog_list(s->dirfd, &s->segs, &s->nsegs);
     if (rc != 0)
         return rc;
+    /*
+     * Segments wholly before the starting point (an anchor) are skipped:
+     * a prune that crashed after writing its anchor leaves them behind,
+     * and the next prune removes them.
+     */
+    size_t first = 0;
+    while (first + 1 < s->nsegs &&
+           s->segs[first + 1].first_seq <= s->st.next_seq)
+        first++;
     struct sk_buf data = {0};
-    for (size_t i = 0; i < s->nsegs && s->end == SK__SCAN_OK; i++) {
+    for (size_t i = first; i < s->nsegs && s->end == SK__SCAN_OK; i++) {
         const struct sk__evlog_seg *g = &s->segs[i];
         bool last = i + 1 == s->nsegs;
         rc = sk__evlog_load(s->dirfd, g, &data);

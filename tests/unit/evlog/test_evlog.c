@@ -753,8 +753,27 @@ test_retention(void **state)
     /* 14 months later: everything but the newest segment goes. */
     p.now_ns = now + 14ULL * 31 * 86400 * 1000000000;
     sk_buf_clear(&out);
+    char first[500], saved[500], cmd[1200];
+    snprintf(first, sizeof(first), "%s/seg-0000000000000001.log.zst", dir);
+    snprintf(saved, sizeof(saved), "%s/saved-first-segment", tmpdir);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", first, saved);
+    assert_int_equal(system(cmd), 0);
     assert_int_equal(sk_evlog_retain(dir, keypath, &p, &out), 0);
     assert_non_null(strstr(sk_buf_cstr(&out), "anchor at record"));
+    count_segments(dir, &plain, &zst);
+    assert_int_equal(plain + zst, 1);
+    assert_int_equal(verify_dir(dir, NULL, &r), 0);
+    /*
+     * A prune that crashed after its anchor but before removing the
+     * segments leaves them behind: the log still verifies and opens, and
+     * the next prune removes them.
+     */
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", saved, first);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(verify_dir(dir, NULL, &r), 0);
+    sk_buf_clear(&out);
+    assert_int_equal(sk_evlog_retain(dir, keypath, &p, &out), 0);
+    assert_non_null(strstr(sk_buf_cstr(&out), "before the anchor"));
     count_segments(dir, &plain, &zst);
     assert_int_equal(plain + zst, 1);
     assert_int_equal(verify_dir(dir, NULL, &r), 0);
