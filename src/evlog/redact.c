@@ -333,32 +333,46 @@ fast_value(struct fast *f, unsigned depth)
     }
 }
 
-/* Could the body name a secret? Conservative: any hint sends it slow. */
+/* in[i..] starts with the lower-case word w (ASCII case-insensitive). */
+static bool
+starts(struct sk_str in, size_t i, const char *w, size_t n)
+{
+    if (in.len - i < n)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (sk_ascii_lower(in.p[i + k]) != (uint8_t)w[k])
+            return false;
+    return true;
+}
+
+/*
+ * Could the body name a secret? Conservative: any hint of one of the
+ * sensitive key names of sk_evlog_sensitive_key() sends it the slow way.
+ */
 static bool
 hints_secret(struct sk_str in)
 {
-    static const char *const hints[] = {"pass", "pwd", "cvv",   "cvc",
-                                        "csc",  "pin", "secur", "card"};
-    /* "pin" only as a whole token ("shopping" is no secret). */
-    for (size_t i = 0; i + 3 <= in.len; i++) {
-        uint8_t c = sk_ascii_lower(in.p[i]);
-        if (c != 'p' && c != 'c' && c != 's')
-            continue;
-        for (size_t h = 0; h < sizeof(hints) / sizeof(hints[0]); h++) {
-            size_t n = strlen(hints[h]);
-            if (i + n > in.len)
-                continue;
-            size_t k = 0;
-            while (k < n && sk_ascii_lower(in.p[i + k]) == hints[h][k])
-                k++;
-            if (k == n && h == 5) {
-                bool alnum_before = i > 0 && isalnum(in.p[i - 1]);
-                bool alnum_after = i + n < in.len && isalnum(in.p[i + n]);
-                if (alnum_before || alnum_after)
-                    continue;
-            }
-            if (k == n)
+    for (size_t i = 0; i < in.len; i++) {
+        switch (sk_ascii_lower(in.p[i])) {
+        case 'p':
+            if (starts(in, i, "pass", 4) || starts(in, i, "pwd", 3))
                 return true;
+            /* "pin" only as a whole token ("shopping" is no secret). */
+            if (starts(in, i, "pin", 3) && !(i > 0 && isalnum(in.p[i - 1])) &&
+                !(i + 3 < in.len && isalnum(in.p[i + 3])))
+                return true;
+            break;
+        case 'c':
+            if (starts(in, i, "cvv", 3) || starts(in, i, "cvc", 3) ||
+                starts(in, i, "csc", 3) || starts(in, i, "card", 4))
+                return true;
+            break;
+        case 's':
+            if (starts(in, i, "secur", 5))
+                return true;
+            break;
+        default:
+            break;
         }
     }
     return false;
