@@ -526,10 +526,14 @@ int
 sk_evlog_client_recv(struct sk_evlog_client *c, uint64_t *seq)
 {
     /*
-     * A writer that refuses us (peer credentials) replies ERR and closes:
-     * our send may fail, but its reason is waiting to be read.
+     * Replies already read are returned without a system call; the
+     * pending requests are flushed only before we wait for more, so a
+     * pipelining client sends in batches. A writer that refuses us (peer
+     * credentials) replies ERR and closes: our send may fail, but its
+     * reason is waiting to be read.
      */
-    int sent = sk_evlog_client_flush(c), rc;
+    int sent = 0, rc;
+    bool flushed = false;
     for (;;) {
         size_t avail = c->in.len - c->in_off;
         if (avail >= 4) {
@@ -556,6 +560,10 @@ sk_evlog_client_recv(struct sk_evlog_client *c, uint64_t *seq)
                 snprintf(c->err, sizeof(c->err), "unknown reply frame");
                 return -SK_EPARSE;
             }
+        }
+        if (!flushed) {
+            sent = sk_evlog_client_flush(c);
+            flushed = true;
         }
         if (c->in_off > 0) {
             memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
