@@ -539,6 +539,12 @@ int sk_evlog_client_send(struct sk_evlog_client *c, struct sk_str source,
                          struct sk_str type, struct sk_str body);
 int sk_evlog_client_flush(struct sk_evlog_client *c);
 int sk_evlog_client_recv(struct sk_evlog_client *c, uint64_t *seq);
+/*
+ * Asks the writer to commit now and waits for its SYNCED reply: on 0,
+ * every record up to *seq is durable as configured. Call it with no
+ * replies outstanding (replies come in order). Blocks.
+ */
+int sk_evlog_client_sync(struct sk_evlog_client *c, uint64_t *seq);
 const char *sk_evlog_client_error(const struct sk_evlog_client *c);
 void sk_evlog_client_close(struct sk_evlog_client *c);
 

@@ -593,6 +593,16 @@ sk_evlog_client_append(struct sk_evlog_client *c, struct sk_str source,
     return rc == 0 ? sk_evlog_client_recv(c, seq) : rc;
 }
 
+int
+sk_evlog_client_sync(struct sk_evlog_client *c, uint64_t *seq)
+{
+    uint8_t f[5];
+    be32(f, 1);
+    f[4] = SK_EVLOG_F_SYNC;
+    int rc = sk_buf_append(&c->out, f, sizeof(f));
+    return rc == 0 ? sk_evlog_client_recv(c, seq) : rc;
+}
+
 const char *
 sk_evlog_client_error(const struct sk_evlog_client *c)
 {

@@ -1021,6 +1021,15 @@ test_server(void **state)
                                             SK_STR_LIT("{}"), &seq),
                      0);
     assert_int_equal(seq, 2002);
+    /* SYNC: everything sent before it is durable when SYNCED comes. */
+    assert_int_equal(sk_evlog_client_append(c, SK_STR_LIT("cli"),
+                                            SK_STR_LIT("note"),
+                                            SK_STR_LIT("{\"s\":1}"), &seq),
+                     0);
+    assert_int_equal(seq, 2003);
+    uint64_t synced = 0;
+    assert_int_equal(sk_evlog_client_sync(c, &synced), 0);
+    assert_int_equal(synced, 2003);
     sk_evlog_client_close(c);
     s.stop = 1;
     pthread_join(th, NULL);
@@ -1028,7 +1037,7 @@ test_server(void **state)
     assert_int_equal(sk_evlog_close(s.log), 0);
     struct sk_evlog_verify_report r;
     assert_int_equal(verify_dir(dir, NULL, &r), 0);
-    assert_int_equal(r.records, 2002);
+    assert_int_equal(r.records, 2003);
 }
 
 int
