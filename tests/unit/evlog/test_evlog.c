@@ -289,8 +289,7 @@ test_record_codec(void **state)
     assert_memory_equal(d.leaf, r.leaf, 32);
     /* Every prefix is incomplete, never accepted. */
     for (size_t n = 0; n < b.len; n++)
-        assert_int_equal(sk_evlog_record_decode(b.p, n, &d, &used),
-                         n < 8 ? -SK_EAGAIN : -SK_EAGAIN);
+        assert_int_equal(sk_evlog_record_decode(b.p, n, &d, &used), -SK_EAGAIN);
     /* Every single bit flip is caught. */
     for (size_t i = 0; i < b.len; i++) {
         b.p[i] ^= 0x10;
