@@ -32,6 +32,29 @@ struct sk_evlog_reader {
     char err[256];
 };
 
+/*
+ * Drops segments wholly before the anchor (left by a prune that crashed
+ * before removing them), as the writer and verify ignore them too. The
+ * anchor's signature is verify's business; here it only bounds reading.
+ */
+static void
+drop_before_anchor(struct sk_evlog_reader *r)
+{
+    struct sk_buf b = {0};
+    struct sk_evlog_anchor a;
+    if (sk__evlog_read_file(r->dirfd, "anchor", 4096, &b) == 0 &&
+        sk_evlog_anchor_parse(sk_buf_str(&b), NULL, &a) == 0) {
+        size_t n = 0;
+        while (n + 1 < r->nsegs && r->segs[n + 1].first_seq <= a.next_seq)
+            n++;
+        if (n > 0) {
+            memmove(r->segs, r->segs + n, (r->nsegs - n) * sizeof(*r->segs));
+            r->nsegs -= n;
+        }
+    }
+    sk_buf_fini(&b);
+}
+
 int
 sk_evlog_reader_open(const char *dir, struct sk_evlog_reader **out)
 {
@@ -48,6 +71,7 @@ sk_evlog_reader_open(const char *dir, struct sk_evlog_reader **out)
         sk_evlog_reader_free(r);
         return rc;
     }
+    drop_before_anchor(r);
     *out = r;
     return 0;
 }
@@ -82,6 +106,7 @@ refresh(struct sk_evlog_reader *r)
     sk_free(r->segs);
     r->segs = segs;
     r->nsegs = n;
+    drop_before_anchor(r);
     /* Find our segment again (it may have been compressed meanwhile). */
     r->cur = 0;
     while (r->cur < n && segs[r->cur].first_seq < cur_first)

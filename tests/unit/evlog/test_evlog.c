@@ -770,6 +770,16 @@ test_retention(void **state)
     snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", saved, first);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(verify_dir(dir, NULL, &r), 0);
+    struct sk_evlog_reader *rd;
+    assert_int_equal(sk_evlog_reader_open(dir, &rd), 0);
+    struct sk_evlog_record rec;
+    assert_int_equal(sk_evlog_reader_next(rd, &rec), 0);
+    assert_int_equal(rec.seq, r.first_seq); /* the leftover is not read */
+    uint64_t nrec = 1;
+    while (sk_evlog_reader_next(rd, &rec) == 0)
+        nrec++;
+    assert_int_equal(nrec, r.records);
+    sk_evlog_reader_free(rd);
     sk_buf_clear(&out);
     assert_int_equal(sk_evlog_retain(dir, keypath, &p, &out), 0);
     assert_non_null(strstr(sk_buf_cstr(&out), "before the anchor"));
