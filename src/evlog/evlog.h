@@ -43,7 +43,8 @@
 
 #define SK_EVLOG_HASH_LEN 32
 #define SK_EVLOG_SEG_HEADER 64
-#define SK_EVLOG_REC_FIXED 62 /* frame bytes of a record besides names/body */
+/* Bytes of a record frame besides its names and body. */
+#define SK_EVLOG_REC_FIXED 62
 
 enum sk_evlog_durability {
     SK_EVLOG_SYNC_NONE = 0,   /* write(2) only; survives kill -9 only */
@@ -233,7 +234,7 @@ void sk_evlog_node_hash(const uint8_t l[SK_EVLOG_HASH_LEN],
                         const uint8_t r[SK_EVLOG_HASH_LEN],
                         uint8_t out[SK_EVLOG_HASH_LEN]);
 
-/* Adds a leaf hash; frontier root (all zero SHA-256("") for size 0). */
+/* Adds a leaf hash; the root of the frontier (SHA-256("") for size 0). */
 void sk_evlog_frontier_add(struct sk_evlog_frontier *f,
                            const uint8_t leaf[SK_EVLOG_HASH_LEN]);
 void sk_evlog_frontier_root(const struct sk_evlog_frontier *f,

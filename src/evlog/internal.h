@@ -58,7 +58,6 @@ typedef int (*sk__evlog_rec_fn)(void *ctx, const struct sk_evlog_record *rec,
 struct sk__evlog_scan {
     /* in */
     int dirfd;
-    const char *key_path_pub;   /* unused by scan; for callers */
     sk__evlog_rec_fn on_record; /* may be NULL; non-zero return stops */
     void *ctx;
     uint64_t stop_after_seq; /* 0: scan everything */
