@@ -10,7 +10,8 @@ set -euo pipefail
 top="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${1:-$top/build}"
 BE="$BUILD/src/evlog/bench_evlog"
-DEV="$BUILD/src/evlog/sekimori-log-dev"
+SEKIMORI="$BUILD/sekimori"
+sk_log() { "$SEKIMORI" log "$@"; }
 N="${N:-300000}"         # records per append run
 NREC="${NREC:-2000}"     # records per fsync-per-record run
 RUNS="${RUNS:-3}"
@@ -21,7 +22,7 @@ cleanup() {
   [ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-"$DEV" keygen --key "$T/key" >/dev/null
+sk_log keygen --key "$T/key" >/dev/null
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A R

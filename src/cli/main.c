@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/log.h"
 
 static const struct {
     const char *name;
@@ -16,6 +17,7 @@ static const struct {
 } commands[] = {
     {"-t", sk_cli_check, "compile rule files and report every error"},
     {"crs-test", sk_cli_crs_test, "run the CRS regression suite in-process"},
+    {"log", sk_cli_log, "the tamper-evident event log (docs/evlog.md)"},
     {"version", sk_cli_version, "print the version and exit"},
 };
 
