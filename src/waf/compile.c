@@ -1215,6 +1215,19 @@ compile_operator(struct sk_waf_rules *r, struct sk_rule *rule,
                          &op->loc, &r->diag, &rule->op);
 }
 
+/* Marks the targets whose variable also has an exclusion in the rule. */
+static void
+mark_exclusions(struct sk_rule *rule)
+{
+    for (size_t i = 0; i < rule->ntargets; i++) {
+        struct sk_target *t = &rule->targets[i];
+        t->has_exclusions = false;
+        for (size_t j = 0; j < rule->ntargets; j++)
+            if (rule->targets[j].exclude && rule->targets[j].def == t->def)
+                t->has_exclusions = true;
+    }
+}
+
 static int
 dir_secrule(struct cstate *cs, const struct sk_ast_directive *dir)
 {
@@ -1230,9 +1243,7 @@ dir_secrule(struct cstate *cs, const struct sk_ast_directive *dir)
                                      &rule->ntargets);
         int r2 = compile_operator(r, rule, &dir->op);
         rc = r1 ? r1 : r2;
-        for (size_t i = 0; i < rule->ntargets; i++)
-            if (rule->targets[i].exclude)
-                rule->has_exclusions = true;
+        mark_exclusions(rule);
         for (size_t i = 0; i < rule->ntargets; i++)
             if (rule->targets[i].def != NULL &&
                 rule->targets[i].def->id == SK_V_GEO)
@@ -1417,9 +1428,7 @@ append_targets(struct sk_waf_rules *r, struct sk_rule *rule,
     memcpy(nt + rule->ntargets, add, nadd * sizeof(*nt));
     rule->targets = nt;
     rule->ntargets += nadd;
-    for (size_t i = 0; i < nadd; i++)
-        if (add[i].exclude)
-            rule->has_exclusions = true;
+    mark_exclusions(rule);
     return 0;
 }
 

@@ -167,6 +167,9 @@ struct sk_target {
     char *key_text;     /* the selector as written, for messages */
     bool count;
     bool exclude;
+    /* The rule also has an exclusion (!VAR...) of this target's variable,
+     * so its values must be checked against the rule's exclusions. */
+    bool has_exclusions;
 };
 
 /* Macros ----------------------------------------------------------------- */

@@ -301,7 +301,7 @@ static bool
 excluded(struct sk_waf_txn *t, const struct sk_rule *rule,
          const struct sk_target *tgt, struct sk_entry *e)
 {
-    for (size_t i = 0; rule->has_exclusions && i < rule->ntargets; i++) {
+    for (size_t i = 0; tgt->has_exclusions && i < rule->ntargets; i++) {
         const struct sk_target *x = &rule->targets[i];
         if (x->exclude && x->def == tgt->def && key_matches(t, x, e))
             return true;
@@ -375,7 +375,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
         if (c->unique && tgt->key_re == NULL && tgt->key.len > 0) {
             /* One entry at most: look it up instead of scanning. */
             struct sk_entry *e = coll_get_hashed(c, tgt->key, tgt->key_hash);
-            if (e != NULL && (rule->has_exclusions || t->nexcl > 0) &&
+            if (e != NULL && (tgt->has_exclusions || t->nexcl > 0) &&
                 excluded(t, rule, tgt, e))
                 e = NULL;
             if (tgt->count)
@@ -394,7 +394,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                 if (!key_matches(t, tgt, e))
                     continue;
             }
-            if ((rule->has_exclusions || t->nexcl > 0) &&
+            if ((tgt->has_exclusions || t->nexcl > 0) &&
                 excluded(t, rule, tgt, e))
                 continue;
             if (tgt->count) {
