@@ -26,12 +26,14 @@
 #include <hs/hs.h>
 
 struct dir_def;
+struct action_def;
 
 /* Compiler state carried between directives. */
 struct cstate {
     struct sk_waf_rules *r;
-    const struct dir_def *def;  /* the directive being compiled */
-    struct sk_rule *open_chain; /* last link of a chain awaiting a link */
+    const struct dir_def *def;    /* the directive being compiled */
+    const struct action_def *act; /* the action being applied */
+    struct sk_rule *open_chain;   /* last link of a chain awaiting a link */
 };
 
 #define ERR(r, loc, ...) sk_diag_error(&(r)->diag, (loc), __VA_ARGS__)
@@ -372,6 +374,7 @@ struct action_def {
     int where;
     bool needs_value;
     const char *doc;
+    size_t arg; /* act_disrupt: the action; act_flag: the flag's offset */
 };
 
 static int
@@ -400,13 +403,22 @@ act_maturity(struct cstate *cs, struct sk_rule *rule,
     return 0;
 }
 
+/* pass, block, deny, drop: the disruptive action named by the row. */
 static int
-set_disrupt(struct cstate *cs, struct sk_rule *rule,
-            const struct sk_ast_action *a, enum sk_disrupt d)
+act_disrupt(struct cstate *cs, struct sk_rule *rule,
+            const struct sk_ast_action *a)
 {
-    (void)cs;
     (void)a;
-    rule->disrupt = d;
+    rule->disrupt = (enum sk_disrupt)cs->act->arg;
+    return 0;
+}
+
+/* capture, chain, multiMatch: set the rule flag named by the row. */
+static int
+act_flag(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
+{
+    (void)a;
+    *(bool *)((char *)rule + cs->act->arg) = true;
     return 0;
 }
 
@@ -419,32 +431,8 @@ act_allow(struct cstate *cs, struct sk_rule *rule,
         ERR(cs->r, &a->loc, "allow takes no value, 'phase' or 'request'");
         return -SK_EPARSE;
     }
-    return set_disrupt(cs, rule, a, SK_D_ALLOW);
-}
-
-static int
-act_block(struct cstate *cs, struct sk_rule *rule,
-          const struct sk_ast_action *a)
-{
-    return set_disrupt(cs, rule, a, SK_D_BLOCK);
-}
-
-static int
-act_deny(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
-{
-    return set_disrupt(cs, rule, a, SK_D_DENY);
-}
-
-static int
-act_drop(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
-{
-    return set_disrupt(cs, rule, a, SK_D_DROP);
-}
-
-static int
-act_pass(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
-{
-    return set_disrupt(cs, rule, a, SK_D_PASS);
+    rule->disrupt = SK_D_ALLOW;
+    return 0;
 }
 
 static int
@@ -469,36 +457,6 @@ act_log(struct cstate *cs, struct sk_rule *rule, const struct sk_ast_action *a)
 {
     (void)cs;
     rule->log = strcasecmp(a->name, "log") == 0;
-    return 0;
-}
-
-static int
-act_capture(struct cstate *cs, struct sk_rule *rule,
-            const struct sk_ast_action *a)
-{
-    (void)cs;
-    (void)a;
-    rule->capture = true;
-    return 0;
-}
-
-static int
-act_multimatch(struct cstate *cs, struct sk_rule *rule,
-               const struct sk_ast_action *a)
-{
-    (void)cs;
-    (void)a;
-    rule->multi_match = true;
-    return 0;
-}
-
-static int
-act_chain(struct cstate *cs, struct sk_rule *rule,
-          const struct sk_ast_action *a)
-{
-    (void)cs;
-    (void)a;
-    rule->chained = true;
     return 0;
 }
 
@@ -961,15 +919,18 @@ static const struct action_def actions[] = {
     {"accuracy", act_accuracy, AF_STARTER, true, "accuracy of the rule, 0-9"},
     {"allow", act_allow, AF_STARTER, false, "stop inspecting and let pass"},
     {"auditlog", act_auditlog, AF_LOGFLAG, false, "mark for the audit log"},
-    {"block", act_block, AF_STARTER, false,
-     "the disruptive action of SecDefaultAction"},
-    {"capture", act_capture, AF_ANY, false, "store regex groups in TX:0-9"},
-    {"chain", act_chain, AF_ANY, false, "the next rule is a chain link"},
+    {"block", act_disrupt, AF_STARTER, false,
+     "the disruptive action of SecDefaultAction", SK_D_BLOCK},
+    {"capture", act_flag, AF_ANY, false, "store regex groups in TX:0-9",
+     offsetof(struct sk_rule, capture)},
+    {"chain", act_flag, AF_ANY, false, "the next rule is a chain link",
+     offsetof(struct sk_rule, chained)},
     {"ctl", act_ctl, AF_ANY, true,
      "change the configuration for this "
      "transaction"},
-    {"deny", act_deny, AF_STARTER, false, "stop and answer with status"},
-    {"drop", act_drop, AF_STARTER, false, "close the connection"},
+    {"deny", act_disrupt, AF_STARTER, false, "stop and answer with status",
+     SK_D_DENY},
+    {"drop", act_disrupt, AF_STARTER, false, "close the connection", SK_D_DROP},
     {"expirevar", act_expirevar, AF_ANY, true,
      "expire a persistent variable after N seconds"},
     {"id", act_id, AF_STARTER, true, "the rule's unique id"},
@@ -978,12 +939,14 @@ static const struct action_def actions[] = {
     {"logdata", act_logdata, AF_STARTER, true, "data logged with the match"},
     {"maturity", act_maturity, AF_STARTER, true, "maturity of the rule, 0-9"},
     {"msg", act_msg, AF_STARTER, true, "message logged with the match"},
-    {"multiMatch", act_multimatch, AF_ANY, false,
-     "run the operator after every transformation"},
+    {"multiMatch", act_flag, AF_ANY, false,
+     "run the operator after every transformation",
+     offsetof(struct sk_rule, multi_match)},
     {"noauditlog", act_auditlog, AF_LOGFLAG, false,
      "do not mark for the audit log"},
     {"nolog", act_log, AF_LOGFLAG, false, "do not log the match"},
-    {"pass", act_pass, AF_STARTER, false, "continue with the next rule"},
+    {"pass", act_disrupt, AF_STARTER, false, "continue with the next rule",
+     SK_D_PASS},
     {"phase", act_phase, AF_STARTER, true, "the phase the rule runs in"},
     {"redirect", act_redirect, AF_STARTER, true, "answer with a redirect"},
     {"rev", act_rev, AF_STARTER, true, "rule revision"},
@@ -1080,6 +1043,7 @@ apply_actions(struct cstate *cs, struct sk_rule *rule,
             rc = -SK_EPARSE;
             continue;
         }
+        cs->act = def;
         int r2 = def->fn(cs, rule, a);
         if (r2 != 0)
             rc = r2;
