@@ -152,7 +152,7 @@ cp "$T/good.db" "$T/state/fim.db"
 # An altered store object is refused at restore time.
 obj="$(find "$T/state/store" -name '*.zst' | head -n 1)"
 cp "$obj" "$T/obj.bak"
-printf 'hello' | zstd -q -c > "$obj"
+printf 'not a zstd frame' > "$obj"
 victim=""
 for f in "$W"/app/*.php "$W"/js/*.js; do
   echo junk >> "$f"
