@@ -114,6 +114,12 @@ hash_fd(int fd, struct sk_fim_entry *e, struct hctx *h)
                 h->buf.len = 0;
             }
         }
+        /* A short read that reaches the size fstat gave is the end of a
+         * regular file: skip the extra read(2) that would return 0. A
+         * file growing meanwhile is hashed as of that size; its growth
+         * is a new change event. */
+        if ((size_t)n < CHUNK_READ && total == e->size)
+            break;
     }
     unsigned hl = 0;
     if (EVP_DigestFinal_ex(h->md, e->sha256, &hl) != 1 || hl != 32)
