@@ -77,7 +77,7 @@ EOC
   local sk_check aide_check lim
   sk_check="$(timed "$FIM" check -c "$st/fim.conf")"
   aide_check="$(timed aide -c "$st/aide.conf" --check)"
-  lim="$("$LIMIT" "$tree" | awk '{print $12}')"
+  lim="$("$LIMIT" "$tree" | awk '{print $10}')"
   # Same findings: a fixed set of changes, then both checks.
   local some; some="$(find "$tree" -type f -name '*.php' | sort | head -n 40)"
   local i=0
@@ -92,8 +92,16 @@ EOC
   done
   for j in 1 2 3 4 5; do echo new > "$tree/app00/added$j.php" 2>/dev/null || echo new > "$tree/d00/added$j.php"; done
   local sk_sum aide_sum
-  sk_sum="$("$FIM" check -c "$st/fim.conf" | tail -n 1)"
-  aide_sum="$(aide -c "$st/aide.conf" --check | grep -E '^ *(Added|Removed|Changed) entries' | tr -s ' ' | tr '\n' ' ')"
+  # AIDE does not list directories whose times changed; count files only.
+  sk_sum="$("$FIM" check -c "$st/fim.conf" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+c = {"added": 0, "removed": 0, "changed": 0}
+for e in d["entries"]:
+    if e["type"] != "directory":
+        c[e["kind"]] += 1
+print("added %(added)d, removed %(removed)d, changed %(changed)d (files)" % c)' || true)"
+  aide_sum="$(aide -c "$st/aide.conf" --check | grep -E '^ *(Added|Removed|Changed) entries' | head -n 3 | tr -s ' \t' ' ' | tr '\n' ' ' || true)"
   # Put the tree back (from sekimori's own store) for the next run.
   local restore=()
   for f in $some; do restore+=("$f"); done
