@@ -33,14 +33,28 @@ store $T/state/store
 quarantine $T/state/q
 coalesce_ms 10
 check_interval 3600
-escalate 50 10
+escalate 3 10
+maintenance_socket $T/proxy.sock
+maintenance_path /checkout /payment
 rule $W {
     include *.php *.js .htaccess *.twig
     exclude cache
     attrs all
     respond alert quarantine restore
 }
+rule $T/conf {
+    attrs all
+    respond alert maintenance exec
+    exec $T/hook.sh
+}
 EOF
+mkdir -p "$T/conf"
+echo 'listen 80;' > "$T/conf/site.conf"
+cat > "$T/hook.sh" <<EOF
+#!/bin/sh
+echo "\$1 \$2" >> "$T/hook.out"
+EOF
+chmod 755 "$T/hook.sh"
 
 gen_tree() {
   rm -rf "$W" "$T/orig"
@@ -150,7 +164,7 @@ rc=0; "$FIM" check -c "$CONF" > /dev/null 2>&1 || rc=$?
 [ "$rc" -eq 18 ] && pass "foreign-signed baseline refused" || fail "foreign key: rc=$rc"
 cp "$T/good.db" "$T/state/fim.db"
 # An altered store object is refused at restore time.
-obj="$(find "$T/state/store" -name '*.zst' | head -n 1)"
+obj="$(find "$T/state/store" -name '*.zst' -print -quit)"
 cp "$obj" "$T/obj.bak"
 printf 'not a zstd frame' > "$obj"
 victim=""
@@ -232,7 +246,7 @@ watch_case touchr app/f10.php sha256
 if grep -rl 'eval(\$_POST\[x\]);' "$T/state/q"/*/data > /dev/null 2>&1; then
   pass "quarantine kept the tampered bytes"
 else fail "quarantine copy missing"; fi
-qmeta="$(grep -l "app/f3.php" "$T/state/q"/*/meta.json | head -n 1)"
+qmeta="$(grep -l "app/f3.php" "$T/state/q"/*/meta.json | sed -n 1p)"
 [ -n "$qmeta" ] && [ "$(stat -c %a "$(dirname "$qmeta")")" = 700 ] &&
   pass "quarantine is root-only with metadata" || fail "quarantine metadata"
 
@@ -246,6 +260,38 @@ mkdir "$W/app/newdir"
 sleep 0.2
 echo '<?php x();' > "$W/app/newdir/drop.php"
 if wait_event fim.tamper "$W/app/newdir/drop.php" added; then pass "watch: new directory followed"; else fail "watch: new directory"; fi
+
+# Escalation: the third tampering of one path within the window is not
+# restored (the config says escalate 3 10).
+E="$W/app/f20.php"
+for k in 1 2; do
+  echo "attack $k" >> "$E"
+  wait_event fim.restored "$E" || true
+  for _ in $(seq 1 100); do cmp -s "$E" "$T/orig/app/f20.php" && break; sleep 0.05; done
+done
+echo "attack 3" >> "$E"
+if wait_event fim.escalate "$E" && grep -q "attack 3" "$E"; then
+  pass "watch: escalation stops restoring"; else fail "watch: escalation"; fi
+
+# Maintenance request to the (stand-in) proxy control socket, and the hook.
+python3 - "$T/proxy.sock" "$T/maint.out" <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(1); s.settimeout(20)
+c, _ = s.accept(); data = c.recv(65536)
+open(sys.argv[2], "wb").write(data)
+EOF
+MAINT_PID=$!
+for _ in $(seq 1 100); do [ -S "$T/proxy.sock" ] && break; sleep 0.05; done
+echo 'listen 8080;' > "$T/conf/site.conf"
+if wait_event fim.maintenance "$T/conf/site.conf"; then
+  wait "$MAINT_PID" || true
+  if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["op"]=="maintenance" and d["paths"]==["/checkout","/payment"] and d["file"].endswith("site.conf") else 1)' "$T/maint.out"
+  then pass "watch: maintenance request sent"; else fail "watch: maintenance request $(cat "$T/maint.out")"; fi
+else fail "watch: no maintenance event"; kill "$MAINT_PID" 2>/dev/null || true; fi
+for _ in $(seq 1 100); do [ -s "$T/hook.out" ] && break; sleep 0.05; done
+if grep -q "fim.tamper $T/conf/site.conf" "$T/hook.out" 2>/dev/null; then
+  pass "watch: exec hook ran"; else fail "watch: exec hook"; fi
 
 # Tampering with the baseline while watching is raised.
 cp "$T/state/fim.db" "$T/watch-good.db"
@@ -263,7 +309,9 @@ if python3 - "$out" <<'EOF'
 import json, sys
 doc = json.loads(sys.argv[1])
 bad = [e for e in doc["entries"] if e["kind"] == "changed" and
-       set(e.get("changes", {})) - {"inode", "ctime", "mtime", "nlink"} and e["type"] != "directory"]
+       set(e.get("changes", {})) - {"inode", "ctime", "mtime", "nlink"} and e["type"] != "directory"
+       # left tampered on purpose: escalated, and a rule without restore
+       and not e["path"].endswith("/f20.php") and "/conf/" not in e["path"]]
 sys.exit(1 if bad else 0)
 EOF
 then pass "check after watch: content, mode, owner as in the baseline"
