@@ -95,7 +95,7 @@ for e in next_events():
     if e["type"] == "fim.start":
         entries = e["body"]["entries"]
         watches = e["body"]["watches"]
-        fan = e["body"]["fanotify"]
+        fan = e["body"]["mode"]
 
 files = []
 for root, dirs, names in os.walk(tree):
@@ -140,7 +140,7 @@ def q(v, p):
 
 
 print(f"tree {kind}: {entries} entries, {watches} inotify watches, "
-      f"fanotify {fan}")
+      f"mode {fan}")
 print(f"modifications {len(sample)}, missed {missed}")
 if detect:
     print(f"detect  ms: median {q(detect, 50):.1f}  p99 {q(detect, 99):.1f}"

@@ -24,6 +24,7 @@
 #include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -75,6 +76,13 @@ struct writer_rec {
     struct sk_fim_writer w;
 };
 
+/* One open directory per marked filesystem, for open_by_handle_at(2). */
+struct fsmount {
+    fsid_t fsid;
+    int fd;
+};
+#define MAX_FSMOUNTS 16
+
 struct watcher {
     const struct sk_fim_config *c;
     const struct sk_fim_sink *sink;
@@ -82,6 +90,9 @@ struct watcher {
     struct sk_fim_key *pub;
     struct sk_fim_store *store;
     int ifd, ffd;
+    bool fid; /* ffd reports directory fid + name (no inotify on trees) */
+    struct fsmount mounts[MAX_FSMOUNTS];
+    size_t nmounts;
     struct wdinfo *wd;
     size_t wdcap;
     struct smap pending, hist;
@@ -252,19 +263,22 @@ watch_tree(struct watcher *w, char *path, size_t len, int depth, bool enqueue)
 {
     if (depth > SK_FIM_MAX_DEPTH)
         return -SK_ELIMIT;
-    int wd = inotify_add_watch(w->ifd, path, WATCH_MASK);
-    if (wd == -1) {
-        if (errno == ENOSPC) {
-            emit_simple(w, "fim.error", path,
-                        "inotify watch limit reached "
-                        "(fs.inotify.max_user_watches)");
-            return -SK_ELIMIT;
+    int rc = 0;
+    if (!w->fid) {
+        int wd = inotify_add_watch(w->ifd, path, WATCH_MASK);
+        if (wd == -1) {
+            if (errno == ENOSPC) {
+                emit_simple(w, "fim.error", path,
+                            "inotify watch limit reached "
+                            "(fs.inotify.max_user_watches)");
+                return -SK_ELIMIT;
+            }
+            return 0; /* vanished or not a directory: the verify says so */
         }
-        return 0; /* vanished or not a directory: the verify says so */
+        rc = wd_set(w, wd, path, len, WD_TREE);
+        if (rc != 0)
+            return rc;
     }
-    int rc = wd_set(w, wd, path, len, WD_TREE);
-    if (rc != 0)
-        return rc;
     DIR *d = opendir(path);
     if (d == NULL)
         return 0;
@@ -319,7 +333,7 @@ watch_all(struct watcher *w)
             wd_drop(w, (int)i);
         }
     char path[SK_FIM_MAX_PATH + 256];
-    for (size_t i = 0; i < w->c->n_rules; i++) {
+    for (size_t i = 0; i < w->c->n_rules && !w->fid; i++) {
         const struct sk_fim_rule *r = &w->c->rules[i];
         memcpy(path, r->root, r->root_len + 1);
         int rc = watch_tree(w, path, r->root_len, 0, false);
@@ -454,6 +468,168 @@ fan_read(struct watcher *w)
             struct writer_rec *wr = &w->writers[w->writer_next++ % WRITERS];
             memcpy(wr->path, path, (size_t)pl + 1);
             read_proc(m->pid, &wr->w);
+        }
+    }
+}
+
+/* fanotify with directory fid + name on filesystem marks: every change
+ * under the roots, with the pid of the process that made it, and no
+ * per-directory watch. Returns false (and leaves nothing open) when the
+ * kernel, the filesystem or our capabilities do not allow it. */
+static bool
+fid_setup(struct watcher *w)
+{
+    int fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+                               FAN_REPORT_DFID_NAME,
+                           O_RDONLY | O_CLOEXEC);
+    if (fd == -1)
+        return false;
+    uint64_t mask = FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ATTRIB | FAN_CREATE |
+                    FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |
+                    FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR;
+    bool ok = true;
+    for (size_t i = 0; ok && i < w->c->n_rules; i++) {
+        int dfd = open(w->c->rules[i].root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct statfs sfs;
+        if (dfd == -1 || fstatfs(dfd, &sfs) == -1) {
+            ok = false;
+            if (dfd != -1)
+                close(dfd);
+            break;
+        }
+        bool have = false;
+        for (size_t j = 0; j < w->nmounts; j++)
+            if (memcmp(&w->mounts[j].fsid, &sfs.f_fsid, sizeof(fsid_t)) == 0)
+                have = true;
+        if (have) {
+            close(dfd);
+            continue;
+        }
+        if (w->nmounts == MAX_FSMOUNTS ||
+            fanotify_mark(fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, dfd,
+                          NULL) == -1) {
+            close(dfd);
+            ok = false;
+            break;
+        }
+        w->mounts[w->nmounts].fsid = sfs.f_fsid;
+        w->mounts[w->nmounts].fd = dfd;
+        w->nmounts++;
+    }
+    if (!ok) {
+        for (size_t j = 0; j < w->nmounts; j++)
+            close(w->mounts[j].fd);
+        w->nmounts = 0;
+        close(fd);
+        return false;
+    }
+    w->ffd = fd;
+    w->fid = true;
+    return true;
+}
+
+/* Resolves the directory fid + name of one event to a path in out. */
+static size_t
+fid_path(struct watcher *w, const struct fanotify_event_metadata *m, char *out,
+         size_t outlen)
+{
+    size_t off = m->metadata_len;
+    while (off + sizeof(struct fanotify_event_info_header) <= m->event_len) {
+        const struct fanotify_event_info_header *h =
+            (const void *)((const uint8_t *)m + off);
+        if (h->len < sizeof(*h) || off + h->len > m->event_len)
+            return 0;
+        size_t hl = h->len;
+        if ((h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+             h->info_type == FAN_EVENT_INFO_TYPE_DFID) &&
+            hl >= sizeof(struct fanotify_event_info_fid) +
+                      sizeof(struct file_handle)) {
+            const struct fanotify_event_info_fid *fi = (const void *)h;
+            struct file_handle *fh = (struct file_handle *)fi->handle;
+            size_t hend = sizeof(*fi) + sizeof(*fh) + fh->handle_bytes;
+            if (hend > hl)
+                return 0;
+            const char *name = NULL;
+            if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+                name = (const char *)h + hend;
+                if (memchr(name, '\0', hl - hend) == NULL)
+                    return 0;
+            }
+            int mfd = -1;
+            for (size_t j = 0; j < w->nmounts; j++)
+                if (memcmp(&w->mounts[j].fsid, &fi->fsid, sizeof(fsid_t)) == 0)
+                    mfd = w->mounts[j].fd;
+            if (mfd == -1)
+                return 0;
+            int dfd = open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+            if (dfd == -1)
+                return 0; /* directory gone; its parent's event covers it */
+            char lp[64];
+            snprintf(lp, sizeof(lp), "/proc/self/fd/%d", dfd);
+            ssize_t dl = readlink(lp, out, outlen - 1);
+            close(dfd);
+            if (dl <= 0 || (size_t)dl >= outlen - 1)
+                return 0;
+            size_t len = (size_t)dl;
+            out[len] = '\0';
+            if (name != NULL && name[0] != '\0' && strcmp(name, ".") != 0) {
+                size_t nl = strlen(name);
+                size_t base = len == 1 ? 0 : len;
+                if (base + 1 + nl >= outlen)
+                    return 0;
+                out[base] = '/';
+                memcpy(out + base + 1, name, nl + 1);
+                len = base + 1 + nl;
+            }
+            return len;
+        }
+        off += hl;
+    }
+    return 0;
+}
+
+static void
+fid_read(struct watcher *w)
+{
+    uint8_t buf[16384] __attribute__((aligned(8)));
+    pid_t self = getpid();
+    for (;;) {
+        ssize_t n = read(w->ffd, buf, sizeof(buf));
+        if (n <= 0)
+            return;
+        struct fanotify_event_metadata *m = (void *)buf;
+        for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+            if (m->vers != FANOTIFY_METADATA_VERSION)
+                return;
+            if (m->fd >= 0)
+                close(m->fd);
+            if (m->mask & FAN_Q_OVERFLOW) {
+                emit_simple(w, "fim.overflow", "",
+                            "fanotify queue overflowed: full rescan");
+                w->resync = true;
+                continue;
+            }
+            if (m->pid == self)
+                continue; /* our own restores and quarantines */
+            char path[SK_FIM_MAX_PATH + 256];
+            size_t pl = fid_path(w, m, path, SK_FIM_MAX_PATH);
+            if (pl == 0)
+                continue;
+            bool is_dir = (m->mask & FAN_ONDIR) != 0;
+            if (sk_fim_select(w->c, path, pl, is_dir) == NULL &&
+                sk_fim_db_find(w->base, path, pl) == NULL)
+                continue;
+            pend_add(w, path, pl);
+            if (pl < sizeof(w->writers[0].path)) {
+                struct writer_rec *wr = &w->writers[w->writer_next++ % WRITERS];
+                memcpy(wr->path, path, pl + 1);
+                read_proc((int)m->pid, &wr->w);
+            }
+            if (is_dir && (m->mask & (FAN_CREATE | FAN_MOVED_TO)) &&
+                watch_tree(w, path, pl, 0, true) != 0)
+                w->resync = true;
+            if (is_dir && (m->mask & FAN_MOVED_FROM))
+                w->resync = true; /* entries under the old name */
         }
     }
 }
@@ -890,7 +1066,8 @@ sk_fim_watch(const struct sk_fim_config *c, const struct sk_fim_sink *sink,
             rc = -SK_EIO;
     }
     if (rc == 0 && !o->no_fanotify)
-        fan_setup(w);
+        if (!fid_setup(w))
+            fan_setup(w);
     if (rc == 0)
         rc = watch_all(w);
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
@@ -903,9 +1080,11 @@ sk_fim_watch(const struct sk_fim_config *c, const struct sk_fim_sink *sink,
     int64_t start = now_ms();
     if (rc == 0) {
         sk_buf_clear(&w->ev);
-        if (sk_buf_printf(
-                &w->ev, "{\"watches\":%u,\"fanotify\":%s,\"entries\":%zu}",
-                w->nwatches, w->ffd != -1 ? "true" : "false", w->base->n) == 0)
+        if (sk_buf_printf(&w->ev,
+                          "{\"mode\":\"%s\",\"watches\":%u,\"writers\":%s,"
+                          "\"entries\":%zu}",
+                          w->fid ? "fanotify" : "inotify", w->nwatches,
+                          w->ffd != -1 ? "true" : "false", w->base->n) == 0)
             emit(w, "fim.start");
         rc = full_check(w); /* catch up with what happened while down */
     }
@@ -965,7 +1144,7 @@ sk_fim_watch(const struct sk_fim_config *c, const struct sk_fim_sink *sink,
         /* Writers first, so that the inotify events they caused find
          * their identity. */
         if (w->ffd != -1 && pr > 0 && (pf[1].revents & POLLIN))
-            fan_read(w);
+            w->fid ? fid_read(w) : fan_read(w);
         if (pr > 0 && (pf[0].revents & POLLIN))
             inotify_read(w);
     }
@@ -978,6 +1157,8 @@ sk_fim_watch(const struct sk_fim_config *c, const struct sk_fim_sink *sink,
         close(w->ifd);
     if (w->ffd != -1)
         close(w->ffd);
+    for (size_t i = 0; i < w->nmounts; i++)
+        close(w->mounts[i].fd);
     for (size_t i = 0; i < w->wdcap; i++)
         sk_free(w->wd[i].path);
     sk_free(w->wd);

@@ -177,14 +177,22 @@ done
 [ -n "$victim" ] && pass "altered store object refused" || fail "store object not verified"
 cp "$T/obj.bak" "$obj"
 
+watch_phase() {
+MODE="$1"
 # ---- watch -----------------------------------------------------------------
 gen_tree; "$FIM" init -c "$CONF" --force 2>/dev/null
-EV="$T/events.jsonl"
+rm -rf "$T/state/q" "$T/hook.out" "$T/maint.out" "$T/proxy.sock" "$T/ready"
+echo 'listen 80;' > "$T/conf/site.conf"
+"$FIM" accept -c "$CONF" --reason "reset $MODE" 2>/dev/null
+EV="$T/events-$MODE.jsonl"
 : > "$EV"
-"$FIM" watch -c "$CONF" --events "$EV" --ready "$T/ready" --max-seconds 120 2>"$T/watch.err" &
+local flag=""
+[ "$MODE" = inotify ] && flag="--no-fanotify"
+"$FIM" watch -c "$CONF" --events "$EV" --ready "$T/ready" --max-seconds 150 $flag 2>"$T/watch.err" &
 WATCH_PID=$!
 for _ in $(seq 1 200); do [ -f "$T/ready" ] && break; sleep 0.05; done
-[ -f "$T/ready" ] || { fail "watch did not start: $(cat "$T/watch.err")"; exit 1; }
+[ -f "$T/ready" ] || { fail "[$MODE] watch did not start: $(cat "$T/watch.err")"; exit 1; }
+if grep -q "\"mode\":\"$MODE\"" "$EV"; then pass "[$MODE] watch runs on $MODE"; else fail "[$MODE] [$MODE] mode: $(head -n 1 "$EV")"; fi
 
 # wait_event TYPE PATH [KIND]: waits up to 5 s for an event line.
 wait_event() {
@@ -216,23 +224,35 @@ watch_case() {
   local name="$1" rel="$2" kind="$3"
   "tamper_$name"
   if wait_event fim.tamper "$W/$rel" "$kind"; then
-    pass "watch: $name detected"
+    pass "[$MODE] watch: $name detected"
   else
-    fail "watch: $name not detected"; return
+    fail "[$MODE] watch: $name not detected"; return
   fi
   if [ "$name" = newfile ] || [ "$name" = hardlink ]; then
     for _ in $(seq 1 100); do [ ! -e "$W/$rel" ] && break; sleep 0.05; done
-    [ ! -e "$W/$rel" ] && pass "watch: $name removed" || fail "watch: $name still there"
+    [ ! -e "$W/$rel" ] && pass "[$MODE] watch: $name removed" || fail "[$MODE] watch: $name still there"
     return
   fi
   if wait_event fim.restored "$W/$rel" && same_as_orig "$rel"; then
-    pass "watch: $name restored byte for byte"
+    pass "[$MODE] watch: $name restored byte for byte"
   else
-    fail "watch: $name not restored"
+    fail "[$MODE] watch: $name not restored"
   fi
 }
 
 watch_case content app/f3.php sha256
+if [ "$MODE" = fanotify ]; then
+  if python3 - "$EV" "$W/app/f3.php" "$$" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    w = d["body"].get("writer")
+    if d["type"] == "fim.tamper" and d["body"]["change"]["path"] == sys.argv[2] and w and w["pid"] == int(sys.argv[3]) and w["exe"].endswith("bash"):
+        sys.exit(0)
+sys.exit(1)
+EOF
+  then pass "[$MODE] writer identified (pid, exe)"; else fail "[$MODE] writer not identified"; fi
+fi
 watch_case mode app/f4.php mode
 if is_root; then watch_case owner app/f5.php uid; fi
 watch_case newfile app/skimmer.php added
@@ -244,22 +264,22 @@ watch_case touchr app/f10.php sha256
 
 # The quarantined copy of the content change holds the tampered bytes.
 if grep -rl 'eval(\$_POST\[x\]);' "$T/state/q"/*/data > /dev/null 2>&1; then
-  pass "quarantine kept the tampered bytes"
-else fail "quarantine copy missing"; fi
+  pass "[$MODE] quarantine kept the tampered bytes"
+else fail "[$MODE] quarantine copy missing"; fi
 qmeta="$(grep -l "app/f3.php" "$T/state/q"/*/meta.json | sed -n 1p)"
 [ -n "$qmeta" ] && [ "$(stat -c %a "$(dirname "$qmeta")")" = 700 ] &&
-  pass "quarantine is root-only with metadata" || fail "quarantine metadata"
+  pass "[$MODE] quarantine is root-only with metadata" || fail "[$MODE] quarantine metadata"
 
 # A touch alone is reported as such and nothing is restored.
 tamper_touch
-if wait_event fim.touch "$W/app/f11.php"; then pass "watch: touch reported as touch"; else fail "watch: touch"; fi
-if wait_event fim.tamper "$W/app/f11.php" 2>/dev/null; then fail "watch: touch called tampering"; else pass "watch: touch not tampering"; fi
+if wait_event fim.touch "$W/app/f11.php"; then pass "[$MODE] watch: touch reported as touch"; else fail "[$MODE] watch: touch"; fi
+if wait_event fim.tamper "$W/app/f11.php" 2>/dev/null; then fail "[$MODE] watch: touch called tampering"; else pass "[$MODE] watch: touch not tampering"; fi
 
 # A new directory is followed.
 mkdir "$W/app/newdir"
 sleep 0.2
 echo '<?php x();' > "$W/app/newdir/drop.php"
-if wait_event fim.tamper "$W/app/newdir/drop.php" added; then pass "watch: new directory followed"; else fail "watch: new directory"; fi
+if wait_event fim.tamper "$W/app/newdir/drop.php" added; then pass "[$MODE] watch: new directory followed"; else fail "[$MODE] watch: new directory"; fi
 
 # Escalation: the third tampering of one path within the window is not
 # restored (the config says escalate 3 10).
@@ -271,7 +291,7 @@ for k in 1 2; do
 done
 echo "attack 3" >> "$E"
 if wait_event fim.escalate "$E" && grep -q "attack 3" "$E"; then
-  pass "watch: escalation stops restoring"; else fail "watch: escalation"; fi
+  pass "[$MODE] watch: escalation stops restoring"; else fail "[$MODE] watch: escalation"; fi
 
 # Maintenance request to the (stand-in) proxy control socket, and the hook.
 python3 - "$T/proxy.sock" "$T/maint.out" <<'EOF' &
@@ -287,16 +307,16 @@ echo 'listen 8080;' > "$T/conf/site.conf"
 if wait_event fim.maintenance "$T/conf/site.conf"; then
   wait "$MAINT_PID" || true
   if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["op"]=="maintenance" and d["paths"]==["/checkout","/payment"] and d["file"].endswith("site.conf") else 1)' "$T/maint.out"
-  then pass "watch: maintenance request sent"; else fail "watch: maintenance request $(cat "$T/maint.out")"; fi
-else fail "watch: no maintenance event"; kill "$MAINT_PID" 2>/dev/null || true; fi
+  then pass "[$MODE] watch: maintenance request sent"; else fail "[$MODE] watch: maintenance request $(cat "$T/maint.out")"; fi
+else fail "[$MODE] watch: no maintenance event"; kill "$MAINT_PID" 2>/dev/null || true; fi
 for _ in $(seq 1 100); do [ -s "$T/hook.out" ] && break; sleep 0.05; done
 if grep -q "fim.tamper $T/conf/site.conf" "$T/hook.out" 2>/dev/null; then
-  pass "watch: exec hook ran"; else fail "watch: exec hook"; fi
+  pass "[$MODE] watch: exec hook ran"; else fail "[$MODE] watch: exec hook"; fi
 
 # Tampering with the baseline while watching is raised.
 cp "$T/state/fim.db" "$T/watch-good.db"
 printf 'x' >> "$T/state/fim.db"
-if wait_event fim.refused "$T/state/fim.db"; then pass "watch: altered baseline raised"; else fail "watch: baseline guard"; fi
+if wait_event fim.refused "$T/state/fim.db"; then pass "[$MODE] watch: altered baseline raised"; else fail "[$MODE] watch: baseline guard"; fi
 cp "$T/watch-good.db" "$T/state/fim.db"
 
 kill "$WATCH_PID"
@@ -314,8 +334,12 @@ bad = [e for e in doc["entries"] if e["kind"] == "changed" and
        and not e["path"].endswith("/f20.php") and "/conf/" not in e["path"]]
 sys.exit(1 if bad else 0)
 EOF
-then pass "check after watch: content, mode, owner as in the baseline"
-else fail "check after watch: $out"; fi
+then pass "[$MODE] check after watch: content, mode, owner as in the baseline"
+else fail "[$MODE] check after watch: $out"; fi
+
+}
+if is_root; then watch_phase fanotify; fi
+watch_phase inotify
 
 echo "fim integration: $fails failure(s)"
 [ "$fails" -eq 0 ]
