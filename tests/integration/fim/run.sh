@@ -192,7 +192,7 @@ local flag=""
 WATCH_PID=$!
 for _ in $(seq 1 200); do [ -f "$T/ready" ] && break; sleep 0.05; done
 [ -f "$T/ready" ] || { fail "[$MODE] watch did not start: $(cat "$T/watch.err")"; exit 1; }
-if grep -q "\"mode\":\"$MODE\"" "$EV"; then pass "[$MODE] watch runs on $MODE"; else fail "[$MODE] [$MODE] mode: $(head -n 1 "$EV")"; fi
+if grep -q "\"mode\":\"$MODE\"" "$EV"; then pass "[$MODE] watch runs on $MODE"; else fail "[$MODE] mode: $(head -n 1 "$EV")"; fi
 
 # wait_event TYPE PATH [KIND]: waits up to 5 s for an event line.
 wait_event() {
