@@ -77,9 +77,9 @@ EOC
   local sk_check aide_check lim
   sk_check="$(timed "$FIM" check -c "$st/fim.conf")"
   aide_check="$(timed aide -c "$st/aide.conf" --check)"
-  lim="$("$LIMIT" "$tree" | awk '{print $10}')"
+  lim="$(for _ in 1 2 3; do "$LIMIT" "$tree" | awk '{print $10}'; done | median3)"
   # Same findings: a fixed set of changes, then both checks.
-  local some; some="$(find "$tree" -type f -name '*.php' | sort | head -n 40)"
+  local some; some="$(find "$tree" -type f -name '*.php' | sort | sed -n 1,40p)"
   local i=0
   for f in $some; do
     case $((i % 4)) in
@@ -92,16 +92,27 @@ EOC
   done
   for j in 1 2 3 4 5; do echo new > "$tree/app00/added$j.php" 2>/dev/null || echo new > "$tree/d00/added$j.php"; done
   local sk_sum aide_sum
-  # AIDE does not list directories whose times changed; count files only.
-  sk_sum="$("$FIM" check -c "$st/fim.conf" --json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-c = {"added": 0, "removed": 0, "changed": 0}
-for e in d["entries"]:
-    if e["type"] != "directory":
-        c[e["kind"]] += 1
-print("added %(added)d, removed %(removed)d, changed %(changed)d (files)" % c)' || true)"
-  aide_sum="$(aide -c "$st/aide.conf" --check | grep -E '^ *(Added|Removed|Changed) entries' | head -n 3 | tr -s ' \t' ' ' | tr '\n' ' ' || true)"
+  # The same findings: the lists of (kind, path) of both, compared.
+  "$FIM" check -c "$st/fim.conf" --json > "$st/sk.json" || true
+  aide -c "$st/aide.conf" --check > "$st/aide.txt" || true
+  local same
+  same="$(python3 - "$st/sk.json" "$st/aide.txt" <<'EOP'
+import json, re, sys
+sk = {(e["kind"], e["path"]) for e in json.load(open(sys.argv[1]))["entries"]}
+aide, sec = set(), None
+for line in open(sys.argv[2]):
+    m = re.match(r"^(Added|Removed|Changed) entries:\s*$", line.strip())
+    if m:
+        sec = m.group(1).lower()
+        continue
+    m = re.match(r"^[fdl][ <>=+-].*: (/.*)$", line.rstrip("\n"))
+    if sec and m:
+        aide.add((sec, m.group(1)))
+only_sk, only_aide = sorted(sk - aide), sorted(aide - sk)
+print("sekimori %d findings, AIDE %d, in common %d; only sekimori: %s; only AIDE: %s" % (
+    len(sk), len(aide), len(sk & aide), only_sk[:6] or "none", only_aide[:6] or "none"))
+EOP
+)"
   # Put the tree back (from sekimori's own store) for the next run.
   local restore=()
   for f in $some; do restore+=("$f"); done
@@ -129,11 +140,11 @@ print("added %(added)d, removed %(removed)d, changed %(changed)d (files)" % c)' 
     printf "check: AIDE/sekimori wall %.1fx, CPU %.1fx; sekimori/floor %.2fx. init: AIDE/sekimori wall %.1fx\n",
       a / s, ac / sc, s / l, ai / si }'
   echo
-  echo "Findings after the same 40 changes + 5 new files: sekimori \`$sk_sum\`; AIDE \`$aide_sum\`"
+  echo "Findings after the same 40 changes + 5 new files: $same"
   echo
 }
 
-echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GB RAM, kernel $(uname -r); $(aide --version 2>&1 | head -n 1); runs: median of $RUNS, warm cache."
+echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GB RAM, kernel $(uname -r); $(aide --version 2>&1 | sed -n 1p); runs: median of $RUNS, warm cache."
 echo
 if [ "$WHICH" = web ] || [ "$WHICH" = both ]; then bench_tree web; fi
 if [ "$WHICH" = small ] || [ "$WHICH" = both ]; then bench_tree small; fi

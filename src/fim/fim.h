@@ -313,11 +313,17 @@ int sk_fim_store_open(const char *dir, uint64_t max_file, uint64_t max_total,
                       struct sk_fim_store **out);
 void sk_fim_store_free(struct sk_fim_store *s);
 uint64_t sk_fim_store_max_file(const struct sk_fim_store *s);
-/* Adds content whose hash is `sha` (deduplicated: present = no work).
+/* Compression state for one thread's puts (a zstd context: creating one
+ * per object costs more than compressing a small file). */
+struct sk_fim_zctx;
+struct sk_fim_zctx *sk_fim_zctx_new(void);
+void sk_fim_zctx_free(struct sk_fim_zctx *z);
+/* Adds content whose hash is `sha` (deduplicated: present = no work),
+ * compressing with `z` (one thread's; NULL = a one-off context).
  * *added says whether a new object was written. */
 int sk_fim_store_put(struct sk_fim_store *s, const uint8_t sha[32],
-                     const uint8_t *p, size_t len, bool *added,
-                     uint64_t *written);
+                     const uint8_t *p, size_t len, struct sk_fim_zctx *z,
+                     bool *added, uint64_t *written);
 /* Whether an object exists. */
 bool sk_fim_store_has(struct sk_fim_store *s, const uint8_t sha[32]);
 /* Reads and decompresses object `sha` into `out` and verifies its hash;

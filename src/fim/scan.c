@@ -34,6 +34,7 @@ struct hctx {
     EVP_MD_CTX *md;
     struct sk_buf buf;
     struct sk_fim_store *store;
+    struct sk_fim_zctx *zctx; /* created at the first put */
     uint64_t files, bytes, stored, store_bytes, errors;
 };
 
@@ -50,6 +51,7 @@ static void
 hctx_fini(struct hctx *h)
 {
     EVP_MD_CTX_free(h->md);
+    sk_fim_zctx_free(h->zctx);
     sk_buf_fini(&h->buf);
 }
 
@@ -133,8 +135,10 @@ hash_fd(int fd, struct sk_fim_entry *e, struct hctx *h)
     if (keep) {
         bool added = false;
         uint64_t written = 0;
+        if (h->zctx == NULL && (h->zctx = sk_fim_zctx_new()) == NULL)
+            return -SK_ENOMEM;
         int rc = sk_fim_store_put(h->store, e->sha256, h->buf.p, h->buf.len,
-                                  &added, &written);
+                                  h->zctx, &added, &written);
         if (rc != 0 && rc != -SK_ELIMIT)
             return rc;
         if (added) {

@@ -124,6 +124,15 @@ sk_fim_store_open(const char *dir, uint64_t max_file, uint64_t max_total,
     memcpy(s->dir, dir, n + 1);
     s->max_file = max_file;
     s->max_total = max_total;
+    for (int i = 0; i < 256; i++) {
+        char sub[SK_FIM_MAX_PATH + 8];
+        snprintf(sub, sizeof(sub), "%s/%02x", dir, i);
+        if (mkdir(sub, 0700) == -1 && errno != EEXIST) {
+            sk_free(s->dir);
+            sk_free(s);
+            return -SK_EIO;
+        }
+    }
     atomic_init(&s->used, store_usage(dir));
     atomic_init(&s->tmpseq, 0);
     *out = s;
@@ -183,9 +192,22 @@ write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+struct sk_fim_zctx *
+sk_fim_zctx_new(void)
+{
+    return (struct sk_fim_zctx *)ZSTD_createCCtx();
+}
+
+void
+sk_fim_zctx_free(struct sk_fim_zctx *z)
+{
+    ZSTD_freeCCtx((ZSTD_CCtx *)z);
+}
+
 int
 sk_fim_store_put(struct sk_fim_store *s, const uint8_t sha[32],
-                 const uint8_t *p, size_t len, bool *added, uint64_t *written)
+                 const uint8_t *p, size_t len, struct sk_fim_zctx *zc,
+                 bool *added, uint64_t *written)
 {
     *added = false;
     *written = 0;
@@ -196,13 +218,15 @@ sk_fim_store_put(struct sk_fim_store *s, const uint8_t sha[32],
     char dir[SK_FIM_MAX_PATH], path[SK_FIM_MAX_PATH], tmp[SK_FIM_MAX_PATH + 64];
     obj_path(s, sha, dir, sizeof(dir), true);
     obj_path(s, sha, path, sizeof(path), false);
-    if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-        return -SK_EIO;
+    /* The 256 fan-out directories exist from sk_fim_store_open() on;
+     * one missing (removed meanwhile) is re-created. */
     size_t bound = ZSTD_compressBound(len);
     uint8_t *z = sk_malloc(bound ? bound : 1);
     if (z == NULL)
         return -SK_ENOMEM;
-    size_t zl = ZSTD_compress(z, bound, p, len, STORE_ZSTD_LEVEL);
+    size_t zl = zc != NULL ? ZSTD_compressCCtx((ZSTD_CCtx *)zc, z, bound, p,
+                                               len, STORE_ZSTD_LEVEL)
+                           : ZSTD_compress(z, bound, p, len, STORE_ZSTD_LEVEL);
     if (ZSTD_isError(zl)) {
         sk_free(z);
         return -SK_EIO;
@@ -215,7 +239,10 @@ sk_fim_store_put(struct sk_fim_store *s, const uint8_t sha[32],
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
              atomic_fetch_add(&s->tmpseq, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd == -1 && errno == ENOENT && mkdir(dir, 0700) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd == -1) {
+        atomic_fetch_sub(&s->used, zl);
         sk_free(z);
         return -SK_EIO;
     }

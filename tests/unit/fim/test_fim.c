@@ -377,11 +377,11 @@ test_store(void **state)
     bool added = false;
     uint64_t w = 0;
     assert_int_equal(sk_fim_store_put(s, sha, (const uint8_t *)data,
-                                      strlen(data), &added, &w),
+                                      strlen(data), NULL, &added, &w),
                      0);
     assert_true(added);
     assert_int_equal(sk_fim_store_put(s, sha, (const uint8_t *)data,
-                                      strlen(data), &added, &w),
+                                      strlen(data), NULL, &added, &w),
                      0);
     assert_false(added); /* deduplicated */
     struct sk_buf b = {0};
@@ -392,13 +392,14 @@ test_store(void **state)
     char big[2000];
     memset(big, 'a', sizeof(big));
     assert_int_equal(
-        sk_fim_store_put(s, sha, (uint8_t *)big, sizeof(big), &added, &w),
+        sk_fim_store_put(s, sha, (uint8_t *)big, sizeof(big), NULL, &added, &w),
         -SK_ELIMIT);
     /* An object replaced by other (valid zstd) content is refused. */
     uint8_t other[32];
     memset(other, 0x42, sizeof(other));
-    assert_int_equal(
-        sk_fim_store_put(s, other, (const uint8_t *)"evil", 4, &added, &w), 0);
+    assert_int_equal(sk_fim_store_put(s, other, (const uint8_t *)"evil", 4,
+                                      NULL, &added, &w),
+                     0);
     assert_int_equal(sk_fim_store_get(s, other, &b), -SK_ECORRUPT);
     uint8_t none[32] = {0};
     assert_int_equal(sk_fim_store_get(s, none, &b), -SK_ENOENT);
