@@ -7,7 +7,7 @@ web tree (50,000 files). Times are the daemon's own event timestamps
 (CLOCK_REALTIME, microseconds) minus the writer's clock just before its
 open(2); both on this machine. Also reports the daemon's memory.
 
-Usage: run.py BUILD_DIR [WORK_DIR] [N] [web|small]
+Usage: run.py BUILD_DIR [WORK_DIR] [N] [web|small] [fanotify|inotify]
 The rule is the default's: alert quarantine restore, coalesce_ms 10.
 """
 import json
@@ -23,6 +23,7 @@ build = os.path.abspath(sys.argv[1])
 work = sys.argv[2] if len(sys.argv) > 2 else "/tmp/sk-fim-bench"
 n = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 kind = sys.argv[4] if len(sys.argv) > 4 else "web"
+mode = sys.argv[5] if len(sys.argv) > 5 else "fanotify"
 fim = os.path.join(build, "src/fim/sekimori-fim-dev")
 here = os.path.dirname(os.path.abspath(__file__))
 tree = os.path.join(work, kind)
@@ -58,7 +59,8 @@ subprocess.run([fim, "init", "-c", conf, "--force"], check=True,
 ev = os.path.join(st, "events.jsonl")
 ready = os.path.join(st, "ready")
 w = subprocess.Popen([fim, "watch", "-c", conf, "--events", ev, "--ready",
-                      ready], stderr=subprocess.DEVNULL)
+                      ready] + (["--no-fanotify"] if mode == "inotify" else []),
+                     stderr=subprocess.DEVNULL)
 deadline = time.time() + 300
 while not os.path.exists(ready):
     if time.time() > deadline or w.poll() is not None:
