@@ -162,6 +162,8 @@ cmd_check(struct sk_fim_config *c, bool json)
     sk_fim_key_free(k);
     if (x != 0)
         return x;
+    fprintf(stderr, "baseline generation %llu (%s: %s), verified\n",
+            (unsigned long long)base->generation, base->who, base->why);
     struct sk_fim_scan_stats stats;
     int rc = sk_fim_scan(c, NULL, &cur, &stats);
     struct sk_fim_report r = {0};

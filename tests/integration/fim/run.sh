@@ -293,6 +293,11 @@ echo "attack 3" >> "$E"
 if wait_event fim.escalate "$E" && grep -q "attack 3" "$E"; then
   pass "[$MODE] watch: escalation stops restoring"; else fail "[$MODE] watch: escalation"; fi
 
+# An accept while watching is taken up by the daemon.
+"$FIM" accept -c "$CONF" --reason "hotfix $MODE" "$E" 2>/dev/null
+if wait_event fim.baseline_reloaded "$T/state/fim.db"; then
+  pass "watch: accepted baseline reloaded"; else fail "watch: accept not reloaded"; fi
+
 # Maintenance request to the (stand-in) proxy control socket, and the hook.
 python3 - "$T/proxy.sock" "$T/maint.out" <<'EOF' &
 import socket, sys

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fim/fim.h"
@@ -531,6 +532,36 @@ test_scan_compare_restore(void **state)
     sk_fim_db_free(base);
 }
 
+/* xattrs (and so POSIX ACLs, which are xattrs) are digested when asked. */
+static void
+test_xattrs(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof(p), "%s/state/xa.php", tmpdir);
+    write_file(p, "<?php");
+    struct sk_arena *a = sk_arena_new(0);
+    struct sk_fim_entry before, after, plain;
+    assert_int_equal(sk_fim_entry_read(p, strlen(p), SK_FIM_A_ALL, a, &before),
+                     0);
+    assert_true(before.flags & SK_FIM_E_XATTR);
+    if (setxattr(p, "user.sekimori", "1", 1, 0) == -1) {
+        sk_arena_free(a);
+        skip(); /* the filesystem has no user xattrs */
+    }
+    assert_int_equal(sk_fim_entry_read(p, strlen(p), SK_FIM_A_ALL, a, &after),
+                     0);
+    assert_int_equal(sk_fim_entry_diff(&before, &after) & SK_FIM_A_XATTRS,
+                     SK_FIM_A_XATTRS);
+    /* Without the attribute, the same change is not looked at. */
+    assert_int_equal(sk_fim_entry_read(p, strlen(p),
+                                       SK_FIM_A_ALL & ~SK_FIM_A_XATTRS, a,
+                                       &plain),
+                     0);
+    assert_false(plain.flags & SK_FIM_E_XATTR);
+    sk_arena_free(a);
+}
+
 int
 main(void)
 {
@@ -543,6 +574,7 @@ main(void)
         cmocka_unit_test(test_key_permissions),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_scan_compare_restore),
+        cmocka_unit_test(test_xattrs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
