@@ -61,6 +61,17 @@ sk_fim_attr_name(uint32_t bit)
     return NULL;
 }
 
+int
+sk_fim_attr_row(size_t i, const char **name, uint32_t *bit, const char **doc)
+{
+    if (i >= sizeof(attr_table) / sizeof(attr_table[0]))
+        return -SK_ENOENT;
+    *name = attr_table[i].name;
+    *bit = attr_table[i].bit;
+    *doc = attr_table[i].doc;
+    return 0;
+}
+
 uint32_t
 sk_fim_attr_parse(const char *name)
 {

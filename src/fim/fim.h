@@ -89,6 +89,10 @@ enum sk_fim_type {
 const char *sk_fim_attr_name(uint32_t bit);
 /* Returns the bit named `name`, 0 when unknown. */
 uint32_t sk_fim_attr_parse(const char *name);
+/* Row i of the attribute table (sorted by name; the config reference and
+ * the duplicate test read it): 0 and the row, or -SK_ENOENT past the end. */
+int sk_fim_attr_row(size_t i, const char **name, uint32_t *bit,
+                    const char **doc);
 
 /* ---- configuration ----------------------------------------------------- */
 

@@ -98,6 +98,20 @@ test_attr_table(void **state)
         assert_int_equal(sk_fim_attr_parse(n), b);
     }
     assert_int_equal(sk_fim_attr_parse("md5"), 0);
+    /* The table is sorted by name, without duplicate names or bits, and
+     * covers every bit of SK_FIM_A_ALL. */
+    const char *name, *doc, *prev = NULL;
+    uint32_t bit, seen = 0;
+    size_t i = 0;
+    for (; sk_fim_attr_row(i, &name, &bit, &doc) == 0; i++) {
+        if (prev != NULL)
+            assert_true(strcmp(prev, name) < 0);
+        assert_int_equal(seen & bit, 0);
+        assert_true(doc != NULL && doc[0] != '\0');
+        seen |= bit;
+        prev = name;
+    }
+    assert_int_equal(seen, SK_FIM_A_ALL);
 }
 
 static void
