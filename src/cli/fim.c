@@ -44,7 +44,7 @@ load_conf(const char *path)
     struct sk_diag d = {0};
     struct sk_fim_config *c = NULL;
     int rc = sk_fim_config_load(path, &c, &d);
-    if (rc != 0)
+    if (rc != 0 || d.warnings > 0)
         fprintf(stderr, "%s", sk_diag_text(&d));
     sk_diag_fini(&d);
     return c;

@@ -694,6 +694,33 @@ sk_fim_config_load(const char *path, struct sk_fim_config **out,
     else
         sk_diag_error(d, NULL, "%s: %s", path, sk_strerror(rc));
     sk_buf_fini(&b);
+    /* Roots reached through a symlink (/var/www -> /srv/www) are used
+     * where they really are: entries are then recorded without any
+     * symlink in their path, which restore relies on to refuse writing
+     * through a symlink swapped in below a root. */
+    for (size_t i = 0; rc == 0 && i < (*out)->n_rules; i++) {
+        struct sk_fim_rule *r = &(*out)->rules[i];
+        char *real = realpath(r->root, NULL);
+        if (real == NULL)
+            continue; /* missing: reported as removed entries */
+        if (strcmp(real, r->root) != 0) {
+            char *cp = sk_arena_strdup((*out)->arena, real);
+            if (cp == NULL) {
+                rc = -SK_ENOMEM;
+            } else {
+                struct sk_loc loc = {path, r->line, 1};
+                sk_diag_warn(d, &loc, "rule root '%s' is '%s' on disk", r->root,
+                             cp);
+                r->root = cp;
+                r->root_len = strlen(cp);
+            }
+        }
+        free(real);
+    }
+    if (rc != 0 && *out != NULL) {
+        sk_fim_config_free(*out);
+        *out = NULL;
+    }
     return rc;
 }
 

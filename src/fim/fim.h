@@ -139,7 +139,8 @@ struct sk_fim_config {
  */
 int sk_fim_config_parse(const char *name, const uint8_t *p, size_t len,
                         struct sk_fim_config **out, struct sk_diag *d);
-/* Reads `path` and parses it as above; -SK_EIO/-SK_ENOENT if unreadable. */
+/* Reads `path` and parses it as above; -SK_EIO/-SK_ENOENT if unreadable.
+ * Rule roots are then resolved to their real path (warning in `d`). */
 int sk_fim_config_load(const char *path, struct sk_fim_config **out,
                        struct sk_diag *d);
 /* Frees a config; NULL is accepted. */
@@ -339,7 +340,9 @@ int sk_fim_store_get(struct sk_fim_store *s, const uint8_t sha[32],
  * Puts the baseline state of `e` back at e->path: regular files from the
  * store (verified), symlinks from e->target, directories re-created; owner,
  * mode and mtime set; the replacement is a rename, so atomic. Whatever is
- * at the path (file, symlink, directory when empty) is replaced. Blocks.
+ * at the path (file, symlink, directory when empty) is replaced. Refuses
+ * with -SK_ECORRUPT, writing nothing, when the parent directory is now
+ * reached through a symlink (one swapped in below the root). Blocks.
  */
 int sk_fim_restore(struct sk_fim_store *s, const struct sk_fim_entry *e);
 

@@ -325,80 +325,98 @@ sk_fim_store_get(struct sk_fim_store *s, const uint8_t sha[32],
 
 /* ---- restore ------------------------------------------------------------- */
 
+/* Opens the parent directory of `path` and checks, through the fd's own
+ * name in /proc, that it is that directory and not reached through a
+ * symlink an attacker swapped in: every later step works relative to the
+ * fd, so the check cannot be raced. *base points at the last component. */
 static int
-parent_dir(const char *path, char *out, size_t outlen)
+open_parent(const char *path, int *dfd, const char **base)
 {
     const char *sl = strrchr(path, '/');
-    if (sl == NULL)
+    if (sl == NULL || sl[1] == '\0')
         return -SK_EINVAL;
-    size_t n = sl == path ? 1 : (size_t)(sl - path);
-    if (n >= outlen)
-        return -SK_ELIMIT;
-    memcpy(out, path, n);
-    out[n] = '\0';
-    return 0;
-}
-
-static int
-tmp_name(const char *path, char *out, size_t outlen)
-{
-    static atomic_uint seq;
     char dir[SK_FIM_MAX_PATH];
-    int rc = parent_dir(path, dir, sizeof(dir));
-    if (rc != 0)
-        return rc;
-    int n = snprintf(out, outlen, "%s/.sekimori-restore.%ld.%u",
-                     strcmp(dir, "/") == 0 ? "" : dir, (long)getpid(),
-                     atomic_fetch_add(&seq, 1));
-    return n < 0 || (size_t)n >= outlen ? -SK_ELIMIT : 0;
+    size_t n = sl == path ? 1 : (size_t)(sl - path);
+    if (n >= sizeof(dir))
+        return -SK_ELIMIT;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1)
+        return errno == ENOENT ? -SK_ENOENT : -SK_EIO;
+    char lp[64], real[SK_FIM_MAX_PATH];
+    snprintf(lp, sizeof(lp), "/proc/self/fd/%d", fd);
+    ssize_t rl = readlink(lp, real, sizeof(real) - 1);
+    if (rl <= 0 || (size_t)rl != n || memcmp(real, dir, n) != 0) {
+        close(fd);
+        return -SK_ECORRUPT; /* a symlink (or a move) in the parents */
+    }
+    *dfd = fd;
+    *base = sl + 1;
+    return 0;
 }
 
 int
 sk_fim_restore(struct sk_fim_store *s, const struct sk_fim_entry *e)
 {
-    char tmp[SK_FIM_MAX_PATH + 64];
-    int rc = tmp_name(e->path, tmp, sizeof(tmp));
+    static atomic_uint seq;
+    int dfd;
+    const char *base;
+    int rc = open_parent(e->path, &dfd, &base);
     if (rc != 0)
         return rc;
+    char tmp[96];
+    snprintf(tmp, sizeof(tmp), ".sekimori-restore.%ld.%u", (long)getpid(),
+             atomic_fetch_add(&seq, 1));
     struct timespec ts[2] = {{.tv_sec = e->mtime_s, .tv_nsec = e->mtime_ns},
                              {.tv_sec = e->mtime_s, .tv_nsec = e->mtime_ns}};
     if (e->type == SK_FIM_T_DIR) {
         struct stat st;
-        if (lstat(e->path, &st) == 0 && !S_ISDIR(st.st_mode) &&
-            unlink(e->path) == -1)
-            return -SK_EIO;
-        if (mkdir(e->path, 0700) == -1 && errno != EEXIST)
-            return -SK_EIO;
-        if (lchown(e->path, e->uid, e->gid) == -1 ||
-            chmod(e->path, e->mode) == -1)
-            return -SK_EIO;
-        return 0;
+        rc = 0;
+        if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            !S_ISDIR(st.st_mode) && unlinkat(dfd, base, 0) == -1)
+            rc = -SK_EIO;
+        if (rc == 0 && mkdirat(dfd, base, 0700) == -1 && errno != EEXIST)
+            rc = -SK_EIO;
+        if (rc == 0 &&
+            (fchownat(dfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) == -1 ||
+             fchmodat(dfd, base, e->mode, 0) == -1))
+            rc = -SK_EIO;
+        close(dfd);
+        return rc;
     }
     if (e->type == SK_FIM_T_LNK) {
+        rc = 0;
         if (e->target == NULL)
-            return -SK_EINVAL;
-        if (symlink(e->target, tmp) == -1)
-            return -SK_EIO;
-        if (lchown(tmp, e->uid, e->gid) == -1 ||
-            utimensat(AT_FDCWD, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
-            rename(tmp, e->path) == -1) {
-            unlink(tmp);
-            return -SK_EIO;
+            rc = -SK_EINVAL;
+        else if (symlinkat(e->target, dfd, tmp) == -1)
+            rc = -SK_EIO;
+        else if (fchownat(dfd, tmp, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) ==
+                     -1 ||
+                 utimensat(dfd, tmp, ts, AT_SYMLINK_NOFOLLOW) == -1 ||
+                 renameat(dfd, tmp, dfd, base) == -1) {
+            unlinkat(dfd, tmp, 0);
+            rc = -SK_EIO;
         }
-        return 0;
+        close(dfd);
+        return rc;
     }
-    if (e->type != SK_FIM_T_REG || !(e->flags & SK_FIM_E_HASHED))
+    if (e->type != SK_FIM_T_REG || !(e->flags & SK_FIM_E_HASHED)) {
+        close(dfd);
         return -SK_ENOTSUP;
+    }
     struct sk_buf b = {0};
     rc = sk_fim_store_get(s, e->sha256, &b);
     if (rc != 0) {
         sk_buf_fini(&b);
+        close(dfd);
         return rc;
     }
-    int fd =
-        open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = openat(dfd, tmp,
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd == -1) {
         sk_buf_fini(&b);
+        close(dfd);
         return -SK_EIO;
     }
     rc = write_all(fd, b.p, b.len);
@@ -411,10 +429,11 @@ sk_fim_restore(struct sk_fim_store *s, const struct sk_fim_entry *e)
         rc = -SK_EIO;
     /* A directory put where the file was is not removed: rename fails
      * and the restore is reported as failed, for a human to look at. */
-    if (rc == 0 && rename(tmp, e->path) == -1)
+    if (rc == 0 && renameat(dfd, tmp, dfd, base) == -1)
         rc = -SK_EIO;
     if (rc != 0)
-        unlink(tmp);
+        unlinkat(dfd, tmp, 0);
+    close(dfd);
     return rc;
 }
 

@@ -528,6 +528,18 @@ test_scan_compare_restore(void **state)
     }
     sk_fim_report_fini(&r);
 
+    /* A directory swapped for a symlink below the root: restoring a file
+     * under it would write through the symlink; it is refused. */
+    sh("mkdir -p %s/state/elsewhere && mv %s/www/sub %s/www/sub.old && "
+       "ln -s %s/state/elsewhere %s/www/sub",
+       tmpdir, tmpdir, tmpdir, tmpdir, tmpdir);
+    snprintf(p, sizeof(p), "%s/www/sub/f3.php", tmpdir);
+    struct sk_fim_entry *victim = sk_fim_db_find(base, p, strlen(p));
+    assert_non_null(victim);
+    assert_int_equal(sk_fim_restore(s, victim), -SK_ECORRUPT);
+    sh("test -z \"$(ls -A %s/state/elsewhere)\"", tmpdir);
+    sh("rm %s/www/sub && mv %s/www/sub.old %s/www/sub", tmpdir, tmpdir, tmpdir);
+
     /* Quarantine keeps the bytes and the metadata. */
     snprintf(p, sizeof(p), "%s/www/f2.php", tmpdir);
     snprintf(q, sizeof(q), "%s/state/q", tmpdir);
