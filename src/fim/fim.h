@@ -346,6 +346,11 @@ int sk_fim_store_get(struct sk_fim_store *s, const uint8_t sha[32],
  */
 int sk_fim_restore(struct sk_fim_store *s, const struct sk_fim_entry *e);
 
+/* Removes a non-directory added under a restore rule, through the same
+ * symlink-refusing parent check as sk_fim_restore(); 0 if already gone,
+ * -SK_ENOTSUP for a directory (left for a human). */
+int sk_fim_remove(const char *path);
+
 /* Who changed a file, when known (fanotify); zeroed = unknown. */
 struct sk_fim_writer {
     int pid; /* 0 = unknown */

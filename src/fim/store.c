@@ -437,6 +437,25 @@ sk_fim_restore(struct sk_fim_store *s, const struct sk_fim_entry *e)
     return rc;
 }
 
+int
+sk_fim_remove(const char *path)
+{
+    int dfd;
+    const char *base;
+    int rc = open_parent(path, &dfd, &base);
+    if (rc != 0)
+        return rc;
+    struct stat st;
+    if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == -1)
+        rc = errno == ENOENT ? 0 : -SK_EIO;
+    else if (S_ISDIR(st.st_mode))
+        rc = -SK_ENOTSUP;
+    else if (unlinkat(dfd, base, 0) == -1 && errno != ENOENT)
+        rc = -SK_EIO;
+    close(dfd);
+    return rc;
+}
+
 /* ---- quarantine ---------------------------------------------------------- */
 
 int

@@ -799,15 +799,14 @@ respond(struct watcher *w, const struct sk_fim_rule *r,
         } else {
             /* An added file under a restore rule: the good state has no
              * such file. It was quarantined above when so configured. */
-            struct stat st;
-            rc = 0;
-            if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode) &&
-                unlink(path) == -1)
-                rc = -SK_EIO;
+            rc = sk_fim_remove(path);
         }
         char detail[96];
         snprintf(detail, sizeof(detail), "%s in %lld ms",
-                 rc == 0 ? "restored" : sk_strerror(rc),
+                 rc == 0              ? "restored"
+                 : rc == -SK_ENOTSUP  ? "added directory left in place"
+                 : rc == -SK_ECORRUPT ? "refused: symlink in the path"
+                                      : sk_strerror(rc),
                  (long long)(now_ms() - t0));
         emit_simple(w, rc == 0 ? "fim.restored" : "fim.error", path, detail);
     }
