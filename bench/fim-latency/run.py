@@ -24,7 +24,7 @@ work = sys.argv[2] if len(sys.argv) > 2 else "/tmp/sk-fim-bench"
 n = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 kind = sys.argv[4] if len(sys.argv) > 4 else "web"
 mode = sys.argv[5] if len(sys.argv) > 5 else "fanotify"
-fim = os.path.join(build, "src/fim/sekimori-fim-dev")
+fim = [os.path.join(build, "sekimori"), "fim"]
 here = os.path.dirname(os.path.abspath(__file__))
 tree = os.path.join(work, kind)
 os.makedirs(work, exist_ok=True)
@@ -52,13 +52,13 @@ rule {tree} {{
     respond alert quarantine restore
 }}
 """)
-subprocess.run([fim, "keygen", "-c", conf], check=True,
+subprocess.run([*fim, "keygen", "-c", conf], check=True,
                stderr=subprocess.DEVNULL)
-subprocess.run([fim, "init", "-c", conf, "--force"], check=True,
+subprocess.run([*fim, "init", "-c", conf, "--force"], check=True,
                stderr=subprocess.DEVNULL)
 ev = os.path.join(st, "events.jsonl")
 ready = os.path.join(st, "ready")
-w = subprocess.Popen([fim, "watch", "-c", conf, "--events", ev, "--ready",
+w = subprocess.Popen([*fim, "watch", "-c", conf, "--events", ev, "--ready",
                       ready] + (["--no-fanotify"] if mode == "inotify" else []),
                      stderr=subprocess.DEVNULL)
 deadline = time.time() + 300

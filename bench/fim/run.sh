@@ -12,7 +12,7 @@ BUILD="$(cd "$1" && pwd)"
 WORK="${2:-/tmp/sk-fim-bench}"
 WHICH="${3:-both}"
 RUNS="${RUNS:-3}"
-FIM="$BUILD/src/fim/sekimori-fim-dev"
+FIM=("$BUILD/sekimori" fim)
 LIMIT="$BUILD/src/fim/bench_fim_limit"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 command -v aide > /dev/null || { echo "aide is not installed (scripts/setup-deps)"; exit 1; }
@@ -63,7 +63,7 @@ log_level=error
 R = ftype+p+i+n+u+g+s+m+c+l+sha256
 $tree R
 EOC
-  "$FIM" keygen -c "$st/fim.conf" 2> /dev/null
+  "${FIM[@]}" keygen -c "$st/fim.conf" 2> /dev/null
   local files bytes
   files="$(find "$tree" -type f | wc -l)"
   bytes="$(du -sb "$tree" | cut -f1)"
@@ -71,11 +71,11 @@ EOC
 
   # init: sekimori writes the store too (compression), AIDE only its db.
   local sk_init aide_init
-  sk_init="$(measure "$FIM" init -c "$st/fim.conf" --force)"
+  sk_init="$(measure "${FIM[@]}" init -c "$st/fim.conf" --force)"
   aide_init="$(measure aide -c "$st/aide.conf" --init)"
   mv "$st/aide.db.new" "$st/aide.db"
   local sk_check aide_check lim
-  sk_check="$(timed "$FIM" check -c "$st/fim.conf")"
+  sk_check="$(timed "${FIM[@]}" check -c "$st/fim.conf")"
   aide_check="$(timed aide -c "$st/aide.conf" --check)"
   lim="$(for _ in 1 2 3; do "$LIMIT" "$tree" | awk '{print $10}'; done | median3)"
   # Same findings: a fixed set of changes, then both checks.
@@ -93,7 +93,7 @@ EOC
   for j in 1 2 3 4 5; do echo new > "$tree/app00/added$j.php" 2>/dev/null || echo new > "$tree/d00/added$j.php"; done
   local sk_sum aide_sum
   # The same findings: the lists of (kind, path) of both, compared.
-  "$FIM" check -c "$st/fim.conf" --json > "$st/sk.json" || true
+  "${FIM[@]}" check -c "$st/fim.conf" --json > "$st/sk.json" || true
   aide -c "$st/aide.conf" --check > "$st/aide.txt" || true
   local same
   same="$(python3 - "$st/sk.json" "$st/aide.txt" <<'EOP'
@@ -116,7 +116,7 @@ EOP
   # Put the tree back (from sekimori's own store) for the next run.
   local restore=()
   for f in $some; do restore+=("$f"); done
-  "$FIM" restore -c "$st/fim.conf" "${restore[@]}" 2> /dev/null || rm -f "$WORK/$kind.done"
+  "${FIM[@]}" restore -c "$st/fim.conf" "${restore[@]}" 2> /dev/null || rm -f "$WORK/$kind.done"
   rm -f "$tree"/app00/added?.php "$tree"/d00/added?.php
 
   echo "### $kind tree: $files files, $((bytes / 1048576)) MiB"

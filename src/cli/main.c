@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/fim.h"
 #include "cli/log.h"
 
 static const struct {
@@ -17,6 +18,7 @@ static const struct {
 } commands[] = {
     {"-t", sk_cli_check, "compile rule files and report every error"},
     {"crs-test", sk_cli_crs_test, "run the CRS regression suite in-process"},
+    {"fim", sk_cli_fim, "the file integrity monitor (docs/fim.md)"},
     {"log", sk_cli_log, "the tamper-evident event log (docs/evlog.md)"},
     {"version", sk_cli_version, "print the version and exit"},
 };

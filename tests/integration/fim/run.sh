@@ -8,7 +8,7 @@
 # `touch` alone is not tampering; a forged, altered or foreign-signed
 # baseline and an altered store object are refused; `accept` takes a
 # change into a new signed baseline. Bounded: every wait has a deadline.
-# Usage: run.sh PATH/TO/sekimori-fim-dev
+# Usage: run.sh PROGRAM   (a program that runs `sekimori fim`)
 set -euo pipefail
 
 FIM="$1"
