@@ -7,6 +7,8 @@
  */
 #include "cli/fim.h"
 
+#include "evlog/evlog.h"
+
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -30,7 +32,8 @@ usage(FILE *f)
           "  init [--force]              record and sign the baseline\n"
           "  check [--json]              compare the tree with the baseline\n"
           "  accept --reason TEXT [PATH...]  sign approved changes in\n"
-          "  watch [--events FILE] [--max-seconds N] [--ready FILE]\n"
+          "  watch [--events FILE] [--evlog SOCKET] [--max-seconds N]\n"
+          "        [--ready FILE]\n"
           "        [--no-fanotify]       follow changes and respond\n"
           "  restore PATH...             put baseline files back\n"
           "  default-config              print the default configuration\n"
@@ -360,23 +363,60 @@ cmd_restore(struct sk_fim_config *c, char **paths, int np)
     return x;
 }
 
+/*
+ * Where watch's events go: always the JSON-lines file (stdout by
+ * default), and with --evlog also the event log's writer, each record
+ * acknowledged as durable before the next. A writer that fails is
+ * reported on stderr; the JSON line keeps the event either way.
+ */
+struct watch_sink {
+    FILE *f;
+    struct sk_evlog_client *log;
+    const char *log_path;
+};
+
+static void
+watch_event(void *ctx, const char *type, const char *body, size_t body_len)
+{
+    struct watch_sink *w = ctx;
+    sk_fim_jsonl_sink(w->f, type, body, body_len);
+    if (w->log == NULL)
+        return;
+    uint64_t seq;
+    int rc = sk_evlog_client_append(w->log, SK_STR_LIT("fim"), sk_str_c(type),
+                                    sk_str_make(body, body_len), &seq);
+    if (rc != 0)
+        fprintf(stderr, "sekimori fim: event log %s refused %s: %s\n",
+                w->log_path, type, sk_evlog_client_error(w->log));
+}
+
 static int
-cmd_watch(struct sk_fim_config *c, const char *events,
+cmd_watch(struct sk_fim_config *c, const char *events, const char *evlog_socket,
           struct sk_fim_watch_opts *o)
 {
     const char *ep = events ? events : c->events;
-    FILE *f = stdout;
+    struct watch_sink w = {stdout, NULL, evlog_socket};
     if (ep != NULL && strcmp(ep, "-") != 0) {
-        f = fopen(ep, "ae");
-        if (f == NULL) {
+        w.f = fopen(ep, "ae");
+        if (w.f == NULL) {
             fprintf(stderr, "sekimori fim: %s: %s\n", ep, strerror(errno));
             return SK_FIM_EXIT_USAGE;
         }
     }
-    struct sk_fim_sink sink = {sk_fim_jsonl_sink, f};
+    if (evlog_socket != NULL &&
+        sk_evlog_client_connect(evlog_socket, &w.log) != 0) {
+        fprintf(stderr, "sekimori fim: cannot reach the event log at %s\n",
+                evlog_socket);
+        if (w.f != stdout)
+            fclose(w.f);
+        return SK_FIM_EXIT_USAGE;
+    }
+    struct sk_fim_sink sink = {watch_event, &w};
     int rc = sk_fim_watch(c, &sink, o);
-    if (f != stdout)
-        fclose(f);
+    if (w.log != NULL)
+        sk_evlog_client_close(w.log);
+    if (w.f != stdout)
+        fclose(w.f);
     if (rc == -SK_ECORRUPT) {
         fprintf(stderr, "sekimori fim: REFUSED: baseline or store failed "
                         "verification\n");
@@ -406,6 +446,7 @@ sk_cli_fim(int argc, char **argv)
         return 0;
     }
     const char *conf = DEFAULT_CONF, *reason = NULL, *events = NULL;
+    const char *evlog_socket = NULL;
     bool json = false, force = false;
     struct sk_fim_watch_opts wo = {0};
     char **rest = sk_calloc((size_t)argc, sizeof(*rest));
@@ -425,6 +466,8 @@ sk_cli_fim(int argc, char **argv)
             reason = argv[++i];
         else if (strcmp(a, "--events") == 0 && has)
             events = argv[++i];
+        else if (strcmp(a, "--evlog") == 0 && has)
+            evlog_socket = argv[++i];
         else if (strcmp(a, "--ready") == 0 && has)
             wo.ready_file = argv[++i];
         else if (strcmp(a, "--max-seconds") == 0 && has)
@@ -466,7 +509,7 @@ sk_cli_fim(int argc, char **argv)
     } else if (strcmp(cmd, "restore") == 0 && nrest > 0) {
         x = cmd_restore(c, rest, nrest);
     } else if (strcmp(cmd, "watch") == 0 && nrest == 0) {
-        x = cmd_watch(c, events, &wo);
+        x = cmd_watch(c, events, evlog_socket, &wo);
     } else {
         usage(stderr);
     }
