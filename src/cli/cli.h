@@ -14,5 +14,6 @@ enum sk_exit {
 int sk_cli_version(int argc, char **argv);
 int sk_cli_crs_test(int argc, char **argv);
 int sk_cli_check(int argc, char **argv);
+int sk_cli_keygen(int argc, char **argv);
 
 #endif

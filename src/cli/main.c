@@ -19,6 +19,7 @@ static const struct {
     {"-t", sk_cli_check, "compile rule files and report every error"},
     {"crs-test", sk_cli_crs_test, "run the CRS regression suite in-process"},
     {"fim", sk_cli_fim, "the file integrity monitor (docs/fim.md)"},
+    {"keygen", sk_cli_keygen, "make an Ed25519 key pair (fim and log)"},
     {"log", sk_cli_log, "the tamper-evident event log (docs/evlog.md)"},
     {"version", sk_cli_version, "print the version and exit"},
 };

@@ -21,7 +21,7 @@ wait_for() { # wait_for SECONDS COMMAND...
   return 1
 }
 
-"$SK" log keygen --key "$T/log.key" >/dev/null || fail "log keygen"
+"$SK" keygen --key "$T/log.key" >/dev/null || fail "keygen"
 "$SK" log serve --dir "$T/log" --key "$T/log.key" --socket "$T/log.sock" \
   --durability record 2>"$T/serve.err" &
 PIDS+=($!)
