@@ -194,10 +194,14 @@ for _ in $(seq 1 200); do [ -f "$T/ready" ] && break; sleep 0.05; done
 [ -f "$T/ready" ] || { fail "[$MODE] watch did not start: $(cat "$T/watch.err")"; exit 1; }
 if grep -q "\"mode\":\"$MODE\"" "$EV"; then pass "[$MODE] watch runs on $MODE"; else fail "[$MODE] mode: $(head -n 1 "$EV")"; fi
 
-# wait_event TYPE PATH [KIND]: waits up to 5 s for an event line.
+# wait_event TYPE PATH [KIND]: waits up to 15 s for an event line. The
+# watcher answers within milliseconds on a quiet machine; the margin is for
+# ASan builds on a busy one (a filesystem-wide fanotify mark sees every
+# write on the filesystem, builds included).
 wait_event() {
   local type="$1" path="$2" kind="${3:-}"
-  for _ in $(seq 1 100); do
+  local end=$((SECONDS + 15))
+  while [ "$SECONDS" -lt "$end" ]; do
     if python3 - "$EV" "$type" "$path" "$kind" <<'EOF'
 import json, sys
 ev, typ, path, kind = sys.argv[1:]
