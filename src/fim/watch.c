@@ -448,8 +448,14 @@ fan_read(struct watcher *w)
         ssize_t n = read(w->ffd, buf, sizeof(buf));
         if (n <= 0)
             return;
-        struct fanotify_event_metadata *m = (void *)buf;
-        for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+        size_t off = 0;
+        while (off + sizeof(struct fanotify_event_metadata) <= (size_t)n) {
+            struct fanotify_event_metadata mh;
+            memcpy(&mh, buf + off, sizeof(mh)); /* aligned copy */
+            if (mh.event_len < sizeof(mh) || mh.event_len > (size_t)n - off)
+                return;
+            const struct fanotify_event_metadata *m = &mh;
+            off += mh.event_len;
             if (m->vers != FANOTIFY_METADATA_VERSION)
                 return;
             if (m->fd < 0)
@@ -528,15 +534,18 @@ fid_setup(struct watcher *w)
     return true;
 }
 
-/* Resolves the directory fid + name of one event to a path in out. */
+/*
+ * Resolves the directory fid + name of one event to a path in out. `m` is
+ * an aligned copy of the event's metadata and `raw` the event's bytes in
+ * the read buffer (events are only 4-byte aligned there).
+ */
 static size_t
-fid_path(struct watcher *w, const struct fanotify_event_metadata *m, char *out,
-         size_t outlen)
+fid_path(struct watcher *w, const struct fanotify_event_metadata *m,
+         const uint8_t *raw, char *out, size_t outlen)
 {
     size_t off = m->metadata_len;
     while (off + sizeof(struct fanotify_event_info_header) <= m->event_len) {
-        const struct fanotify_event_info_header *h =
-            (const void *)((const uint8_t *)m + off);
+        const struct fanotify_event_info_header *h = (const void *)(raw + off);
         if (h->len < sizeof(*h) || off + h->len > m->event_len)
             return 0;
         size_t hl = h->len;
@@ -597,8 +606,17 @@ fid_read(struct watcher *w)
         ssize_t n = read(w->ffd, buf, sizeof(buf));
         if (n <= 0)
             return;
-        struct fanotify_event_metadata *m = (void *)buf;
-        for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+        /* With FAN_REPORT_DFID_NAME events have variable lengths and are
+         * only 4-byte aligned: read each header through an aligned copy. */
+        size_t off = 0;
+        while (off + sizeof(struct fanotify_event_metadata) <= (size_t)n) {
+            struct fanotify_event_metadata mh;
+            memcpy(&mh, buf + off, sizeof(mh));
+            if (mh.event_len < sizeof(mh) || mh.event_len > (size_t)n - off)
+                return;
+            const uint8_t *raw = buf + off;
+            const struct fanotify_event_metadata *m = &mh;
+            off += mh.event_len;
             if (m->vers != FANOTIFY_METADATA_VERSION)
                 return;
             if (m->fd >= 0)
@@ -612,7 +630,7 @@ fid_read(struct watcher *w)
             if (m->pid == self)
                 continue; /* our own restores and quarantines */
             char path[SK_FIM_MAX_PATH + 256];
-            size_t pl = fid_path(w, m, path, SK_FIM_MAX_PATH);
+            size_t pl = fid_path(w, m, raw, path, SK_FIM_MAX_PATH);
             if (pl == 0)
                 continue;
             bool is_dir = (m->mask & FAN_ONDIR) != 0;
