@@ -333,8 +333,9 @@ parse_group(struct reader *r)
             zero_width = true;
         } else if (c == '<' || c == '\'' ||
                    (c == 'P' && r->p + 1 < r->end && r->p[1] == '<')) {
-            /* A named group. */
+            /* A named group: skip the opening '<', '\'' or "P<" first. */
             char close = c == '\'' ? '\'' : '>';
+            r->p += c == 'P' ? 2 : 1;
             while (r->p < r->end && *r->p != close)
                 r->p++;
             if (r->p >= r->end) {

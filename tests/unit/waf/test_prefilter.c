@@ -63,6 +63,13 @@ test_extraction(void **state)
     assert_string_equal(lits("ab{2,3}cde"), "cde");
     /* Lookarounds and anchors consume nothing. */
     assert_string_equal(lits("^(?<=x)abc(?=y)$"), "abc");
+    /* Named groups in all three spellings; an empty one requires nothing
+     * (found by fuzz/fuzz_prefilter.c). */
+    assert_string_equal(lits("(?<n>abc)d"), "abcd");
+    assert_string_equal(lits("(?P<n>abc)d"), "abcd");
+    assert_string_equal(lits("(?'n'abc)d"), "abcd");
+    assert_null(lits("(?'mmmm')"));
+    assert_null(lits("(?<mmmm>)"));
     /* An alternative without a literal spoils the whole alternation. */
     assert_null(lits("abc|\\d+"));
     assert_null(lits("abc|x"));
