@@ -69,6 +69,11 @@ test_extraction(void **state)
     assert_string_equal(lits("(?P<n>abc)d"), "abcd");
     assert_string_equal(lits("(?'n'abc)d"), "abcd");
     assert_null(lits("(?'mmmm')"));
+    /* Classes whose end PCRE2 finds in subtle ways are not modelled. */
+    assert_null(lits("[[:alpha:]]abcd"));
+    assert_null(lits("[`[:4]]:x]|abcd"));
+    assert_null(lits("[\\Q]\\E]abcd"));
+    assert_string_equal(lits("[a-z]+abcd"), "abcd");
     assert_null(lits("(?<mmmm>)"));
     /* An alternative without a literal spoils the whole alternation. */
     assert_null(lits("abc|\\d+"));
