@@ -374,32 +374,21 @@ struct action_def {
     int where;
     bool needs_value;
     const char *doc;
-    size_t arg; /* act_disrupt: the action; act_flag: the flag's offset */
+    size_t arg; /* act_disrupt: the action; act_flag, act_rating:
+                 the field's offset */
 };
 
+/* accuracy, maturity: a 0-9 rating into the int field named by the row. */
 static int
-act_accuracy(struct cstate *cs, struct sk_rule *rule,
-             const struct sk_ast_action *a)
+act_rating(struct cstate *cs, struct sk_rule *rule,
+           const struct sk_ast_action *a)
 {
     long v;
     if (parse_int(a->value, 0, 9, &v) != 0) {
-        ERR(cs->r, &a->loc, "accuracy must be 0-9, got '%s'", a->value);
+        ERR(cs->r, &a->loc, "%s must be 0-9, got '%s'", a->name, a->value);
         return -SK_EPARSE;
     }
-    rule->accuracy = (int)v;
-    return 0;
-}
-
-static int
-act_maturity(struct cstate *cs, struct sk_rule *rule,
-             const struct sk_ast_action *a)
-{
-    long v;
-    if (parse_int(a->value, 0, 9, &v) != 0) {
-        ERR(cs->r, &a->loc, "maturity must be 0-9, got '%s'", a->value);
-        return -SK_EPARSE;
-    }
-    rule->maturity = (int)v;
+    *(int *)((char *)rule + cs->act->arg) = (int)v;
     return 0;
 }
 
@@ -916,7 +905,8 @@ bad:
 
 /* Sorted by name; a unit test checks the order and duplicates. */
 static const struct action_def actions[] = {
-    {"accuracy", act_accuracy, AF_STARTER, true, "accuracy of the rule, 0-9"},
+    {"accuracy", act_rating, AF_STARTER, true, "accuracy of the rule, 0-9",
+     offsetof(struct sk_rule, accuracy)},
     {"allow", act_allow, AF_STARTER, false, "stop inspecting and let pass"},
     {"auditlog", act_auditlog, AF_LOGFLAG, false, "mark for the audit log"},
     {"block", act_disrupt, AF_STARTER, false,
@@ -937,7 +927,8 @@ static const struct action_def actions[] = {
     {"initcol", act_initcol, AF_ANY, true, "load a persistent collection"},
     {"log", act_log, AF_LOGFLAG, false, "log the match"},
     {"logdata", act_logdata, AF_STARTER, true, "data logged with the match"},
-    {"maturity", act_maturity, AF_STARTER, true, "maturity of the rule, 0-9"},
+    {"maturity", act_rating, AF_STARTER, true, "maturity of the rule, 0-9",
+     offsetof(struct sk_rule, maturity)},
     {"msg", act_msg, AF_STARTER, true, "message logged with the match"},
     {"multiMatch", act_flag, AF_ANY, false,
      "run the operator after every transformation",
