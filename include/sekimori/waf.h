@@ -169,6 +169,54 @@ const char *sk_waf_txn_id(const struct sk_waf_txn *t);
 size_t sk_waf_txn_format_match(const struct sk_waf_txn *t, size_t i, char *buf,
                                size_t len);
 
+/* ---- What a connector must feed (proxy, server modules) ---------------- */
+
+enum sk_waf_mode {
+    SK_WAF_MODE_OFF = 0,            /* SecRuleEngine Off */
+    SK_WAF_MODE_ON = 1,             /* SecRuleEngine On */
+    SK_WAF_MODE_DETECTION_ONLY = 2, /* rules run and log, never block */
+};
+
+/* The engine mode of this transaction (ctl:ruleEngine may change it). */
+enum sk_waf_mode sk_waf_txn_mode(const struct sk_waf_txn *t);
+
+struct sk_waf_body_policy {
+    bool inspect;   /* feed the body and run the phase on it */
+    uint64_t limit; /* most bytes the engine inspects */
+    bool reject;    /* over the limit the engine denies (413, request) or
+                       the connector answers 500 (response); otherwise the
+                       first `limit` bytes are inspected and the rest is
+                       passed on (ProcessPartial) */
+};
+
+/*
+ * What to do with the request body, asked after phase 1 (ctl actions of
+ * phase 1 may have changed it): SecRequestBodyAccess, SecRequestBodyLimit
+ * (the larger of it and SecRequestBodyNoFilesLimit is what a connector
+ * needs to buffer), SecRequestBodyLimitAction. A connector buffers up to
+ * `limit` + 1 bytes, feeds them and runs phase 2 before forwarding.
+ */
+void sk_waf_txn_request_body_policy(const struct sk_waf_txn *t,
+                                    struct sk_waf_body_policy *out);
+
+/*
+ * What to do with the response body, asked after the response headers
+ * were fed and phase 3 ran: SecResponseBodyAccess, SecResponseBodyMimeType
+ * against the response Content-Type, SecResponseBodyLimit and
+ * SecResponseBodyLimitAction.
+ */
+void sk_waf_txn_response_body_policy(const struct sk_waf_txn *t,
+                                     struct sk_waf_body_policy *out);
+
+/*
+ * Whether the transaction belongs in the audit log, the way ModSecurity
+ * decides it (SecAuditEngine, ctl:auditEngine, SecAuditLogRelevantStatus):
+ * On logs all; RelevantOnly logs a transaction with a matched rule that
+ * logs, or whose response `status` matches the relevant-status regex; Off
+ * logs none. `status` is the status sent to the client.
+ */
+bool sk_waf_txn_audit_wanted(const struct sk_waf_txn *t, int status);
+
 #ifdef __cplusplus
 }
 #endif

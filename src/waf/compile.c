@@ -1667,9 +1667,11 @@ dir_audit_parts(struct cstate *cs, const struct sk_ast_directive *dir)
 static int
 dir_audit_status(struct cstate *cs, const struct sk_ast_directive *dir)
 {
-    if (compile_re(cs->r, dir->args[0], 0, &dir->loc) == NULL)
+    pcre2_code *re = compile_re(cs->r, dir->args[0], 0, &dir->loc);
+    if (re == NULL)
         return -SK_EPARSE;
     cs->r->audit_relevant_status = adup(cs->r, dir->args[0]);
+    cs->r->audit_status_re = re;
     return 0;
 }
 

@@ -388,7 +388,8 @@ struct sk_waf_rules {
     int audit_engine; /* 0 Off, 1 On, 2 RelevantOnly */
     char *audit_parts;
     char *audit_relevant_status;
-    const char *basedir; /* of the file being compiled, for data files */
+    void *audit_status_re; /* pcre2_code of audit_relevant_status */
+    const char *basedir;   /* of the file being compiled, for data files */
 
     /* SecDefaultAction per phase (its actions as a rule template). */
     struct sk_rule defaults[SK_PHASES];

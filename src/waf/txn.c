@@ -324,6 +324,65 @@ sk_waf_txn_response_body(struct sk_waf_txn *t, const void *data, size_t len)
     return sk_buf_append(&t->resbody, data, len);
 }
 
+/* ---- Connector policy --------------------------------------------------- */
+
+enum sk_waf_mode
+sk_waf_txn_mode(const struct sk_waf_txn *t)
+{
+    switch (t->engine) {
+    case SK_ENGINE_OFF:
+        return SK_WAF_MODE_OFF;
+    case SK_ENGINE_ON:
+        return SK_WAF_MODE_ON;
+    case SK_ENGINE_DETECTION_ONLY:
+        return SK_WAF_MODE_DETECTION_ONLY;
+    }
+    return SK_WAF_MODE_ON;
+}
+
+void
+sk_waf_txn_request_body_policy(const struct sk_waf_txn *t,
+                               struct sk_waf_body_policy *out)
+{
+    out->inspect = t->engine != SK_ENGINE_OFF &&
+                   (t->reqbody_access || t->force_reqbody_var);
+    /* The engine applies the tighter no-files limit itself once it knows
+     * the processor; the connector buffers up to the general limit. */
+    out->limit = t->reqbody_limit;
+    out->reject = t->rules->reqbody_limit_reject && t->engine == SK_ENGINE_ON;
+}
+
+void
+sk_waf_txn_response_body_policy(const struct sk_waf_txn *t,
+                                struct sk_waf_body_policy *out)
+{
+    out->inspect = t->engine != SK_ENGINE_OFF && response_body_inspected(t);
+    out->limit = t->rules->resbody_limit;
+    out->reject = t->rules->resbody_limit_reject && t->engine == SK_ENGINE_ON;
+}
+
+bool
+sk_waf_txn_audit_wanted(const struct sk_waf_txn *t, int status)
+{
+    if (t->audit_engine == 1)
+        return true;
+    if (t->audit_engine != 2)
+        return false;
+    if (t->nmatches > 0)
+        return true;
+    pcre2_code *re = t->rules->audit_status_re;
+    if (re == NULL)
+        return false;
+    char buf[16];
+    int n = snprintf(buf, sizeof(buf), "%d", status);
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    if (md == NULL)
+        return true; /* out of memory: log rather than lose it */
+    int rc = pcre2_match(re, (PCRE2_SPTR)buf, (PCRE2_SIZE)n, 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
 /* ---- Runtime removal ---------------------------------------------------- */
 
 static bool

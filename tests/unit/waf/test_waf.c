@@ -503,6 +503,57 @@ test_redacted_log_line(void **state)
     sk_waf_rules_free(r);
 }
 
+/* The connector policy: mode, body policies and the audit decision. */
+static void
+test_connector_policy(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine DetectionOnly\n"
+             "SecRequestBodyAccess On\n"
+             "SecRequestBodyLimit 1000\n"
+             "SecRequestBodyLimitAction ProcessPartial\n"
+             "SecResponseBodyAccess On\n"
+             "SecResponseBodyMimeType text/html text/plain\n"
+             "SecResponseBodyLimit 2000\n"
+             "SecAuditEngine RelevantOnly\n"
+             "SecAuditLogRelevantStatus \"^(?:5|4(?!04))\"\n"
+             "SecRule REQUEST_URI \"@contains /off\" "
+             "\"id:1,phase:1,pass,nolog,ctl:requestBodyAccess=Off\"\n"
+             "SecRule ARGS:a \"@streq x\" \"id:2,phase:2,deny,log\"\n");
+    struct sk_waf_txn *t = sk_waf_txn_new(r, "p1");
+    assert_non_null(t);
+    assert_int_equal(sk_waf_txn_mode(t), SK_WAF_MODE_DETECTION_ONLY);
+    assert_int_equal(
+        sk_waf_txn_request_line(t, "GET", 3, "/off", 4, "HTTP/1.1", 8), 0);
+    assert_int_equal(sk_waf_txn_phase(t, 1), 0);
+    struct sk_waf_body_policy p;
+    sk_waf_txn_request_body_policy(t, &p);
+    assert_false(p.inspect);
+    assert_int_equal(sk_waf_txn_response_header(t, "Content-Type", 12,
+                                                "text/html; charset=utf-8", 24),
+                     0);
+    sk_waf_txn_response_body_policy(t, &p);
+    assert_true(p.inspect);
+    assert_int_equal(p.limit, 2000);
+    assert_false(sk_waf_txn_audit_wanted(t, 200));
+    assert_false(sk_waf_txn_audit_wanted(t, 404));
+    assert_true(sk_waf_txn_audit_wanted(t, 403));
+    assert_true(sk_waf_txn_audit_wanted(t, 502));
+    sk_waf_txn_free(t);
+
+    t = run(r, "GET", "/on?a=x", NULL, NULL);
+    sk_waf_txn_request_body_policy(t, &p);
+    assert_true(p.inspect);
+    assert_int_equal(p.limit, 1000);
+    assert_false(p.reject);
+    assert_true(sk_waf_txn_audit_wanted(t, 200)); /* rule 2 matched */
+    sk_waf_txn_response_body_policy(t, &p);
+    assert_false(p.inspect); /* no Content-Type */
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 int
 main(void)
 {
@@ -524,6 +575,7 @@ main(void)
         cmocka_unit_test(test_tables_sorted_unique),
         cmocka_unit_test(test_redacted_log_line),
         cmocka_unit_test(test_full_request_and_status_line),
+        cmocka_unit_test(test_connector_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
