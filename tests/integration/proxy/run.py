@@ -207,7 +207,7 @@ class T01Basics(ProxyTest):
         c = H.Conn(Env.main.port)
         r = c.request(b"HEAD /static/small.html HTTP/1.1\r\nHost: t\r\n\r\n")
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.header("Content-Length"), "45")
+        self.assertEqual(r.header("Content-Length"), "44")
         self.assertEqual(r.body, b"")
         r = c.request(H.get(b"/static/small.html"))
         self.assertEqual(r.status, 200, r)
