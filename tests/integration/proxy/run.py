@@ -117,9 +117,12 @@ def setUpModule():
     try:
         Env.up = H.Upstream(Env.tmp)
         Env.raw = H.RawUpstream(hold=30)
+        Env.metrics_port = H.free_port()
         Env.main = H.Proxy(Env.tmp, "main", Env.up.port, rules(), tls=True,
                            workers=2,
-                           extra="audit_mode relevant\nupstream_timeout 60s")
+                           extra="audit_mode relevant\nupstream_timeout 60s\n"
+                                 "metrics_listen 127.0.0.1:%d"
+                                 % Env.metrics_port)
         Env.detect = H.Proxy(Env.tmp, "detect", Env.up.port,
                              rules("DetectionOnly"), workers=1,
                              extra="audit_mode relevant")
@@ -487,6 +490,32 @@ class T05Deny(ProxyTest):
         time.sleep(0.3)
         self.assertIsNone(find_record(Env.main, txid, 0.5),
                           "benign transaction audited in relevant mode")
+
+
+class T055Metrics(ProxyTest):
+    def metric(self, name):
+        st, _, body = H.request(Env.metrics_port, H.get(b"/metrics",
+                                                        close=True))
+        self.assertEqual(st, 200)
+        total, seen = 0.0, False
+        for line in body.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+                seen = True
+        self.assertTrue(seen, "%s not in /metrics:\n%s" % (name, body[:2000]))
+        return total
+
+    def test_metrics_count_requests_and_blocks(self):
+        req0 = self.metric("sekimori_requests_total")
+        blk0 = self.metric("sekimori_blocked_total")
+        for i in range(3):
+            H.request(Env.main.port, H.get(b"/echo/m?q=evilpayload", close=True))
+        for i in range(4):
+            H.request(Env.main.port, H.get(b"/echo/m?ok=%d" % i, close=True))
+        time.sleep(0.3)
+        self.assertGreaterEqual(self.metric("sekimori_blocked_total") - blk0, 3)
+        self.assertGreaterEqual(self.metric("sekimori_requests_total") - req0,
+                                7)
 
 
 class T06Tls(ProxyTest):
