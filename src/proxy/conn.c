@@ -338,8 +338,8 @@ static void conn_finish_txn(struct sk__pw_conn *c);
  * socket is closed and the count given back. Never blocks.
  */
 void
-sk__pw_conn_accept(struct sk__pw *w, const struct sk_proxy_listener *l,
-                   int fd, const struct sockaddr_storage *ss)
+sk__pw_conn_accept(struct sk__pw *w, const struct sk_proxy_listener *l, int fd,
+                   const struct sockaddr_storage *ss)
 {
     struct sk__pw_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -458,8 +458,7 @@ bool
 sk__pw_conn_idle(const struct sk__pw_conn *c)
 {
     return !c->in_txn && (c->state == SK__C_IDLE || c->state == SK__C_TLS) &&
-           pending(&c->in, c->in_off) == 0 &&
-           pending(&c->out, c->out_off) == 0;
+           pending(&c->in, c->in_off) == 0 && pending(&c->out, c->out_off) == 0;
 }
 
 /* ---- Logging ----------------------------------------------------------- */
@@ -480,9 +479,16 @@ audit_wanted(struct sk__pw_conn *c)
         /* Refused heads never reach the engine; they are logged as
          * relevant because they are what an attack probe looks like. */
         if (c->waf == NULL)
-            return true;
+            return c->status >= 400;
         return sk_waf_txn_audit_wanted(c->waf, c->status) || c->error != NULL;
     }
+}
+
+static void
+log_failed(const struct sk_proxy_runtime *rt)
+{
+    if (rt->metrics != NULL)
+        sk_proxy_metrics_log_error(rt->metrics);
 }
 
 static void
@@ -514,30 +520,38 @@ txn_log(struct sk__pw_conn *c)
     };
     if (ti.req == NULL) {
         /* A refused head: log its first line, bounded, as received. */
-        struct sk_str in = sk_str_make(c->in.p + c->in_off,
-                                       pending(&c->in, c->in_off));
+        struct sk_str in =
+            sk_str_make(c->in.p + c->in_off, pending(&c->in, c->in_off));
         size_t n = 0;
         while (n < in.len && n < 1024 && in.p[n] != '\r' && in.p[n] != '\n')
             n++;
         ti.raw_request_line = sk_str_make(in.p, n);
     }
+    if (c->waf != NULL && !c->blocked &&
+        sk_waf_txn_mode(c->waf) == SK_WAF_MODE_DETECTION_ONLY) {
+        for (size_t i = 0; i < sk_waf_txn_match_count(c->waf); i++)
+            if (sk_waf_txn_match(c->waf, i)->disruptive)
+                c->detected = true;
+        ti.detection_only = c->detected;
+    }
     struct sk_buf b = {0};
     if (rt->audit_log != NULL && audit_wanted(c)) {
-        if (sk_proxy_audit_format(&ti, &b) == 0)
-            (void)sk_proxy_logfile_write(rt->audit_log, b.p, b.len);
+        if (sk_proxy_audit_format(&ti, &b) != 0 ||
+            sk_proxy_logfile_write(rt->audit_log, b.p, b.len) != 0)
+            log_failed(rt);
         sk_buf_clear(&b);
     }
     if (rt->access_log != NULL) {
-        if (sk_proxy_access_format(&ti, &b) == 0)
-            (void)sk_proxy_logfile_write(rt->access_log, b.p, b.len);
+        if (sk_proxy_access_format(&ti, &b) != 0 ||
+            sk_proxy_logfile_write(rt->access_log, b.p, b.len) != 0)
+            log_failed(rt);
         sk_buf_clear(&b);
     }
     if (rt->events != NULL && (c->blocked || c->detected)) {
         if (sk_proxy_event_format(&ti, &b) == 0)
-            (void)sk_proxy_events_emit(rt->events,
-                                       c->blocked ? "proxy.block"
-                                                  : "proxy.detect",
-                                       sk_buf_str(&b));
+            (void)sk_proxy_events_emit(
+                rt->events, c->blocked ? "proxy.block" : "proxy.detect",
+                sk_buf_str(&b));
     }
     sk_buf_fini(&b);
     if (rt->metrics != NULL)
@@ -637,7 +651,9 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->rremaining = 0;
     c->rframe = RF_NONE;
     c->bytes_in = c->bytes_out = 0;
-    c->in_scanned = 0;
+    c->uwrite_failed = false;
+    c->unew_lf = false;
+    c->served = true;
     if (keep) {
         c->state = SK__C_IDLE;
     } else {
@@ -721,14 +737,15 @@ deny(struct sk__pw_conn *c, int status)
     if (status < 100 || status > 599)
         status = 403;
     c->blocked = true;
-    struct sk_str page = rt->deny_page.len > 0 ? rt->deny_page
-                                               : SK_STR_LIT(builtin_deny);
+    struct sk_str page =
+        rt->deny_page.len > 0
+            ? rt->deny_page
+            : sk_str_make(builtin_deny, sizeof(builtin_deny) - 1);
     local_response(c, status, page, NULL, false);
 }
 
 static void
-upstream_fault(struct sk__pw_conn *c, enum sk_proxy_uperr kind,
-               const char *why)
+upstream_fault(struct sk__pw_conn *c, enum sk_proxy_uperr kind, const char *why)
 {
     if (c->w->rt->metrics != NULL)
         sk_proxy_metrics_upstream_error(c->w->rt->metrics, kind);
@@ -813,15 +830,14 @@ feed_request(struct sk__pw_conn *c)
     int rc = sk_waf_txn_connection(c->waf, c->cip, (int)c->cport, c->sip,
                                    (int)c->sport);
     if (rc == 0)
-        rc = sk_waf_txn_request_line(
-            c->waf, (const char *)r->method.p, r->method.len,
-            (const char *)r->target.p, r->target.len,
-            (const char *)r->protocol.p, r->protocol.len);
+        rc = sk_waf_txn_request_line(c->waf, (const char *)r->method.p,
+                                     r->method.len, (const char *)r->target.p,
+                                     r->target.len, (const char *)r->protocol.p,
+                                     r->protocol.len);
     for (size_t i = 0; rc == 0 && i < r->nheaders; i++)
         rc = sk_waf_txn_request_header(
-            c->waf, (const char *)r->headers[i].name.p,
-            r->headers[i].name.len, (const char *)r->headers[i].value.p,
-            r->headers[i].value.len);
+            c->waf, (const char *)r->headers[i].name.p, r->headers[i].name.len,
+            (const char *)r->headers[i].value.p, r->headers[i].value.len);
     return rc;
 }
 
@@ -865,8 +881,8 @@ build_upstream_head(struct sk__pw_conn *c)
     if (cf->xff) {
         rc |= sk_buf_append_c(o, "X-Forwarded-For: ");
         rc |= sk_buf_append_str(o, sk_buf_str(&xff));
-        rc |= sk_buf_printf(o, "%s\r\nX-Forwarded-Proto: %s\r\n", c->cip,
-                            proto);
+        rc |=
+            sk_buf_printf(o, "%s\r\nX-Forwarded-Proto: %s\r\n", c->cip, proto);
     }
     if (cf->forwarded) {
         bool v6 = strchr(c->cip, ':') != NULL;
@@ -906,8 +922,8 @@ start_upstream(struct sk__pw_conn *c, bool fresh)
     }
     c->up = u;
     c->ustate = SK__U_HEAD;
-    sk__pw_timer_set(c->w, &c->ut,
-                     u->connecting ? SK__T_UCONNECT : SK__T_UREAD, true);
+    sk__pw_timer_set(c->w, &c->ut, u->connecting ? SK__T_UCONNECT : SK__T_UREAD,
+                     true);
 }
 
 /* Phase 2 passed: head to the upstream, body streaming from here on. */
@@ -974,8 +990,8 @@ on_head(struct sk__pw_conn *c, size_t head_len)
         return;
     }
     enum sk_http_err e = SK_HTTP_OK;
-    int rc = sk_http_parse_head(c->arena, sk_str_make(copy, head_len),
-                                &c->req, &e);
+    int rc =
+        sk_http_parse_head(c->arena, sk_str_make(copy, head_len), &c->req, &e);
     if (rc != 0) {
         /* Cannot differ from the first parse, but fail closed. */
         bad_request(c, e != SK_HTTP_OK ? e : SK_HTTP_E_HEADER_SYNTAX);
@@ -991,8 +1007,10 @@ on_head(struct sk__pw_conn *c, size_t head_len)
         bad_request(c, SK_HTTP_E_LINE_TOO_LONG);
         return;
     }
-    if ((cf->max_header_bytes != 0 &&
-         head_len - r->request_line.len - 2 > cf->max_header_bytes + 2) ||
+    /* Header section: between the request line's CRLF and the blank
+     * line (the parse guarantees head_len >= line + 4). */
+    size_t hdr_bytes = head_len - r->request_line.len - 4;
+    if ((cf->max_header_bytes != 0 && hdr_bytes > cf->max_header_bytes) ||
         (cf->max_headers != 0 && r->nheaders > cf->max_headers)) {
         bad_request(c, cf->max_headers != 0 && r->nheaders > cf->max_headers
                            ? SK_HTTP_E_TOO_MANY_HEADERS
@@ -1001,15 +1019,15 @@ on_head(struct sk__pw_conn *c, size_t head_len)
     }
     c->body.kind = r->body_kind;
     c->body.remaining = r->content_length;
-    c->body.done = r->body_kind == SK_HTTP_BODY_NONE ||
-                   (r->body_kind == SK_HTTP_BODY_LENGTH &&
-                    r->content_length == 0);
+    c->body.done =
+        r->body_kind == SK_HTTP_BODY_NONE ||
+        (r->body_kind == SK_HTTP_BODY_LENGTH && r->content_length == 0);
     struct conn_tokens ct;
     conn_tokens(r->headers, r->nheaders, &ct);
     c->keep_alive = r->version == 11 ? !ct.close : ct.keep_alive && !ct.close;
     bool has_expect = false;
-    struct sk_str expect = header_get(r->headers, r->nheaders, "Expect",
-                                      &has_expect);
+    struct sk_str expect =
+        header_get(r->headers, r->nheaders, "Expect", &has_expect);
 
     c->waf = sk_waf_txn_new(w->rt->rules, c->id);
     if (c->waf == NULL) {
@@ -1021,21 +1039,23 @@ on_head(struct sk__pw_conn *c, size_t head_len)
     /* Maintenance comes first: the page must not depend on the rules. */
     if (sk_proxy_maint_match(&w->rt->shm->maint, r->path)) {
         c->error = "maintenance";
-        struct sk_str page = w->rt->maint_page.len > 0
-                                 ? w->rt->maint_page
-                                 : SK_STR_LIT(builtin_maint);
+        struct sk_str page =
+            w->rt->maint_page.len > 0
+                ? w->rt->maint_page
+                : sk_str_make(builtin_maint, sizeof(builtin_maint) - 1);
         (void)run_phase(c, 1); /* the rules still see and log it */
         local_response(c, 503, page, NULL, false);
         return;
     }
     if (engine_failed(c, run_phase(c, 1)) || apply_verdict(c))
         return;
-    if (has_expect) {
+    /* HTTP/1.0 clients' expectations are ignored (RFC 9110 10.1.1). */
+    if (has_expect && r->version == 11) {
         if (!sk_str_eq_c_nocase(expect, "100-continue")) {
             simple_error(c, 417, "client: unsupported expectation", true);
             return;
         }
-        c->expect_100 = r->version == 11;
+        c->expect_100 = true;
     }
     if (sk_waf_txn_mode(c->waf) == SK_WAF_MODE_OFF)
         c->no_inspect = true;
@@ -1081,9 +1101,8 @@ parse_head_step(struct sk__pw_conn *c, bool new_lf)
         return false;
     enum sk_http_err e = SK_HTTP_OK;
     struct sk_http_request probe;
-    int rc = sk_http_parse_head(c->arena, sk_str_make(c->in.p + c->in_off,
-                                                      avail),
-                                &probe, &e);
+    int rc = sk_http_parse_head(
+        c->arena, sk_str_make(c->in.p + c->in_off, avail), &probe, &e);
     if (rc == 0) {
         on_head(c, probe.head_len);
         return true;
@@ -1167,10 +1186,9 @@ body_take(struct sk__pw_conn *c, bool to_qbuf, size_t room)
             c->body.done = true;
     } else {
         enum sk_http_err e = SK_HTTP_OK;
-        int rc = sk_http_chunked_decode(&c->body.ch, sk_str_make(p, avail),
-                                        &used,
-                                        to_qbuf ? sink_qbuf : sink_rechunk,
-                                        c, &e);
+        int rc =
+            sk_http_chunked_decode(&c->body.ch, sk_str_make(p, avail), &used,
+                                   to_qbuf ? sink_qbuf : sink_rechunk, c, &e);
         if (rc == -SK_ENOMEM) {
             simple_error(c, 500, "proxy: out of memory", true);
             return -1;
@@ -1182,8 +1200,7 @@ body_take(struct sk__pw_conn *c, bool to_qbuf, size_t room)
         }
         if (c->body.ch.done) {
             c->body.done = true;
-            if (!to_qbuf &&
-                sk_buf_append_c(&c->uout, "0\r\n\r\n") != 0) {
+            if (!to_qbuf && sk_buf_append_c(&c->uout, "0\r\n\r\n") != 0) {
                 simple_error(c, 500, "proxy: out of memory", true);
                 return -1;
             }
@@ -1324,8 +1341,7 @@ static void
 response_done(struct sk__pw_conn *c)
 {
     c->ustate = SK__U_DONE;
-    if (c->rframe == RF_CHUNKED &&
-        sk_buf_append_c(&c->out, "0\r\n\r\n") == 0)
+    if (c->rframe == RF_CHUNKED && sk_buf_append_c(&c->out, "0\r\n\r\n") == 0)
         c->bytes_out += 5;
     if (c->rframe == RF_EOF)
         c->keep_alive = false;
@@ -1340,9 +1356,8 @@ on_resp_head(struct sk__pw_conn *c)
     int rc = sk_waf_txn_response_status(c->waf, r->status, "HTTP/1.1");
     for (size_t i = 0; rc == 0 && i < r->nheaders; i++)
         rc = sk_waf_txn_response_header(
-            c->waf, (const char *)r->headers[i].name.p,
-            r->headers[i].name.len, (const char *)r->headers[i].value.p,
-            r->headers[i].value.len);
+            c->waf, (const char *)r->headers[i].name.p, r->headers[i].name.len,
+            (const char *)r->headers[i].value.p, r->headers[i].value.len);
     if (engine_failed(c, rc))
         return;
     if (engine_failed(c, run_phase(c, 3)) || apply_verdict(c))
@@ -1391,6 +1406,11 @@ resp_head_step(struct sk__pw_conn *c)
     size_t avail = pending(&c->uin, c->uin_off);
     if (avail == 0)
         return false;
+    /* The parser rescans from the start: only a new LF can complete a
+     * head (http.h), so a trickling upstream costs linear time. */
+    if (!c->unew_lf && !c->up_eof && avail < w->head_cap)
+        return false;
+    c->unew_lf = false;
     enum sk_http_err e = SK_HTTP_OK;
     struct sk_http_response probe;
     bool head_req = sk_str_eq_c(c->req.method, "HEAD");
@@ -1419,13 +1439,13 @@ resp_head_step(struct sk__pw_conn *c)
     if (probe.status < 200) {
         /* Interim responses: ours (100) was already sent when needed. */
         c->uin_off += probe.head_len;
+        c->unew_lf = true; /* the next head may be there already */
         return true;
     }
-    char *copy = sk_arena_memdup(c->arena, c->uin.p + c->uin_off,
-                                 probe.head_len);
+    char *copy =
+        sk_arena_memdup(c->arena, c->uin.p + c->uin_off, probe.head_len);
     if (copy == NULL ||
-        sk_http_parse_response_head(c->arena,
-                                    sk_str_make(copy, probe.head_len),
+        sk_http_parse_response_head(c->arena, sk_str_make(copy, probe.head_len),
                                     head_req, &c->resp, &e) != 0) {
         upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
         return true;
@@ -1548,10 +1568,9 @@ resp_stream_step(struct sk__pw_conn *c)
         done = c->rremaining == 0;
     } else if (c->resp.body_kind == SK_HTTP_RESP_CHUNKED) {
         enum sk_http_err e;
-        rc = sk_http_chunked_decode(&c->rch, sk_str_make(p, avail), &used,
-                                    c->rframe == RF_CHUNKED ? sink_out_chunked
-                                                            : sink_out_raw,
-                                    c, &e);
+        rc = sk_http_chunked_decode(
+            &c->rch, sk_str_make(p, avail), &used,
+            c->rframe == RF_CHUNKED ? sink_out_chunked : sink_out_raw, c, &e);
         if (rc < 0 && rc != -SK_ENOMEM) {
             upstream_fault(c, SK_PROXY_UP_BAD,
                            "upstream: bad chunked response body");
@@ -1585,9 +1604,8 @@ resp_stream_step(struct sk__pw_conn *c)
 static bool
 may_retry(const struct sk__pw_conn *c)
 {
-    return c->up != NULL && c->up->reused && !c->retried &&
-           c->up_bytes == 0 && c->req_sent && !c->uout_dropped &&
-           c->ustate == SK__U_HEAD;
+    return c->up != NULL && c->up->reused && !c->retried && c->up_bytes == 0 &&
+           c->req_sent && !c->uout_dropped && c->ustate == SK__U_HEAD;
 }
 
 static bool
@@ -1620,8 +1638,13 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         sk__pw_timer_set(c->w, &c->ut, SK__T_UREAD, true);
         progress = true;
     }
+    if (c->uwrite_failed) {
+        /* Nobody takes these bytes any more. */
+        c->uout.len = c->uout_off = 0;
+    }
     /* Request bytes. */
-    while (u->writable && pending(&c->uout, c->uout_off) > 0) {
+    while (u->writable && !c->uwrite_failed &&
+           pending(&c->uout, c->uout_off) > 0) {
         long n = sk__pw_up_write(u, c->uout.p + c->uout_off,
                                  pending(&c->uout, c->uout_off), &why);
         if (n == -SK_EAGAIN)
@@ -1629,15 +1652,12 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         if (n < 0) {
             if (may_retry(c))
                 return retry(c);
-            /* The upstream may have answered before reading it all. */
-            c->body.done = c->body.done && false;
-            c->up_eof = true;
-            if (c->ustate == SK__U_HEAD &&
-                pending(&c->uin, c->uin_off) == 0) {
-                upstream_fault(c, SK_PROXY_UP_RESET, why);
-                return true;
-            }
-            c->uout_off = c->uout.len;
+            /* The upstream may have answered before reading it all: stop
+             * writing, let the read side find its answer or its EOF. */
+            c->uwrite_failed = true;
+            c->uout_dropped = true;
+            u->readable = true;
+            progress = true;
             break;
         }
         c->uout_off += (size_t)n;
@@ -1654,7 +1674,7 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
     /* Response bytes, unless the client is behind. */
     while (u->readable && !c->up_eof && *budget > 0 &&
            pending(&c->out, c->out_off) < OUT_HIGH &&
-           pending(&c->uin, c->uin_off) < UIN_MAX + w_head_cap(c)) {
+           pending(&c->uin, c->uin_off) < UIN_MAX + c->w->head_cap) {
         compact(&c->uin, &c->uin_off);
         if (sk_buf_reserve(&c->uin, READ_CHUNK) != 0) {
             upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
@@ -1678,6 +1698,8 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
             progress = true;
             break;
         }
+        if (memchr(c->uin.p + c->uin.len, '\n', (size_t)n) != NULL)
+            c->unew_lf = true;
         c->uin.len += (size_t)n;
         c->up_bytes += (uint64_t)n;
         *budget = (size_t)n >= *budget ? 0 : *budget - (size_t)n;
@@ -1690,7 +1712,7 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
 static bool
 response_step(struct sk__pw_conn *c)
 {
-    if (c->up == NULL && c->ustate != SK__U_HEAD)
+    if (c->up == NULL)
         return false;
     switch (c->ustate) {
     case SK__U_HEAD:
@@ -1730,12 +1752,13 @@ tls_step(struct sk__pw_conn *c)
         return false;
     }
     if (rc < 0) {
-        sk_log(SK_LOG_DEBUG, "proxy: TLS handshake with %s failed: %s",
-               c->cip, sk_tls_conn_error(c->tls));
+        sk_log(SK_LOG_DEBUG, "proxy: TLS handshake with %s failed: %s", c->cip,
+               sk_tls_conn_error(c->tls));
         sk__pw_conn_close(c);
         return true;
     }
     c->state = SK__C_IDLE;
+    c->readable = true; /* decrypted bytes may already wait */
     return true;
 }
 
@@ -1819,8 +1842,8 @@ client_write(struct sk__pw_conn *c, bool *wrote)
 {
     bool progress = false;
     while (c->writable && pending(&c->out, c->out_off) > 0) {
-        long n = cio_write(c, c->out.p + c->out_off,
-                           pending(&c->out, c->out_off));
+        long n =
+            cio_write(c, c->out.p + c->out_off, pending(&c->out, c->out_off));
         if (n == -SK_EAGAIN)
             break;
         if (n < 0) {
@@ -1860,8 +1883,7 @@ request_step(struct sk__pw_conn *c, bool new_lf)
     switch (c->state) {
     case SK__C_IDLE:
     case SK__C_HEAD:
-        if (c->state == SK__C_IDLE &&
-            pending(&c->out, c->out_off) >= OUT_HIGH)
+        if (c->state == SK__C_IDLE && pending(&c->out, c->out_off) >= OUT_HIGH)
             return false;
         if (parse_head_step(c, new_lf))
             return true;
@@ -1901,10 +1923,7 @@ update_timers(struct sk__pw_conn *c, bool wrote)
             kind = SK__T_HEADER;
             break;
         case SK__C_IDLE:
-            kind = c->ct.kind == SK__T_HEADER && pending(&c->in, 0) == 0 &&
-                           c->bytes_out == 0
-                       ? SK__T_HEADER
-                       : SK__T_KEEPALIVE;
+            kind = c->served ? SK__T_KEEPALIVE : SK__T_HEADER;
             break;
         case SK__C_HEAD:
             kind = SK__T_HEADER;

@@ -90,8 +90,7 @@ timer_unlink(struct sk__pw *w, struct sk__pw_timer *t)
  * whose duration is 0 (never expires), disarms. Never blocks.
  */
 void
-sk__pw_timer_set(struct sk__pw *w, struct sk__pw_timer *t, int kind,
-                 bool reset)
+sk__pw_timer_set(struct sk__pw *w, struct sk__pw_timer *t, int kind, bool reset)
 {
     if (t->kind == kind && !reset)
         return;
@@ -114,9 +113,9 @@ static struct sk__pw_conn *
 timer_owner(struct sk__pw_timer *t, bool *upstream)
 {
     /* Both timers live inside struct sk__pw_conn; find which one. */
-    struct sk__pw_conn *c = (struct sk__pw_conn *)(void *)((char *)t -
-                                              offsetof(struct sk__pw_conn,
-                                                       ct));
+    struct sk__pw_conn *c =
+        (struct sk__pw_conn *)(void *)((char *)t -
+                                       offsetof(struct sk__pw_conn, ct));
     *upstream = false;
     if (t->kind == SK__T_UCONNECT || t->kind == SK__T_UREAD) {
         c = (struct sk__pw_conn *)(void *)((char *)t -
@@ -167,8 +166,7 @@ next_wait(struct sk__pw *w, int cap)
 int
 sk__pw_ep_add(struct sk__pw *w, int fd, struct sk__pw_ev *ev)
 {
-    struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP |
-                                      EPOLLET,
+    struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
                             .data.ptr = ev};
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) == -1)
         return -SK_EIO;
@@ -464,8 +462,7 @@ sk_proxy_worker_run(const struct sk_proxy_runtime *rt)
         w.tq[k].head = w.tq[k].tail = NULL;
     int rc = setup(&w, rt);
     if (rc != 0) {
-        sk_log(SK_LOG_ERROR, "proxy worker: setup failed: %s",
-               strerror(errno));
+        sk_log(SK_LOG_ERROR, "proxy worker: setup failed: %s", strerror(errno));
         teardown(&w);
         return rc;
     }

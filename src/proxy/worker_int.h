@@ -115,10 +115,10 @@ enum sk__pw_cstate {
 /* Upstream side of the current transaction. */
 enum sk__pw_ustate {
     SK__U_NONE = 0,
-    SK__U_HEAD = 1,      /* waiting for / parsing the response head */
-    SK__U_BODY_BUF = 2,  /* buffering the body for phase 4 */
-    SK__U_STREAM = 3,    /* head forwarded, body streaming */
-    SK__U_DONE = 4,      /* response complete */
+    SK__U_HEAD = 1,     /* waiting for / parsing the response head */
+    SK__U_BODY_BUF = 2, /* buffering the body for phase 4 */
+    SK__U_STREAM = 3,   /* head forwarded, body streaming */
+    SK__U_DONE = 4,     /* response complete */
 };
 
 /* Request body framing toward the upstream. */
@@ -126,8 +126,8 @@ struct sk__pw_body {
     enum sk_http_body_kind kind;
     uint64_t remaining; /* LENGTH: bytes still to read from the client */
     struct sk_http_chunked ch;
-    bool done;          /* the whole body was read from the client */
-    uint64_t received;  /* decoded bytes so far */
+    bool done;         /* the whole body was read from the client */
+    uint64_t received; /* decoded bytes so far */
 };
 
 struct sk__pw_conn {
@@ -140,9 +140,9 @@ struct sk__pw_conn {
     struct sk_tls_conn *tls;
     const struct sk_proxy_listener *l;
     bool readable, writable;
-    bool rd_eof;  /* the client half-closed or reset */
-    bool dead;    /* closed; freed at the end of the loop turn */
-    int state;    /* enum sk__pw_cstate */
+    bool rd_eof;            /* the client half-closed or reset */
+    bool dead;              /* closed; freed at the end of the loop turn */
+    int state;              /* enum sk__pw_cstate */
     struct sk__pw_timer ct; /* client-side timer */
     struct sk__pw_timer ut; /* upstream-side timer */
     char cip[INET6_ADDRSTRLEN];
@@ -152,7 +152,7 @@ struct sk__pw_conn {
     /* Bytes from the client; [in_off, in.len) not yet consumed. */
     struct sk_buf in;
     size_t in_off;
-    size_t in_scanned; /* bytes of the head already searched for LF */
+    bool served; /* a request was answered: idle means keep-alive */
     /* Bytes to the client; [out_off, out.len) not yet written. */
     struct sk_buf out;
     size_t out_off;
@@ -166,31 +166,33 @@ struct sk__pw_conn {
     struct sk_str head; /* the head, copied into the arena */
     struct sk_waf_txn *waf;
     char id[64];
-    int64_t start_us;  /* realtime */
+    int64_t start_us; /* realtime */
     int64_t start_mono_ns;
-    bool keep_alive;  /* the client connection may serve another request */
+    bool keep_alive; /* the client connection may serve another request */
     bool expect_100;
     bool sent_100;
     bool blocked, detected;
-    bool no_inspect;  /* ALLOW verdict or engine off: pass everything */
+    bool no_inspect;   /* ALLOW verdict or engine off: pass everything */
     const char *error; /* static string for the logs, or NULL */
     struct sk__pw_body body;
     struct sk_waf_body_policy qpol; /* request body policy */
-    struct sk_buf qbuf;      /* buffered request body (decoded) */
-    bool qbuf_over;          /* more than qpol.limit bytes arrived */
-    int status;              /* sent to the client, 0 before */
+    struct sk_buf qbuf;             /* buffered request body (decoded) */
+    bool qbuf_over;                 /* more than qpol.limit bytes arrived */
+    int status;                     /* sent to the client, 0 before */
 
     /* Upstream side. */
     struct sk__pw_up *up;
     int ustate;
     struct sk_buf uout; /* request bytes to the upstream */
     size_t uout_off;
-    bool uout_dropped; /* sent bytes were discarded: no replay */
-    bool req_sent;     /* the whole request is in uout */
+    bool uout_dropped;  /* sent bytes were discarded: no replay */
+    bool uwrite_failed; /* the upstream stopped taking the request */
+    bool req_sent;      /* the whole request is in uout */
     bool retried;
     struct sk_buf uin; /* response bytes from the upstream */
     size_t uin_off;
     bool up_eof;
+    bool unew_lf;      /* a LF arrived since the last response-head parse */
     uint64_t up_bytes; /* response bytes received, for the retry rule */
     struct sk_http_response resp;
     struct sk_str rhead; /* response head copy (arena) */
@@ -199,8 +201,8 @@ struct sk__pw_conn {
     struct sk_buf sbuf;             /* buffered response body (decoded) */
     bool sbuf_over;
     struct sk_http_chunked rch; /* response chunk decoder */
-    uint64_t rremaining;       /* LENGTH bytes still expected */
-    int rframe;                /* how the client gets the body */
+    uint64_t rremaining;        /* LENGTH bytes still expected */
+    int rframe;                 /* how the client gets the body */
 };
 
 /* ---- worker.c ---------------------------------------------------------- */
@@ -236,8 +238,8 @@ void sk__pw_conn_free(struct sk__pw_conn *c);
 
 /* Takes an idle pooled connection or starts connecting a new one.
  * 0, or a negative error with *reason set (refused: 502). */
-int sk__pw_up_get(struct sk__pw *w, struct sk__pw_conn *owner,
-                  bool fresh, struct sk__pw_up **out, const char **reason);
+int sk__pw_up_get(struct sk__pw *w, struct sk__pw_conn *owner, bool fresh,
+                  struct sk__pw_up **out, const char **reason);
 /* Gives a connection back: pooled when `reuse` and room, else closed. */
 void sk__pw_up_put(struct sk__pw *w, struct sk__pw_up *u, bool reuse);
 /* An event on a pooled (idle) connection: it closed or misbehaved. */
