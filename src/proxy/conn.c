@@ -20,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,12 @@ sk__pw_conn_accept(struct sk__pw *w, const struct sk_proxy_listener *l, int fd,
     c->ct.kind = SK__T_NONE;
     c->ut.kind = SK__T_NONE;
     addr_text(ss, c->cip, sizeof(c->cip), &c->cport);
+    if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
+        int one = 1;
+        /* Answers are written whole; Nagle would only hold back the
+         * tail of one behind the ACK of the previous (keep-alive). */
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     struct sockaddr_storage local;
     socklen_t len = sizeof(local);
     memset(&local, 0, sizeof(local));
@@ -1987,7 +1994,7 @@ sk__pw_conn_drive(struct sk__pw_conn *c)
             return;
         if (!progress)
             break;
-        if (budget == 0) {
+        if (budget == 0 || turn == 63) {
             sk__pw_ready(c->w, c);
             break;
         }

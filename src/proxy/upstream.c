@@ -34,12 +34,32 @@ pool_unlink(struct sk__pw *w, struct sk__pw_up *u)
     w->npool--;
 }
 
+/*
+ * Closes the socket (which also leaves epoll) but keeps the struct until
+ * the end of the loop turn: events of the current epoll batch may still
+ * point to it.
+ */
 static void
 up_close(struct sk__pw_up *u)
 {
     if (u->fd >= 0)
-        close(u->fd); /* also removes it from epoll */
-    free(u);
+        close(u->fd);
+    u->fd = -1;
+    u->dead = true;
+    u->owner = NULL;
+    u->pnext = u->w->up_dead;
+    u->w->up_dead = u;
+}
+
+/* Frees the connections closed during this loop turn. Never blocks. */
+void
+sk__pw_up_reap(struct sk__pw *w)
+{
+    while (w->up_dead != NULL) {
+        struct sk__pw_up *u = w->up_dead;
+        w->up_dead = u->pnext;
+        free(u);
+    }
 }
 
 static const char *

@@ -346,6 +346,8 @@ dispatch(struct sk__pw *w, struct epoll_event *e)
     }
     case SK__PW_UPSTREAM: {
         struct sk__pw_up *u = ev->ptr;
+        if (u->dead)
+            break;
         if (u->owner == NULL) {
             if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                 sk__pw_up_idle_event(w, u);
@@ -373,6 +375,7 @@ setup(struct sk__pw *w, const struct sk_proxy_runtime *rt)
     w->ep = -1;
     w->sfd = -1;
     w->pid = (int)getpid();
+    w->ppid = (int)getppid();
     uint32_t ms[SK__T__COUNT] = {
         [SK__T_KEEPALIVE] = cf->keepalive_timeout,
         [SK__T_HEADER] = cf->header_timeout,
@@ -441,6 +444,7 @@ teardown(struct sk__pw *w)
         c->in_ready = false;
     reap(w);
     sk__pw_up_pool_clear(w);
+    sk__pw_up_reap(w);
     listeners_set(w, false);
     if (w->sfd != -1)
         close(w->sfd);
@@ -497,7 +501,7 @@ sk_proxy_worker_run(const struct sk_proxy_runtime *rt)
         }
         if (w.now >= w.next_ppid_check) {
             w.next_ppid_check = w.now + PPID_CHECK_MS;
-            if (getppid() == 1)
+            if (getppid() != w.ppid)
                 start_drain(&w, "master gone");
         }
         if (w.draining) {
@@ -513,6 +517,7 @@ sk_proxy_worker_run(const struct sk_proxy_runtime *rt)
             }
         }
         reap(&w);
+        sk__pw_up_reap(&w);
         if (w.draining && w.nconns == 0) {
             rc = 0;
             break;

@@ -78,11 +78,13 @@ struct sk__pw {
     bool draining;
     int64_t drain_deadline;
     int64_t next_ppid_check;
+    int ppid; /* the master; another parent means it died */
     struct sk__pw_tqueue tq[SK__T__COUNT];
     struct sk__pw_conn *conns; /* every client connection */
     size_t nconns;
     struct sk__pw_conn *ready; /* connections to drive again (fairness) */
     struct sk__pw_up *pool;    /* idle upstream connections, MRU first */
+    struct sk__pw_up *up_dead; /* closed, freed at the end of the turn */
     size_t npool;
     uint64_t txn_counter;
     int pid;
@@ -97,6 +99,7 @@ struct sk__pw_up {
     bool connecting;
     bool readable, writable;
     bool reused; /* came from the pool */
+    bool dead;   /* closed; events still queued for it are ignored */
     struct sk__pw_conn *owner;
     struct sk__pw_up *pnext, *pprev; /* pool links */
 };
@@ -254,5 +257,7 @@ long sk__pw_up_write(struct sk__pw_up *u, const void *p, size_t n,
                      const char **reason);
 /* Closes every pooled connection. */
 void sk__pw_up_pool_clear(struct sk__pw *w);
+/* Frees closed upstream connections (no event can refer to them). */
+void sk__pw_up_reap(struct sk__pw *w);
 
 #endif
