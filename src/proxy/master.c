@@ -146,7 +146,8 @@ load_rules(struct sk__gen *g, struct sk_buf *why)
     int bad = 0;
     for (size_t i = 0; i < p->nrules; i++) {
         glob_t gl;
-        int rc = glob(p->rules[i], GLOB_BRACE | GLOB_ERR | GLOB_MARK, NULL, &gl);
+        int rc =
+            glob(p->rules[i], GLOB_BRACE | GLOB_ERR | GLOB_MARK, NULL, &gl);
         if (rc == GLOB_NOMATCH) {
             why_at(why, &p->loc, "rules '%s' matches no file", p->rules[i]);
             bad++;
