@@ -155,7 +155,8 @@ struct sk__pw_conn {
     /* Bytes from the client; [in_off, in.len) not yet consumed. */
     struct sk_buf in;
     size_t in_off;
-    bool served; /* a request was answered: idle means keep-alive */
+    bool served;  /* a request was answered: idle means keep-alive */
+    bool line_ok; /* the request line ended within its limit */
     /* Bytes to the client; [out_off, out.len) not yet written. */
     struct sk_buf out;
     size_t out_off;
