@@ -141,8 +141,12 @@ cio_read(struct sk__pw_conn *c, void *p, size_t n)
     do {
         r = recv(c->fd, p, n, 0);
     } while (r == -1 && errno == EINTR);
-    if (r >= 0)
+    if (r >= 0) {
+        /* A short read drained the socket (see sk__pw_up_read). */
+        if ((size_t)r < n && !c->rdhup)
+            c->readable = false;
         return (long)r;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
         c->readable = false;
         return -SK_EAGAIN;
