@@ -339,6 +339,8 @@ dispatch(struct sk__pw *w, struct epoll_event *e)
             break;
         if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             c->readable = true;
+        if (e->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            c->rdhup = true;
         if (e->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             c->writable = true;
         sk__pw_conn_drive(c);
@@ -355,6 +357,8 @@ dispatch(struct sk__pw *w, struct epoll_event *e)
         }
         if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             u->readable = true;
+        if (e->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            u->rdhup = true;
         if (e->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             u->writable = true;
         if (!u->owner->dead)
