@@ -73,6 +73,13 @@ iso_time(int64_t secs, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static const char *
+str_of(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
 /* ---- parts ------------------------------------------------------------ */
 
 static json_t *
@@ -126,7 +133,12 @@ parts_status(const struct sk_conf *c, json_t *alerts)
                                   "last_exit_at"};
             for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
                 json_object_set(p, keys[k], json_object_get(j, keys[k]));
-            if (st == NULL || strcmp(st, "running") != 0 || !alive)
+            if (st != NULL && strcmp(st, "gave_up") == 0)
+                alert(alerts,
+                      "part %s was given up on: it died more than "
+                      "max_restarts times within a minute (last exit: %s)",
+                      name, str_of(j, "last_exit"));
+            else if (st == NULL || strcmp(st, "running") != 0 || !alive)
                 alert(alerts, "part %s is %s%s", name, st ? st : "unknown",
                       st != NULL && strcmp(st, "running") == 0 && !alive
                           ? " but its pid is gone"
@@ -481,12 +493,6 @@ sk_run_status(const struct sk_conf *c, size_t nevents)
     return st;
 }
 
-static const char *
-str_of(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "-";
-}
 
 void
 sk_run_status_text(const json_t *st, FILE *out)
