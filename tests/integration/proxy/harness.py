@@ -190,7 +190,9 @@ http {{
             fastcgi_param REMOTE_PORT $remote_port;
             fastcgi_pass 127.0.0.1:{fpm};
             fastcgi_buffering off;
-            fastcgi_request_buffering off;
+            # nginx passes no CONTENT_LENGTH for an unbuffered chunked body,
+            # and PHP then reads none: buffer it (to disk) first.
+            fastcgi_request_buffering on;
             fastcgi_read_timeout 120s;
         }}
     }}
@@ -308,16 +310,30 @@ class RawUpstream:
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 head += b"\r\n\r\n"
                 self.heads.append(head)
-                clen = 0
+                clen, chunked = 0, False
                 for line in head.split(b"\r\n")[1:]:
                     if line.lower().startswith(b"content-length:"):
                         clen = int(line.split(b":", 1)[1])
-                while len(buf) < clen:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                body, buf = buf[:clen], buf[clen:]
+                    if line.lower().startswith(b"transfer-encoding:") and \
+                            b"chunked" in line.lower():
+                        chunked = True
+                if chunked:
+                    # Kept as received (raw framing), up to the last chunk
+                    # and an empty trailer section.
+                    while b"\r\n0\r\n\r\n" not in b"\r\n" + buf:
+                        d = c.recv(65536)
+                        if not d:
+                            return
+                        buf += d
+                    end = (b"\r\n" + buf).index(b"\r\n0\r\n\r\n") + 5
+                    body, buf = buf[:end], buf[end:]
+                else:
+                    while len(buf) < clen:
+                        d = c.recv(65536)
+                        if not d:
+                            return
+                        buf += d
+                    body, buf = buf[:clen], buf[clen:]
                 path = head.split(b" ", 2)[1]
                 if path.startswith(b"/slow"):
                     time.sleep(self.hold)
@@ -545,6 +561,9 @@ class Conn:
 
     def send(self, data):
         self.s.sendall(data)
+
+    def __del__(self):
+        self.close()
 
     def close(self):
         try:

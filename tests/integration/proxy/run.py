@@ -44,6 +44,8 @@ SecRequestBodyNoFilesLimit 1048576
 SecRequestBodyLimitAction Reject
 SecResponseBodyAccess Off
 SecAuditEngine RelevantOnly
+SecRule REQUEST_HEADERS:Content-Type "@beginsWith application/json" \\
+    "id:200001,phase:1,pass,nolog,t:none,t:lowercase,ctl:requestBodyProcessor=JSON"
 SecRule REQUEST_URI "@beginsWith /upload/" \\
     "id:100,phase:1,pass,nolog,ctl:requestBodyAccess=Off"
 SecRule ARGS "@contains evilpayload" \\
@@ -698,7 +700,8 @@ class T09Reload(ProxyTest):
                     r = c.request(H.get(b"/echo/load?n=%d" % n))
                 except OSError as e:
                     r = e
-                if r is None and reused:
+                if reused and not c.buf and (
+                        r is None or isinstance(r, ConnectionResetError)):
                     # Idle keep-alive closed by a draining worker before
                     # any byte of an answer: a client retries (RFC 9112
                     # 9.3.1); anything else is a failure.
@@ -708,7 +711,8 @@ class T09Reload(ProxyTest):
                     continue
                 if not isinstance(r, H.Response) or r.status != 200 \
                         or not r.complete:
-                    stats["fail"].append(repr(r)[:200])
+                    stats["fail"].append("%s connection: %s" % (
+                        "reused" if reused else "fresh", repr(r)[:200]))
                     c.close()
                     c = None
                     continue
