@@ -82,14 +82,16 @@ def exchange(port, data, deadline=8.0, half_close=True):
         raw, how = H.read_until_close(s, deadline)
     finally:
         s.close()
-    return parse_statuses(raw), how, raw
+    return parse_statuses(raw, data.startswith(b"HEAD ")), how, raw
 
 
-def parse_statuses(raw):
+def parse_statuses(raw, head_first=False):
     """Status codes of the responses in raw (final and interim), following
-    Content-Length/chunked framing; a malformed response raises."""
+    Content-Length/chunked framing (none for the final answer to a first
+    request that was a HEAD); a malformed response raises."""
     out = []
     i = 0
+    bodiless = head_first
     while i < len(raw):
         end = raw.find(b"\r\n\r\n", i)
         if end < 0:
@@ -109,6 +111,9 @@ def parse_statuses(raw):
             hdr[k.strip().lower()] = v.strip()
         i = end + 4
         if 100 <= code < 200:
+            continue
+        if bodiless or code in (204, 304):
+            bodiless = False
             continue
         if b"transfer-encoding" in hdr:
             while True:
@@ -163,7 +168,7 @@ def smuggling_cases():
         ("TE xchunked", p + b"Transfer-Encoding: xchunked\r\n\r\n"
          + chunk_tail, (400, 501)),
         ("TE twice", p + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: "
-         b"chunked\r\n\r\n" + chunk_tail, (400,)),
+         b"chunked\r\n\r\n" + chunk_tail, (400, 501)),
         ("TE with vertical tab", p + b"Transfer-Encoding:\x0bchunked\r\n\r\n"
          + chunk_tail, (400, 501)),
         ("TE space before colon", p + b"Transfer-Encoding : chunked\r\n\r\n"
@@ -221,7 +226,7 @@ def smuggling_cases():
         ("two Hosts", b"GET /fixed HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"
          + tail, (400,)),
         ("TE in HTTP/1.0", b"POST /fixed HTTP/1.0\r\nHost: t\r\n"
-         b"Transfer-Encoding: chunked\r\n\r\n" + chunk_tail, (400,)),
+         b"Transfer-Encoding: chunked\r\n\r\n" + chunk_tail, (400, 501)),
         ("space in header name", b"GET /fixed HTTP/1.1\r\nHost: t\r\n"
          b"X A: b\r\n\r\n" + tail, (400,)),
         ("empty header name", b"GET /fixed HTTP/1.1\r\nHost: t\r\n"
@@ -544,10 +549,22 @@ def main():
         for _ in range(50):
             H.request(px.port, H.get(b"/fixed", close=True))
         time.sleep(1)
-        before = snapshot(px)
+        start = snapshot(px)
 
         run_smuggling(px, up)
         run_slowloris(px, n_slow)
+        # The memory baseline is taken after the slowloris phase: 1,000
+        # connections' buffers leave the allocator's high-water mark up
+        # (not a leak); the descriptors must be back to the start.
+        time.sleep(1)
+        for _ in range(20):
+            H.request(px.port, H.get(b"/fixed", close=True))
+        before = snapshot(px)
+        for p in sorted(start):
+            if p in before:
+                check(abs(before[p][2] - start[p][2]) <= 4,
+                      "pid %d open fds %d -> %d after slowloris"
+                      % (p, start[p][2], before[p][2]))
         run_mutations(px, n_mut, rng)
 
         # Descriptors and memory settle once the last connections close.
@@ -560,14 +577,16 @@ def main():
         now = set(px.workers())
         check(now == workers, "the same workers alive (before %r, after %r)"
               % (sorted(workers), sorted(now)))
-        rss_tol = (48 if H.asan() else 8) << 20
+        rss_tol = (32 if H.asan() else 4) << 20
         for p in sorted(before):
             if p not in after:
                 continue
             r0, _, f0 = before[p]
             r1, _, f1 = after[p]
-            check(abs(f1 - f0) <= 4, "pid %d open fds %d -> %d" % (p, f0, f1))
-            check(r1 - r0 <= rss_tol, "pid %d RSS %.1f -> %.1f MiB (tolerance "
+            check(abs(f1 - f0) <= 4, "pid %d open fds %d -> %d over the "
+                  "mutations" % (p, f0, f1))
+            check(r1 - r0 <= rss_tol, "pid %d RSS %.1f -> %.1f MiB over the "
+                  "mutations (tolerance "
                   "%d MiB)" % (p, r0 / 2**20, r1 / 2**20, rss_tol >> 20))
         err = px.read_stderr()
         check("AddressSanitizer" not in err and "runtime error" not in err,
