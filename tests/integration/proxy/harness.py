@@ -401,6 +401,15 @@ class Proxy:
         self.conf = os.path.join(self.dir, "sekimori.conf")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
+        if env is None and asan():
+            # ASan keeps freed blocks resident in its quarantine (256 MiB
+            # by default), which would hide or fake memory growth: a
+            # smaller one still catches recent use-after-free.
+            env = dict(os.environ)
+            opts = env.get("ASAN_OPTIONS", "")
+            if "quarantine_size_mb" not in opts:
+                env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
+                    "quarantine_size_mb=16"
         self.env = env
         self.proc = None
         if start:
