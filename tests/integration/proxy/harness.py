@@ -265,7 +265,13 @@ class RawUpstream:
                     (then the body, if Content-Length), keep-alive
     GET /slow...    reads the head, answers nothing for `hold` seconds
     GET /reset...   200 with Content-Length 100000, 1000 bytes, then RST
+                    (application/octet-stream; /reset-text: text/plain)
     GET /ok...      200 "ok\\n"
+    GET /close-early   closes without answering
+    GET /badresp    a response with both Content-Length and chunked
+    GET /garbage    a response that is not HTTP
+    GET /leak-header   200 with an X-Leak header (a phase 3 rule's bait)
+    GET /leak-body     200 with a marker in the body (phase 4)
     """
 
     def __init__(self, hold=30.0):
@@ -339,19 +345,38 @@ class RawUpstream:
                     time.sleep(self.hold)
                     return
                 if path.startswith(b"/reset"):
-                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                              b"Content-Length: 100000\r\n\r\n" + b"x" * 1000)
+                    ct = b"text/plain" if path.startswith(b"/reset-text") \
+                        else b"application/octet-stream"
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: " + ct +
+                              b"\r\nContent-Length: 100000\r\n\r\n"
+                              + b"x" * 1000)
                     time.sleep(0.2)
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                  b"\x01\x00\x00\x00\x00\x00\x00\x00")
                     c.close()
                     return
+                if path.startswith(b"/close-early"):
+                    return
+                if path.startswith(b"/badresp"):
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n"
+                              b"5\r\nhello\r\n0\r\n\r\n")
+                    continue
+                if path.startswith(b"/garbage"):
+                    c.sendall(b"HTP/1.1 200 OK\r\n\r\nnonsense")
+                    return
+                extra = b""
                 if path.startswith(b"/raw"):
                     out = head + body
+                elif path.startswith(b"/leak-header"):
+                    out, extra = b"ok\n", b"X-Leak: skimmer\r\n"
+                elif path.startswith(b"/leak-body"):
+                    out = b"<html>card list: SKIMMER-LEAK-MARKER</html>\n"
                 else:
                     out = b"ok\n"
                 c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                          b"Content-Length: %d\r\n\r\n" % len(out) + out)
+                          + extra + b"Content-Length: %d\r\n\r\n" % len(out)
+                          + out)
         except OSError:
             return
         finally:

@@ -63,6 +63,16 @@ SecRule REQUEST_URI "@beginsWith /newrule" \\
 """
 
 
+RESPONSE_RULES = """
+SecResponseBodyAccess On
+SecResponseBodyMimeType text/plain text/html
+SecRule RESPONSE_HEADERS:X-Leak "@streq skimmer" \\
+    "id:1040,phase:3,deny,status:403,log,msg:'response header rule'"
+SecRule RESPONSE_BODY "@contains SKIMMER-LEAK-MARKER" \\
+    "id:1041,phase:4,deny,status:403,log,msg:'response body rule'"
+"""
+
+
 def rules(engine="On", extra=""):
     return RULES.format(engine=engine, extra=extra)
 
@@ -128,7 +138,8 @@ def setUpModule():
         Env.detect = H.Proxy(Env.tmp, "detect", Env.up.port,
                              rules("DetectionOnly"), workers=1,
                              extra="audit_mode relevant")
-        Env.faults = H.Proxy(Env.tmp, "faults", Env.raw.port, rules(),
+        Env.faults = H.Proxy(Env.tmp, "faults", Env.raw.port,
+                             rules(extra=RESPONSE_RULES),
                              workers=1,
                              extra="upstream_timeout 1s\n"
                                    "upstream_connect_timeout 1s")
@@ -614,6 +625,36 @@ class T07Faults(ProxyTest):
         r = H.Conn(Env.faults.port).request(H.get(b"/ok", close=True))
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"ok\n")
+
+    def test_upstream_reset_in_inspected_body_502(self):
+        # A text/plain body is held for phase 4, so nothing was sent yet
+        # when the upstream resets: a clean 502.
+        r = H.Conn(Env.faults.port).request(H.get(b"/reset-text", close=True))
+        self.assertEqual(r.status, 502, r)
+        self.assertTrue(r.complete)
+        self.assertAlive(Env.faults)
+
+    def test_upstream_closes_without_answer_502(self):
+        r = H.Conn(Env.faults.port).request(H.get(b"/close-early", close=True))
+        self.assertEqual(r.status, 502, r)
+
+    def test_upstream_ambiguous_response_502(self):
+        for path in (b"/badresp", b"/garbage"):
+            r = H.Conn(Env.faults.port).request(H.get(path, close=True))
+            self.assertEqual(r.status, 502, "%s: %r" % (path, r))
+            self.assertNotIn(b"hello", r.body)
+            self.assertNotIn(b"nonsense", r.body)
+        self.assertAlive(Env.faults)
+
+    def test_response_rules_phase3_and_phase4(self):
+        r = H.Conn(Env.faults.port).request(H.get(b"/leak-header", close=True))
+        self.assertEqual(r.status, 403, r)
+        self.assertIsNone(r.header("X-Leak"), "blocked header forwarded")
+        r = H.Conn(Env.faults.port).request(H.get(b"/leak-body", close=True))
+        self.assertEqual(r.status, 403, r)
+        self.assertNotIn(b"SKIMMER-LEAK-MARKER", r.body)
+        r = H.Conn(Env.faults.port).request(H.get(b"/ok", close=True))
+        self.assertEqual(r.status, 200, r)
 
     def test_faults_in_access_log(self):
         H.Conn(Env.down.port).request(H.get(b"/echo/logged-down", close=True))
