@@ -479,13 +479,20 @@ sk__pw_conn_idle(const struct sk__pw_conn *c)
 static bool
 audit_wanted(struct sk__pw_conn *c)
 {
+    /* A head the client abandoned is no transaction: the access log
+     * has it, the audit log only in ALL mode. */
+    bool abandoned = c->waf == NULL && c->status == 0;
     switch (c->w->conf->audit_mode) {
     case SK_CONF_AUDIT_OFF:
         return false;
     case SK_CONF_AUDIT_ALL:
         return true;
     case SK_CONF_AUDIT_RELEVANT:
-        return c->status >= 400 || c->status == 0 ||
+        /* Faults count as relevant: a reset mid-response keeps the
+         * upstream's 200 but is worth a record. */
+        if (abandoned)
+            return false;
+        return c->status >= 400 || c->error != NULL ||
                (c->waf != NULL && sk_waf_txn_match_count(c->waf) > 0);
     case SK_CONF_AUDIT_RULES:
     default:
