@@ -1564,9 +1564,8 @@ resp_buf_step(struct sk__pw_conn *c)
         return true;
     }
     if (done) {
-        c->rframe = RF_LENGTH;
-        if (c->resp.body_kind == SK_HTTP_RESP_EOF)
-            c->keep_alive = false;
+        /* The client got an exact length: its connection may stay even
+         * when the upstream's closes (EOF-delimited body). */
         response_done(c);
     } else {
         c->ustate = SK__U_STREAM;
