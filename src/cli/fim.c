@@ -33,7 +33,7 @@ usage(FILE *f)
           "  check [--json]              compare the tree with the baseline\n"
           "  accept --reason TEXT [PATH...]  sign approved changes in\n"
           "  watch [--events FILE] [--evlog SOCKET] [--max-seconds N]\n"
-          "        [--ready FILE]\n"
+          "        [--ready FILE] [--status FILE]\n"
           "        [--no-fanotify]       follow changes and respond\n"
           "  restore PATH...             put baseline files back\n"
           "  default-config              print the default configuration\n"
@@ -470,6 +470,8 @@ sk_cli_fim(int argc, char **argv)
             evlog_socket = argv[++i];
         else if (strcmp(a, "--ready") == 0 && has)
             wo.ready_file = argv[++i];
+        else if (strcmp(a, "--status") == 0 && has)
+            wo.status_file = argv[++i];
         else if (strcmp(a, "--max-seconds") == 0 && has)
             wo.max_seconds = atoi(argv[++i]);
         else if (strcmp(a, "--no-fanotify") == 0)
