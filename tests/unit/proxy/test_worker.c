@@ -187,6 +187,27 @@ up_respond(int fd, int connno, const char *head, const char *body, size_t blen)
         write_all(fd, r, strlen(r));
         return;
     }
+    if (strncmp(path, "/bigpage", 8) == 0) {
+        /* 200 KiB of HTML, chunked; the token where the query says:
+         * "head" (inspected) or "tail" (past the inspection limit). */
+        bool early = strstr(path, "head") != NULL;
+        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n";
+        write_all(fd, h, strlen(h));
+        char chunk[8192];
+        for (int i = 0; i < 25; i++) {
+            memset(chunk, 'x', sizeof(chunk));
+            if ((early && i == 1) || (!early && i == 24))
+                memcpy(chunk + 100, "secret-token", 12);
+            char sz[32];
+            int n = snprintf(sz, sizeof(sz), "%zx\r\n", sizeof(chunk));
+            write_all(fd, sz, (size_t)n);
+            write_all(fd, chunk, sizeof(chunk));
+            write_all(fd, "\r\n", 2);
+        }
+        write_all(fd, "0\r\n\r\n", 5);
+        return;
+    }
     if (strncmp(path, "/page", 5) == 0) {
         const char *r =
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
@@ -275,6 +296,7 @@ static const char rules_text[] =
     "SecResponseBodyAccess On\n"
     "SecResponseBodyMimeType text/html\n"
     "SecResponseBodyLimit 65536\n"
+    "SecResponseBodyLimitAction ProcessPartial\n"
     "SecAuditEngine RelevantOnly\n"
     "SecRule REQUEST_HEADERS:X-Detect \"@streq 1\" "
     "\"id:1000,phase:1,pass,nolog,ctl:ruleEngine=DetectionOnly\"\n"
@@ -828,6 +850,18 @@ test_response_deny(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     assert_null(strstr(r.body, "secret-token"));
+    resp_free(&r);
+    /* Over SecResponseBodyLimit with ProcessPartial: the first 64 KiB
+     * are inspected, the rest streams (re-chunked). */
+    send_str(fd, "GET /bigpage?tail HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Transfer-Encoding", "chunked");
+    assert_int_equal(r.blen, 25 * 8192);
+    resp_free(&r);
+    send_str(fd, "GET /bigpage?head HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
     resp_free(&r);
     close(fd);
 }
