@@ -688,6 +688,49 @@ conn_finish_txn(struct sk__pw_conn *c)
     }
 }
 
+static int
+sink_none(void *ud, const uint8_t *p, size_t n)
+{
+    (void)ud;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+/*
+ * Before answering without reading the body: when the rest of the body
+ * is already in the input buffer (a small form post denied in phase 1),
+ * it is skipped so the connection can be kept. A body still to come is
+ * not waited for; the connection closes instead.
+ */
+static void
+skip_received_body(struct sk__pw_conn *c)
+{
+    if (c->head.len == 0 || c->expect_100)
+        return;
+    size_t avail = pending(&c->in, c->in_off);
+    const uint8_t *p = c->in.p + c->in_off;
+    if (c->body.kind == SK_HTTP_BODY_LENGTH) {
+        if (c->body.remaining > (uint64_t)avail)
+            return;
+        size_t n = (size_t)c->body.remaining;
+        c->in_off += n;
+        c->bytes_in += n;
+        c->body.remaining = 0;
+        c->body.done = true;
+    } else if (c->body.kind == SK_HTTP_BODY_CHUNKED) {
+        size_t used = 0;
+        enum sk_http_err e;
+        if (sk_http_chunked_decode(&c->body.ch, sk_str_make(p, avail), &used,
+                                   sink_none, NULL, &e) != 0 ||
+            !c->body.ch.done)
+            return; /* the connection closes; the decoder state is moot */
+        c->in_off += used;
+        c->bytes_in += used;
+        c->body.done = true;
+    }
+}
+
 /*
  * Queues a response the proxy makes itself (error, deny, maintenance,
  * redirect) and ends the transaction. The connection closes after it
@@ -706,6 +749,8 @@ local_response(struct sk__pw_conn *c, int status, struct sk_str page,
         conn_finish_txn(c);
         return;
     }
+    if (!close && !c->body.done)
+        skip_received_body(c);
     if (close || !c->body.done)
         c->keep_alive = false;
     c->status = status;

@@ -770,6 +770,18 @@ test_deny_and_detection_only(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     resp_free(&r);
+    /* A phase-1 deny of a small post that arrived whole: the body is
+     * skipped and the connection kept. */
+    send_str(fd, "POST /echo?attack=yes HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 5\r\n\r\nabcde");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
+    assert_null(find_header(r.head, "Connection"));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     close(fd);
     /* Both are in the audit log (RELEVANT: matched rules). */
     for (int i = 0; i < 20 && !(audit_has(id) && audit_has(id2)); i++)
