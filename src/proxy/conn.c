@@ -665,6 +665,7 @@ conn_finish_txn(struct sk__pw_conn *c)
     memset(&c->resp, 0, sizeof(c->resp));
     c->rhead = SK_STR_NULL;
     c->resp_head_sent = false;
+    c->resp_fed = false;
     sk_buf_fini(&c->sbuf);
     c->sbuf_over = false;
     memset(&c->rch, 0, sizeof(c->rch));
@@ -754,6 +755,12 @@ local_response(struct sk__pw_conn *c, int status, struct sk_str page,
     if (close || !c->body.done)
         c->keep_alive = false;
     c->status = status;
+    if (c->waf != NULL && !c->resp_fed) {
+        /* Phases 3-5 still run for the log: they see this answer, the
+         * way a server module's rules see the server's error pages. */
+        c->resp_fed = true;
+        (void)sk_waf_txn_response_status(c->waf, status, "HTTP/1.1");
+    }
     struct sk_buf body = {0};
     int rc = 0;
     if (page.len > 0)
@@ -1428,6 +1435,7 @@ static void
 on_resp_head(struct sk__pw_conn *c)
 {
     const struct sk_http_response *r = &c->resp;
+    c->resp_fed = true;
     int rc = sk_waf_txn_response_status(c->waf, r->status, "HTTP/1.1");
     for (size_t i = 0; rc == 0 && i < r->nheaders; i++)
         rc = sk_waf_txn_response_header(
