@@ -28,6 +28,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +44,7 @@
 
 static int up_port;
 static pid_t up_pid;
+static char up_sock[108];
 
 static ssize_t
 read_full(int fd, void *p, size_t n)
@@ -264,25 +267,39 @@ upstream_start(void)
     socklen_t len = sizeof(a);
     getsockname(ls, (struct sockaddr *)&a, &len);
     up_port = ntohs(a.sin_port);
+    /* The same server on a UNIX socket. */
+    int us = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(us >= 0);
+    struct sockaddr_un ua = {.sun_family = AF_UNIX};
+    snprintf(ua.sun_path, sizeof(ua.sun_path), "%s", up_sock);
+    unlink(up_sock);
+    assert_int_equal(bind(us, (struct sockaddr *)&ua, sizeof(ua)), 0);
+    assert_int_equal(listen(us, 64), 0);
     up_pid = fork();
     assert_true(up_pid >= 0);
     if (up_pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         signal(SIGCHLD, SIG_IGN); /* no zombies */
         for (int n = 1;; n++) {
-            int fd = accept(ls, NULL, NULL);
+            struct pollfd pf[2] = {{.fd = ls, .events = POLLIN},
+                                   {.fd = us, .events = POLLIN}};
+            if (poll(pf, 2, -1) <= 0)
+                continue;
+            int fd = accept(pf[0].revents ? ls : us, NULL, NULL);
             if (fd < 0)
                 continue;
             pid_t p = fork();
             if (p == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(ls);
+                close(us);
                 up_serve_conn(fd, n);
             }
             close(fd);
         }
     }
     close(ls);
+    close(us);
 }
 
 /* ---- The proxy under test ---------------------------------------------- */
@@ -449,6 +466,7 @@ group_setup(void **state)
     if (mkdtemp(tmpdir) == NULL)
         return -1;
     snprintf(audit_path, sizeof(audit_path), "%s/audit.log", tmpdir);
+    snprintf(up_sock, sizeof(up_sock), "%s/up.sock", tmpdir);
     upstream_start();
     return 0;
 }
@@ -462,6 +480,7 @@ group_teardown(void **state)
         waitpid(up_pid, NULL, 0);
     }
     unlink(audit_path);
+    unlink(up_sock);
     rmdir(tmpdir);
     munmap(shm, sizeof(*shm));
     sk_waf_rules_free(rules);
@@ -1089,6 +1108,31 @@ test_connection_cap(void **state)
     close(b);
 }
 
+static void
+test_unix_upstream(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    memset(&conf.upstream, 0, sizeof(conf.upstream));
+    struct sockaddr_un *u = (struct sockaddr_un *)&conf.upstream.ss;
+    u->sun_family = AF_UNIX;
+    snprintf(u->sun_path, sizeof(u->sun_path), "%s", up_sock);
+    conf.upstream.len = sizeof(*u);
+    conf.upstream.family = AF_UNIX;
+    proxy_start();
+    int fd = dial();
+    struct resp r;
+    for (int i = 0; i < 2; i++) {
+        send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                     "\r\nxyz");
+        assert_int_equal(read_resp(fd, &r, false), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "body=3:xyz"));
+        resp_free(&r);
+    }
+    close(fd);
+}
+
 int
 main(void)
 {
@@ -1113,6 +1157,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_and_http10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_upstream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_completes_in_flight, setup,
                                         teardown),
     };
