@@ -630,10 +630,10 @@ conn_finish_txn(struct sk__pw_conn *c)
     if (c->waf != NULL)
         (void)run_phase(c, 5);
     txn_log(c);
-    bool reuse = c->up != NULL && c->ustate == SK__U_DONE &&
-                 c->resp.keep_alive && c->body.done &&
-                 pending(&c->uout, c->uout_off) == 0 &&
-                 pending(&c->uin, c->uin_off) == 0 && !c->up_eof;
+    bool reuse =
+        c->up != NULL && c->ustate == SK__U_DONE && c->resp.keep_alive &&
+        c->body.done && pending(&c->uout, c->uout_off) == 0 &&
+        pending(&c->uin, c->uin_off) == 0 && !c->up_eof && !c->uwrite_failed;
     release_upstream(c, reuse);
     if (c->waf != NULL) {
         sk_waf_txn_free(c->waf);
