@@ -1780,7 +1780,8 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
             progress = true;
             break;
         }
-        if (memchr(c->uin.p + c->uin.len, '\n', (size_t)n) != NULL)
+        if (c->ustate == SK__U_HEAD &&
+            memchr(c->uin.p + c->uin.len, '\n', (size_t)n) != NULL)
             c->unew_lf = true;
         c->uin.len += (size_t)n;
         c->up_bytes += (uint64_t)n;
@@ -1917,7 +1918,10 @@ client_read(struct sk__pw_conn *c, size_t *budget, bool *new_lf)
         c->rd_eof = true;
         return true;
     }
-    if (memchr(c->in.p + c->in.len, '\n', (size_t)n) != NULL)
+    /* Only a head needs to know (bodies are not scanned; a pipelined
+     * head read with a body is parsed when its turn comes). */
+    if ((c->state == SK__C_IDLE || c->state == SK__C_HEAD) &&
+        memchr(c->in.p + c->in.len, '\n', (size_t)n) != NULL)
         *new_lf = true;
     c->in.len += (size_t)n;
     *budget = (size_t)n >= *budget ? 0 : *budget - (size_t)n;
