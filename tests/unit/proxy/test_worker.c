@@ -1133,6 +1133,50 @@ test_unix_upstream(void **state)
     close(fd);
 }
 
+static long
+ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 +
+           (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+test_client_timeouts(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    conf.keepalive_timeout = 300;
+    conf.body_timeout = 300;
+    proxy_start();
+    /* Idle keep-alive: closed after keepalive_timeout. */
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    resp_free(&r);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_true(sees_close(fd));
+    long ms = ms_since(&t0);
+    assert_true(ms >= 200 && ms < 3000);
+    close(fd);
+    /* A body that stops coming: 408 after body_timeout (the body is
+     * inspected, so nothing reached the upstream yet). */
+    fd = dial();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                 "\r\nabc");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    ms = ms_since(&t0);
+    assert_int_equal(r.status, 408);
+    assert_true(ms >= 200 && ms < 3000);
+    header_is(&r, "Connection", "close");
+    resp_free(&r);
+    close(fd);
+}
+
 int
 main(void)
 {
@@ -1158,6 +1202,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_head_and_http10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_upstream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_completes_in_flight, setup,
                                         teardown),
     };
