@@ -284,7 +284,9 @@ conn_tokens(const struct sk_http_header *h, size_t nh, struct conn_tokens *ct)
                 ct->close = true;
             else if (sk_str_eq_c_nocase(tok, "keep-alive"))
                 ct->keep_alive = true;
-            if (ct->n < CONN_TOKENS_MAX)
+            /* Host is end-to-end whatever a client claims: dropping it
+             * would send the upstream a request the rules did not see. */
+            if (ct->n < CONN_TOKENS_MAX && !sk_str_eq_c_nocase(tok, "Host"))
                 ct->t[ct->n++] = tok;
         }
     }

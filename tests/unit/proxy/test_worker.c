@@ -626,7 +626,8 @@ test_keepalive_reuse(void **state)
     int fd = dial();
     struct resp r1, r2;
     send_str(fd, "GET /echo?a=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: "
-                 "10.0.0.1\r\nConnection: keep-alive, X-Drop\r\nX-Drop: 1\r\n"
+                 "10.0.0.1\r\nConnection: keep-alive, X-Drop, host\r\n"
+                 "X-Drop: 1\r\n"
                  "X-Keep: 1\r\n\r\n");
     assert_int_equal(read_resp(fd, &r1, false), 0);
     assert_int_equal(r1.status, 200);
@@ -636,6 +637,7 @@ test_keepalive_reuse(void **state)
     assert_non_null(strstr(r1.body, "X-Keep: 1"));
     assert_null(strstr(r1.body, "X-Drop"));
     assert_null(strstr(r1.body, "Connection:"));
+    assert_non_null(strstr(r1.body, "\r\nHost: x\r\n"));
     assert_non_null(strstr(r1.body, "X-Forwarded-For: 10.0.0.1, 127.0.0.1"));
     assert_non_null(strstr(r1.body, "X-Forwarded-Proto: http"));
     assert_non_null(strstr(r1.body, "Forwarded: for=127.0.0.1;proto=http"));
