@@ -323,6 +323,9 @@ static const char rules_text[] =
     "\"id:1002,phase:2,deny,status:403,log,msg:'evil body'\"\n"
     "SecRule RESPONSE_HEADERS:X-Evil \"@streq yes\" "
     "\"id:1003,phase:3,deny,status:403,log,msg:'evil response'\"\n"
+    "SecRule ARGS:go \"@streq away\" "
+    "\"id:1005,phase:1,redirect:http://example.com/blocked,log\"\n"
+    "SecRule ARGS:drop \"@streq 1\" \"id:1006,phase:1,drop,log\"\n"
     "SecRule RESPONSE_BODY \"@contains secret-token\" "
     "\"id:1004,phase:4,deny,status:403,log,msg:'leak'\"\n";
 
@@ -803,6 +806,19 @@ test_deny_and_detection_only(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    close(fd);
+    /* redirect and drop. */
+    fd = dial();
+    send_str(fd, "GET /echo?go=away HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 302);
+    header_is(&r, "Location", "http://example.com/blocked");
+    assert_non_null(find_header(r.head, "X-Sekimori-Id"));
+    resp_free(&r);
+    send_str(fd, "GET /echo?drop=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    char b1;
+    ssize_t n1 = read(fd, &b1, 1); /* no answer at all */
+    assert_true(n1 == 0 || (n1 < 0 && errno == ECONNRESET));
     close(fd);
     /* Both are in the audit log (RELEVANT: matched rules). */
     for (int i = 0; i < 20 && !(audit_has(id) && audit_has(id2)); i++)
