@@ -973,6 +973,10 @@ build_upstream_head(struct sk__pw_conn *c)
     }
     sk_buf_fini(&xff);
     sk_buf_fini(&fwd);
+    /* An HTTP/1.0 request keeps its version; asking for keep-alive lets
+     * the upstream connection go back to the pool all the same. */
+    if (r->version == 10)
+        rc |= sk_buf_append_c(o, "Connection: keep-alive\r\n");
     if (r->body_kind == SK_HTTP_BODY_LENGTH)
         rc |= sk_buf_printf(o, "Content-Length: %" PRIu64 "\r\n",
                             r->content_length);

@@ -1088,6 +1088,8 @@ test_head_and_http10(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 200);
     header_is(&r, "Connection", "close");
+    /* The upstream was asked to keep its connection. */
+    assert_non_null(strstr(r.body, "Connection: keep-alive"));
     assert_true(sees_close(fd));
     resp_free(&r);
     close(fd);
