@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,6 +44,7 @@
 
 static int up_port;
 static pid_t up_pid;
+static char up_sock[108];
 
 static ssize_t
 read_full(int fd, void *p, size_t n)
@@ -186,6 +190,27 @@ up_respond(int fd, int connno, const char *head, const char *body, size_t blen)
         write_all(fd, r, strlen(r));
         return;
     }
+    if (strncmp(path, "/bigpage", 8) == 0) {
+        /* 200 KiB of HTML, chunked; the token where the query says:
+         * "head" (inspected) or "tail" (past the inspection limit). */
+        bool early = strstr(path, "head") != NULL;
+        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n";
+        write_all(fd, h, strlen(h));
+        char chunk[8192];
+        for (int i = 0; i < 25; i++) {
+            memset(chunk, 'x', sizeof(chunk));
+            if ((early && i == 1) || (!early && i == 24))
+                memcpy(chunk + 100, "secret-token", 12);
+            char sz[32];
+            int n = snprintf(sz, sizeof(sz), "%zx\r\n", sizeof(chunk));
+            write_all(fd, sz, (size_t)n);
+            write_all(fd, chunk, sizeof(chunk));
+            write_all(fd, "\r\n", 2);
+        }
+        write_all(fd, "0\r\n\r\n", 5);
+        return;
+    }
     if (strncmp(path, "/page", 5) == 0) {
         const char *r =
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
@@ -242,25 +267,39 @@ upstream_start(void)
     socklen_t len = sizeof(a);
     getsockname(ls, (struct sockaddr *)&a, &len);
     up_port = ntohs(a.sin_port);
+    /* The same server on a UNIX socket. */
+    int us = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(us >= 0);
+    struct sockaddr_un ua = {.sun_family = AF_UNIX};
+    snprintf(ua.sun_path, sizeof(ua.sun_path), "%s", up_sock);
+    unlink(up_sock);
+    assert_int_equal(bind(us, (struct sockaddr *)&ua, sizeof(ua)), 0);
+    assert_int_equal(listen(us, 64), 0);
     up_pid = fork();
     assert_true(up_pid >= 0);
     if (up_pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         signal(SIGCHLD, SIG_IGN); /* no zombies */
         for (int n = 1;; n++) {
-            int fd = accept(ls, NULL, NULL);
+            struct pollfd pf[2] = {{.fd = ls, .events = POLLIN},
+                                   {.fd = us, .events = POLLIN}};
+            if (poll(pf, 2, -1) <= 0)
+                continue;
+            int fd = accept(pf[0].revents ? ls : us, NULL, NULL);
             if (fd < 0)
                 continue;
             pid_t p = fork();
             if (p == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(ls);
+                close(us);
                 up_serve_conn(fd, n);
             }
             close(fd);
         }
     }
     close(ls);
+    close(us);
 }
 
 /* ---- The proxy under test ---------------------------------------------- */
@@ -274,6 +313,7 @@ static const char rules_text[] =
     "SecResponseBodyAccess On\n"
     "SecResponseBodyMimeType text/html\n"
     "SecResponseBodyLimit 65536\n"
+    "SecResponseBodyLimitAction ProcessPartial\n"
     "SecAuditEngine RelevantOnly\n"
     "SecRule REQUEST_HEADERS:X-Detect \"@streq 1\" "
     "\"id:1000,phase:1,pass,nolog,ctl:ruleEngine=DetectionOnly\"\n"
@@ -283,6 +323,9 @@ static const char rules_text[] =
     "\"id:1002,phase:2,deny,status:403,log,msg:'evil body'\"\n"
     "SecRule RESPONSE_HEADERS:X-Evil \"@streq yes\" "
     "\"id:1003,phase:3,deny,status:403,log,msg:'evil response'\"\n"
+    "SecRule ARGS:go \"@streq away\" "
+    "\"id:1005,phase:1,redirect:http://example.com/blocked,log\"\n"
+    "SecRule ARGS:drop \"@streq 1\" \"id:1006,phase:1,drop,log\"\n"
     "SecRule RESPONSE_BODY \"@contains secret-token\" "
     "\"id:1004,phase:4,deny,status:403,log,msg:'leak'\"\n";
 
@@ -348,6 +391,9 @@ proxy_start(void)
     listener.fd = ls;
     listener.tls = NULL;
     listener.conf = &lconf;
+    /* A previous worker that did not exit cleanly may have left its
+     * connections counted. */
+    atomic_store(&shm->connections, 0);
     struct sk_proxy_logfile *audit = NULL;
     assert_int_equal(sk_proxy_logfile_open(audit_path, &audit), 0);
     memset(&rt, 0, sizeof(rt));
@@ -423,6 +469,7 @@ group_setup(void **state)
     if (mkdtemp(tmpdir) == NULL)
         return -1;
     snprintf(audit_path, sizeof(audit_path), "%s/audit.log", tmpdir);
+    snprintf(up_sock, sizeof(up_sock), "%s/up.sock", tmpdir);
     upstream_start();
     return 0;
 }
@@ -436,6 +483,7 @@ group_teardown(void **state)
         waitpid(up_pid, NULL, 0);
     }
     unlink(audit_path);
+    unlink(up_sock);
     rmdir(tmpdir);
     munmap(shm, sizeof(*shm));
     sk_waf_rules_free(rules);
@@ -581,7 +629,8 @@ test_keepalive_reuse(void **state)
     int fd = dial();
     struct resp r1, r2;
     send_str(fd, "GET /echo?a=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: "
-                 "10.0.0.1\r\nConnection: keep-alive, X-Drop\r\nX-Drop: 1\r\n"
+                 "10.0.0.1\r\nConnection: keep-alive, X-Drop, host\r\n"
+                 "X-Drop: 1\r\n"
                  "X-Keep: 1\r\n\r\n");
     assert_int_equal(read_resp(fd, &r1, false), 0);
     assert_int_equal(r1.status, 200);
@@ -591,6 +640,7 @@ test_keepalive_reuse(void **state)
     assert_non_null(strstr(r1.body, "X-Keep: 1"));
     assert_null(strstr(r1.body, "X-Drop"));
     assert_null(strstr(r1.body, "Connection:"));
+    assert_non_null(strstr(r1.body, "\r\nHost: x\r\n"));
     assert_non_null(strstr(r1.body, "X-Forwarded-For: 10.0.0.1, 127.0.0.1"));
     assert_non_null(strstr(r1.body, "X-Forwarded-Proto: http"));
     assert_non_null(strstr(r1.body, "Forwarded: for=127.0.0.1;proto=http"));
@@ -744,6 +794,31 @@ test_deny_and_detection_only(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     resp_free(&r);
+    /* A phase-1 deny of a small post that arrived whole: the body is
+     * skipped and the connection kept. */
+    send_str(fd, "POST /echo?attack=yes HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 5\r\n\r\nabcde");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
+    assert_null(find_header(r.head, "Connection"));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    /* redirect and drop. */
+    fd = dial();
+    send_str(fd, "GET /echo?go=away HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 302);
+    header_is(&r, "Location", "http://example.com/blocked");
+    assert_non_null(find_header(r.head, "X-Sekimori-Id"));
+    resp_free(&r);
+    send_str(fd, "GET /echo?drop=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    char b1;
+    ssize_t n1 = read(fd, &b1, 1); /* no answer at all */
+    assert_true(n1 == 0 || (n1 < 0 && errno == ECONNRESET));
     close(fd);
     /* Both are in the audit log (RELEVANT: matched rules). */
     for (int i = 0; i < 20 && !(audit_has(id) && audit_has(id2)); i++)
@@ -824,6 +899,18 @@ test_response_deny(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     assert_null(strstr(r.body, "secret-token"));
+    resp_free(&r);
+    /* Over SecResponseBodyLimit with ProcessPartial: the first 64 KiB
+     * are inspected, the rest streams (re-chunked). */
+    send_str(fd, "GET /bigpage?tail HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Transfer-Encoding", "chunked");
+    assert_int_equal(r.blen, 25 * 8192);
+    resp_free(&r);
+    send_str(fd, "GET /bigpage?head HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
     resp_free(&r);
     close(fd);
 }
@@ -973,6 +1060,143 @@ test_header_limits(void **state)
     close(fd);
 }
 
+static void
+test_head_and_http10(void **state)
+{
+    (void)state;
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, true), 0);
+    assert_int_equal(r.status, 200);
+    /* The upstream's length is kept, no body follows. */
+    assert_non_null(find_header(r.head, "Content-Length"));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    /* HTTP/1.0 keep-alive only when asked. */
+    fd = dial();
+    send_str(fd, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "keep-alive");
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "close");
+    /* The upstream was asked to keep its connection. */
+    assert_non_null(strstr(r.body, "Connection: keep-alive"));
+    assert_true(sees_close(fd));
+    resp_free(&r);
+    close(fd);
+}
+
+static void
+test_connection_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    conf.max_connections = 2;
+    proxy_start();
+    int a = dial(), b = dial();
+    struct resp r;
+    send_str(a, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(a, &r, false), 0);
+    resp_free(&r);
+    send_str(b, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(b, &r, false), 0);
+    resp_free(&r);
+    int c = dial();
+    assert_true(sees_close(c));
+    close(c);
+    close(a);
+    /* The count goes down with the close. */
+    bool served = false;
+    for (int i = 0; i < 20 && !served; i++) {
+        usleep(50000);
+        c = dial();
+        send_str(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+        served = read_resp(c, &r, false) == 0 && r.status == 200;
+        resp_free(&r);
+        close(c);
+    }
+    assert_true(served);
+    close(b);
+}
+
+static void
+test_unix_upstream(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    memset(&conf.upstream, 0, sizeof(conf.upstream));
+    struct sockaddr_un *u = (struct sockaddr_un *)&conf.upstream.ss;
+    u->sun_family = AF_UNIX;
+    snprintf(u->sun_path, sizeof(u->sun_path), "%s", up_sock);
+    conf.upstream.len = sizeof(*u);
+    conf.upstream.family = AF_UNIX;
+    proxy_start();
+    int fd = dial();
+    struct resp r;
+    for (int i = 0; i < 2; i++) {
+        send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                     "\r\nxyz");
+        assert_int_equal(read_resp(fd, &r, false), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "body=3:xyz"));
+        resp_free(&r);
+    }
+    close(fd);
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 +
+           (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+test_client_timeouts(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    conf.keepalive_timeout = 300;
+    conf.body_timeout = 300;
+    proxy_start();
+    /* Idle keep-alive: closed after keepalive_timeout. */
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    resp_free(&r);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_true(sees_close(fd));
+    long ms = ms_since(&t0);
+    assert_true(ms >= 200 && ms < 3000);
+    close(fd);
+    /* A body that stops coming: 408 after body_timeout (the body is
+     * inspected, so nothing reached the upstream yet). */
+    fd = dial();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                 "\r\nabc");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    ms = ms_since(&t0);
+    assert_int_equal(r.status, 408);
+    assert_true(ms >= 200 && ms < 3000);
+    header_is(&r, "Connection", "close");
+    resp_free(&r);
+    close(fd);
+}
+
 int
 main(void)
 {
@@ -995,6 +1219,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_upstream_reset_mid_response, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_and_http10, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_upstream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_completes_in_flight, setup,
                                         teardown),
     };
