@@ -24,6 +24,7 @@
 #include "http/http.h"
 #include "proxy/plog.h"
 #include "sekimori/waf.h"
+#include "util/alloc.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -392,6 +393,64 @@ test_combined_exact(void **state)
     sk_arena_free(a);
 }
 
+/*
+ * Every allocation of the three formatters fails in turn: each call
+ * returns -SK_ENOMEM and leaves `out` as it was (ASan sees no leak), and
+ * once allocations succeed the output is the same as without failures.
+ */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    struct txn x;
+    txn_run(&x, "GET /a?cc=" CARD "&pwd=x HTTP/1.1\r\nHost: h\r\n"
+                "Referer: http://r/?q=1\r\nUser-Agent: u\r\n\r\n");
+    int (*fmt[3])(const struct sk_proxy_txn_info *, struct sk_buf *) = {
+        sk_proxy_audit_format, sk_proxy_access_format, sk_proxy_event_format};
+    for (int f = 0; f < 3; f++) {
+        struct sk_buf want = {0};
+        assert_int_equal(fmt[f](&x.ti, &want), 0);
+        unsigned long n;
+        for (n = 1;; n++) {
+            struct sk_buf out = {0};
+            assert_int_equal(sk_buf_append_c(&out, "prefix"), 0);
+            sk_alloc_fail_at(n, 0);
+            int rc = fmt[f](&x.ti, &out);
+            unsigned long used = sk_alloc_count();
+            sk_alloc_fail_at(0, 0);
+            if (rc == 0) {
+                assert_int_equal(out.len, 6 + want.len);
+                assert_memory_equal(out.p + 6, want.p, want.len);
+                sk_buf_fini(&out);
+                if (used < n)
+                    break; /* the failure point was never reached */
+                continue;
+            }
+            assert_int_equal(rc, -SK_ENOMEM);
+            assert_int_equal(out.len, 6);
+            assert_memory_equal(out.p, "prefix", 6);
+            sk_buf_fini(&out);
+        }
+        assert_true(n > 2);
+        sk_buf_fini(&want);
+    }
+    txn_fini(&x);
+}
+
+/* A write error (a full disk) is reported, not hidden or retried forever. */
+static void
+test_write_error(void **state)
+{
+    (void)state;
+    struct sk_proxy_logfile *f;
+    if (sk_proxy_logfile_open("/dev/full", &f) != 0)
+        skip();
+    assert_int_equal(sk_proxy_logfile_write(f, "x\n", 2), -SK_EIO);
+    assert_int_equal(sk_proxy_logfile_reopen(f), 0);
+    assert_int_equal(sk_proxy_logfile_write(f, "x\n", 2), -SK_EIO);
+    sk_proxy_logfile_free(f);
+}
+
 #define NLINES 10000
 
 static void
@@ -489,6 +548,8 @@ main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_combined_exact),
         cmocka_unit_test(test_append_no_interleave),
+        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_write_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
