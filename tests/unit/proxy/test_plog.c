@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "evlog/evlog.h"
 #include "http/http.h"
 #include "proxy/plog.h"
 #include "sekimori/waf.h"
@@ -451,6 +452,66 @@ test_write_error(void **state)
     sk_proxy_logfile_free(f);
 }
 
+/*
+ * The worst event body: many matches whose message and data are long runs
+ * of invalid UTF-8 (each byte escaped to six) still fits the event log's
+ * SK_EVLOG_MAX_BODY, and the audit record stays valid JSON.
+ */
+static void
+test_event_size_bound(void **state)
+{
+    (void)state;
+    struct sk_buf raw = {0};
+    assert_int_equal(sk_buf_append_c(&raw, "GET /big HTTP/1.1\r\nHost: h\r\n"),
+                     0);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(sk_buf_printf(&raw, "X-Big-%d: zz", i), 0);
+        for (int k = 0; k < 500; k++)
+            assert_int_equal(sk_buf_putc(&raw, 0xff), 0);
+        assert_int_equal(sk_buf_append_c(&raw, "\r\n"), 0);
+    }
+    assert_int_equal(sk_buf_append_c(&raw, "\r\n"), 0);
+    /* One rule per header: a rule logs once however many targets match. */
+    struct sk_buf text = {0};
+    assert_int_equal(sk_buf_append_c(&text, "SecRuleEngine On\n"), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(
+            sk_buf_printf(&text,
+                          "SecRule REQUEST_HEADERS:X-Big-%d \"@contains zz\" "
+                          "\"id:%d,phase:1,pass,log,msg:'%%{MATCHED_VAR}',"
+                          "logdata:'%%{MATCHED_VAR}'\"\n",
+                          i, 1000 + i),
+            0);
+    struct sk_waf_rules *saved = rules;
+    rules = sk_waf_rules_new();
+    assert_int_equal(sk_waf_rules_add_text(rules, "big.conf",
+                                           (const char *)text.p, text.len),
+                     0);
+    if (sk_waf_rules_compile(rules) != 0)
+        fail_msg("%s", sk_waf_rules_errors(rules));
+    struct txn x;
+    txn_run(&x, sk_buf_cstr(&raw));
+    assert_int_equal(sk_waf_txn_match_count(x.waf), 100);
+    struct sk_buf ev = {0}, audit = {0};
+    assert_int_equal(sk_proxy_event_format(&x.ti, &ev), 0);
+    assert_true(ev.len <= SK_EVLOG_MAX_BODY);
+    assert_true(ev.len > 30000); /* the messages are in it */
+    json_t *j = parse_json(&ev);
+    assert_int_equal(json_array_size(json_object_get(j, "messages")), 12);
+    assert_true(json_array_size(json_object_get(j, "rule_ids")) >= 100);
+    json_decref(j);
+    assert_int_equal(sk_proxy_audit_format(&x.ti, &audit), 0);
+    j = parse_json(&audit);
+    json_decref(j);
+    sk_buf_fini(&ev);
+    sk_buf_fini(&audit);
+    sk_buf_fini(&raw);
+    sk_buf_fini(&text);
+    txn_fini(&x);
+    sk_waf_rules_free(rules);
+    rules = saved;
+}
+
 #define NLINES 10000
 
 static void
@@ -549,6 +610,7 @@ main(void)
         cmocka_unit_test(test_combined_exact),
         cmocka_unit_test(test_append_no_interleave),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_event_size_bound),
         cmocka_unit_test(test_write_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
