@@ -479,13 +479,20 @@ sk__pw_conn_idle(const struct sk__pw_conn *c)
 static bool
 audit_wanted(struct sk__pw_conn *c)
 {
+    /* A head the client abandoned is no transaction: the access log
+     * has it, the audit log only in ALL mode. */
+    bool abandoned = c->waf == NULL && c->status == 0;
     switch (c->w->conf->audit_mode) {
     case SK_CONF_AUDIT_OFF:
         return false;
     case SK_CONF_AUDIT_ALL:
         return true;
     case SK_CONF_AUDIT_RELEVANT:
-        return c->status >= 400 || c->status == 0 ||
+        /* Faults count as relevant: a reset mid-response keeps the
+         * upstream's 200 but is worth a record. */
+        if (abandoned)
+            return false;
+        return c->status >= 400 || c->error != NULL ||
                (c->waf != NULL && sk_waf_txn_match_count(c->waf) > 0);
     case SK_CONF_AUDIT_RULES:
     default:
@@ -658,6 +665,7 @@ conn_finish_txn(struct sk__pw_conn *c)
     memset(&c->resp, 0, sizeof(c->resp));
     c->rhead = SK_STR_NULL;
     c->resp_head_sent = false;
+    c->resp_fed = false;
     sk_buf_fini(&c->sbuf);
     c->sbuf_over = false;
     memset(&c->rch, 0, sizeof(c->rch));
@@ -681,6 +689,49 @@ conn_finish_txn(struct sk__pw_conn *c)
     }
 }
 
+static int
+sink_none(void *ud, const uint8_t *p, size_t n)
+{
+    (void)ud;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+/*
+ * Before answering without reading the body: when the rest of the body
+ * is already in the input buffer (a small form post denied in phase 1),
+ * it is skipped so the connection can be kept. A body still to come is
+ * not waited for; the connection closes instead.
+ */
+static void
+skip_received_body(struct sk__pw_conn *c)
+{
+    if (c->head.len == 0 || c->expect_100)
+        return;
+    size_t avail = pending(&c->in, c->in_off);
+    const uint8_t *p = c->in.p + c->in_off;
+    if (c->body.kind == SK_HTTP_BODY_LENGTH) {
+        if (c->body.remaining > (uint64_t)avail)
+            return;
+        size_t n = (size_t)c->body.remaining;
+        c->in_off += n;
+        c->bytes_in += n;
+        c->body.remaining = 0;
+        c->body.done = true;
+    } else if (c->body.kind == SK_HTTP_BODY_CHUNKED) {
+        size_t used = 0;
+        enum sk_http_err e;
+        if (sk_http_chunked_decode(&c->body.ch, sk_str_make(p, avail), &used,
+                                   sink_none, NULL, &e) != 0 ||
+            !c->body.ch.done)
+            return; /* the connection closes; the decoder state is moot */
+        c->in_off += used;
+        c->bytes_in += used;
+        c->body.done = true;
+    }
+}
+
 /*
  * Queues a response the proxy makes itself (error, deny, maintenance,
  * redirect) and ends the transaction. The connection closes after it
@@ -699,9 +750,17 @@ local_response(struct sk__pw_conn *c, int status, struct sk_str page,
         conn_finish_txn(c);
         return;
     }
+    if (!close && !c->body.done)
+        skip_received_body(c);
     if (close || !c->body.done)
         c->keep_alive = false;
     c->status = status;
+    if (c->waf != NULL && !c->resp_fed) {
+        /* Phases 3-5 still run for the log: they see this answer, the
+         * way a server module's rules see the server's error pages. */
+        c->resp_fed = true;
+        (void)sk_waf_txn_response_status(c->waf, status, "HTTP/1.1");
+    }
     struct sk_buf body = {0};
     int rc = 0;
     if (page.len > 0)
@@ -1376,6 +1435,7 @@ static void
 on_resp_head(struct sk__pw_conn *c)
 {
     const struct sk_http_response *r = &c->resp;
+    c->resp_fed = true;
     int rc = sk_waf_txn_response_status(c->waf, r->status, "HTTP/1.1");
     for (size_t i = 0; rc == 0 && i < r->nheaders; i++)
         rc = sk_waf_txn_response_header(
@@ -1557,9 +1617,8 @@ resp_buf_step(struct sk__pw_conn *c)
         return true;
     }
     if (done) {
-        c->rframe = RF_LENGTH;
-        if (c->resp.body_kind == SK_HTTP_RESP_EOF)
-            c->keep_alive = false;
+        /* The client got an exact length: its connection may stay even
+         * when the upstream's closes (EOF-delimited body). */
         response_done(c);
     } else {
         c->ustate = SK__U_STREAM;

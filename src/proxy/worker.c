@@ -16,6 +16,7 @@
 #include "proxy/proxy.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -378,6 +379,13 @@ setup(struct sk__pw *w, const struct sk_proxy_runtime *rt)
     w->conf = cf;
     w->ep = -1;
     w->sfd = -1;
+    /* Transactions allocate and free arenas of a few hundred KiB per
+     * request; glibc would serve those from fresh mmaps (page faults,
+     * zeroing, munmap) every time. Keeping them on the heap, and the
+     * heap from shrinking after each, is a large share of per-request
+     * cost. Failure only costs speed. */
+    (void)mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    (void)mallopt(M_TRIM_THRESHOLD, 16 << 20);
     w->pid = (int)getpid();
     w->ppid = (int)getppid();
     uint32_t ms[SK__T__COUNT] = {
