@@ -145,6 +145,27 @@ grep -q "bad.conf:2:16: error: 'max_restarts' takes a number" <<<"$out" || fail 
 grep -q "bad.conf:3:3: error: unknown option 'bogus'" <<<"$out" || fail "$out"
 grep -q "bad.conf:5:1: error: the proxy needs at least one 'listen'" <<<"$out" || fail "$out"
 
+# 2b. -t checks everything the parts would refuse, then exits.
+out=$("$S" run -t -c "$tmp/sekimori.conf" 2>&1) || fail "run -t: $out"
+grep -q "OK: log fim" <<<"$out" || fail "run -t summary: $out"
+sed "s|config $tmp/fim.conf|config $tmp/sekimori.conf|" "$tmp/sekimori.conf" >"$tmp/badfim.conf"
+set +e
+out=$("$S" run -t -c "$tmp/badfim.conf" 2>&1)
+rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "run -t with a bad fim config: exit $rc"
+grep -q "sekimori.conf:1:" <<<"$out" || fail "run -t fim error position: $out"
+if [[ $have_proxy == 1 ]]; then
+    printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' >"$tmp/rules/99-bad.conf"
+    set +e
+    out=$("$S" run -t -c "$tmp/sekimori.conf" 2>&1)
+    rc=$?
+    set -e
+    [[ $rc -eq 2 ]] || fail "run -t with a bad rule: exit $rc"
+    grep -q "99-bad.conf:1:" <<<"$out" || fail "run -t rule error position: $out"
+    rm "$tmp/rules/99-bad.conf"
+fi
+
 # 3. Start: log first, then fim; both running, the ready file made.
 "$S" run -c "$tmp/sekimori.conf" --ready "$tmp/ready" >"$tmp/run.out" 2>"$tmp/run.err" &
 runpid=$!
