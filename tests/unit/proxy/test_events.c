@@ -164,6 +164,14 @@ test_send_in_order(void **state)
             usleep(1000);
         assert_int_equal(rc, 0);
     }
+    /* Bad arguments of new(). */
+    struct sk_proxy_events *bad = NULL;
+    char longpath[200];
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = '\0';
+    assert_int_equal(sk_proxy_events_new(longpath, "proxy", &bad), -SK_EINVAL);
+    assert_int_equal(sk_proxy_events_new(s.sock, "Proxy!", &bad), -SK_EINVAL);
+    assert_null(bad);
     /* Bad input is refused at once and counted. */
     assert_int_equal(
         sk_proxy_events_emit(e, "Bad Type", SK_STR_LIT("{\"x\":1}")),
