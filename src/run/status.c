@@ -248,11 +248,14 @@ proxy_status(const struct sk_conf *c, json_t *alerts)
         return out;
     }
     json_object_set_new(out, "reachable", json_true());
-    const char *keys[] = {"rules", "workers", "generation", "maintenance"};
-    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-        json_t *v = json_object_get(r, keys[k]);
-        if (v != NULL)
-            json_object_set(out, keys[k], v);
+    /* Everything the proxy reports (docs/proxy.md: pid, generation,
+     * workers, rules, maintenance, counters), but its "ok". */
+    const char *key;
+    json_t *v;
+    json_object_foreach(r, key, v)
+    {
+        if (strcmp(key, "ok") != 0 && strcmp(key, "reachable") != 0)
+            json_object_set(out, key, v);
     }
     json_t *m = json_object_get(r, "maintenance");
     if (json_is_true(json_object_get(m, "on"))) {
@@ -492,7 +495,6 @@ sk_run_status(const struct sk_conf *c, size_t nevents)
     json_object_set_new(st, "alerts", alerts);
     return st;
 }
-
 
 void
 sk_run_status_text(const json_t *st, FILE *out)

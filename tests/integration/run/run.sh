@@ -27,6 +27,7 @@ cleanup() {
         p=$(jq -r .pid "$f" 2>/dev/null || echo 0)
         [[ "$p" -gt 0 ]] && kill -KILL "$p" 2>/dev/null || true
     done
+    [[ -n "${phppid:-}" ]] && kill "$phppid" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -49,6 +50,22 @@ wait_for() {
 }
 
 state() { jq -r ".$2" "$tmp/state/$1.json"; }
+
+# The proxy runs too once this binary has it: in front of `php -S` on
+# random loopback ports, with one blocking rule.
+have_proxy=0
+if "$S" proxy --help >/dev/null 2>&1 && command -v php >/dev/null &&
+    command -v curl >/dev/null; then
+    have_proxy=1
+fi
+read -r P U <<<"$(python3 -c '
+import socket
+ss = [socket.socket() for _ in range(2)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')"
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P$1"; }
+is_code() { [[ "$(code "$2")" == "$1" ]]; }
+nparts=2
 
 # A web root, the FIM's config, keys and baseline; the log key.
 mkdir -p "$tmp/www"
@@ -82,6 +99,29 @@ fim {
     fanotify off
 }
 EOF
+if [[ $have_proxy == 1 ]]; then
+    nparts=3
+    mkdir -p "$tmp/site" "$tmp/rules"
+    echo '<?php echo "shop\n";' >"$tmp/site/index.php"
+    php -S "127.0.0.1:$U" -t "$tmp/site" >"$tmp/php.log" 2>&1 &
+    phppid=$!
+    wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$U/" || fail "php -S did not start"
+    cat >"$tmp/rules/10.conf" <<'R'
+SecRuleEngine On
+SecRule ARGS:attack "@streq yes" "id:1001,phase:1,deny,status:403,log,msg:'attack'"
+R
+    cat >>"$tmp/sekimori.conf" <<EOF
+proxy {
+    listen 127.0.0.1:$P
+    upstream 127.0.0.1:$U
+    rules $tmp/rules/*.conf
+    workers 1
+    error_log $tmp/proxy.log
+    control_socket $tmp/ctl.sock
+    drain_timeout 2s
+}
+EOF
+fi
 
 # 1. No log key: refused with how to make one, nothing started.
 set +e
@@ -105,6 +145,27 @@ grep -q "bad.conf:2:16: error: 'max_restarts' takes a number" <<<"$out" || fail 
 grep -q "bad.conf:3:3: error: unknown option 'bogus'" <<<"$out" || fail "$out"
 grep -q "bad.conf:5:1: error: the proxy needs at least one 'listen'" <<<"$out" || fail "$out"
 
+# 2b. -t checks everything the parts would refuse, then exits.
+out=$("$S" run -t -c "$tmp/sekimori.conf" 2>&1) || fail "run -t: $out"
+grep -q "OK: log fim" <<<"$out" || fail "run -t summary: $out"
+sed "s|config $tmp/fim.conf|config $tmp/sekimori.conf|" "$tmp/sekimori.conf" >"$tmp/badfim.conf"
+set +e
+out=$("$S" run -t -c "$tmp/badfim.conf" 2>&1)
+rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "run -t with a bad fim config: exit $rc"
+grep -q "sekimori.conf:1:" <<<"$out" || fail "run -t fim error position: $out"
+if [[ $have_proxy == 1 ]]; then
+    printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' >"$tmp/rules/99-bad.conf"
+    set +e
+    out=$("$S" run -t -c "$tmp/sekimori.conf" 2>&1)
+    rc=$?
+    set -e
+    [[ $rc -eq 2 ]] || fail "run -t with a bad rule: exit $rc"
+    grep -q "99-bad.conf:1:" <<<"$out" || fail "run -t rule error position: $out"
+    rm "$tmp/rules/99-bad.conf"
+fi
+
 # 3. Start: log first, then fim; both running, the ready file made.
 "$S" run -c "$tmp/sekimori.conf" --ready "$tmp/ready" >"$tmp/run.out" 2>"$tmp/run.err" &
 runpid=$!
@@ -127,16 +188,53 @@ wait_for 10 test -f "$tmp/state/fim-watch.json" || fail "no fim watch status"
 jq -e '.healthy == true and (.alerts | length) == 0' "$tmp/st.json" >/dev/null || fail "healthy"
 jq -e '.supervisor.alive == true and .supervisor.state == "running"' "$tmp/st.json" >/dev/null ||
     fail "supervisor fields"
-jq -e '[.parts[] | select(.alive and .state == "running")] | length == 2' "$tmp/st.json" >/dev/null ||
+jq -e "[.parts[] | select(.alive and .state == \"running\")] | length == $nparts" "$tmp/st.json" >/dev/null ||
     fail "parts fields"
 jq -e '.fim.baseline.verified == true and .fim.baseline.generation == 1 and
        (.fim.baseline.age_s >= 0) and (.fim.last_check > 0) and
        .fim.quarantined == 0 and .fim.mode == "inotify"' "$tmp/st.json" >/dev/null ||
     fail "fim fields"
-jq -e '.log.verify.ok == true and (.log.events | length) >= 3 and
-       ([.log.events[] | select(.type == "run.start")] | length) == 2' "$tmp/st.json" >/dev/null ||
+jq -e ".log.verify.ok == true and (.log.events | length) >= 3 and
+       ([.log.events[] | select(.type == \"run.start\")] | length) == $nparts" "$tmp/st.json" >/dev/null ||
     fail "log fields"
 "$S" status -c "$tmp/sekimori.conf" | grep -q "^sekimori: HEALTHY" || fail "text status"
+
+# 4b. The proxy: started after fim, forwards, blocks (the block is in the
+#     event log), reports its rules; SIGHUP reloads it; maintenance mode
+#     is an open alert; a killed proxy is restarted.
+if [[ $have_proxy == 1 ]]; then
+    awk '/fim: ready/ {r=NR} /proxy: started/ {f=NR} END {exit !(r && f && r < f)}' \
+        "$tmp/run.err" || fail "proxy started before fim was ready"
+    jq -e '.proxy.reachable == true and .proxy.rules == 1 and
+           .proxy.maintenance.on == false' "$tmp/st.json" >/dev/null ||
+        fail "proxy fields: $(jq -c .proxy "$tmp/st.json")"
+    wait_for 10 is_code 200 / || fail "GET / through the proxy: $(code /)"
+    is_code 403 "/?attack=yes" || fail "the rule did not block"
+    wait_for 10 bash -c "'$S' log query --dir '$tmp/log' --source proxy | grep -q 1001" ||
+        fail "no proxy block event in the log"
+    gen=$(jq .proxy.generation "$tmp/st.json")
+    kill -HUP "$runpid"
+    wait_for 10 bash -c "'$S' status -c '$tmp/sekimori.conf' --json |
+        jq -e '.proxy.generation == $((gen + 1))'" || fail "SIGHUP did not reload the proxy"
+    "$S" proxy ctl --socket "$tmp/ctl.sock" maintenance on --reason test /pay/ >/dev/null ||
+        fail "maintenance on"
+    set +e
+    "$S" status -c "$tmp/sekimori.conf" --json >"$tmp/st.json"
+    rc=$?
+    set -e
+    [[ $rc -eq 1 ]] || fail "status in maintenance: exit $rc"
+    jq -e '.proxy.maintenance.on == true and
+           (.alerts | map(test("maintenance mode is on: test")) | any)' "$tmp/st.json" \
+        >/dev/null || fail "maintenance alert: $(jq -c .alerts "$tmp/st.json")"
+    "$S" proxy ctl --socket "$tmp/ctl.sock" maintenance off >/dev/null || fail "maintenance off"
+    pxpid=$(state proxy pid)
+    kill -KILL "$pxpid"
+    wait_for 15 bash -c "[[ \$(jq -r .restarts '$tmp/state/proxy.json') == 1 &&
+        \$(jq -r .state '$tmp/state/proxy.json') == running ]]" || fail "proxy not restarted"
+    wait_for 10 is_code 200 / || fail "GET / after the proxy restart: $(code /)"
+    "$S" status -c "$tmp/sekimori.conf" --json >"$tmp/st.json" ||
+        fail "not healthy after the proxy restart: $(jq -c .alerts "$tmp/st.json")"
+fi
 
 # 5. Kill fim: restarted after restart_delay, exit and restart logged.
 kill -KILL "$fimpid"
@@ -196,11 +294,9 @@ jq -e '.alerts | map(test("part fim was given up on")) | any' "$tmp/st.json" >/d
 wait_for 10 bash -c "'$S' log query --dir '$tmp/log' --type run.giveup | grep -q fim" ||
     fail "no run.giveup event"
 
-# 9. SIGHUP without a proxy is harmless; SIGTERM stops everything.
-kill -HUP "$runpid"
-sleep 0.3
-kill -0 "$runpid" || fail "SIGHUP killed the supervisor"
+# 9. SIGTERM stops everything, the proxy first.
 logpid=$(state log pid)
+[[ $have_proxy == 1 ]] && pxpid=$(state proxy pid)
 kill -TERM "$runpid"
 wait_for 20 bash -c "! kill -0 $runpid" || fail "not stopped in 20 s"
 set +e
@@ -210,6 +306,12 @@ set -e
 runpid=
 [[ $rc -eq 0 ]] || fail "run exit $rc after SIGTERM"
 ! kill -0 "$logpid" 2>/dev/null || fail "log writer still running"
+if [[ $have_proxy == 1 ]]; then
+    ! kill -0 "$pxpid" 2>/dev/null || fail "proxy still running"
+    [[ $(state proxy state) == stopped ]] || fail "proxy.json not stopped"
+    awk '/proxy: stopping/ {p=NR} /log: stopping/ {l=NR} END {exit !(p && l && p < l)}' \
+        "$tmp/run.err" || fail "stop order"
+fi
 [[ $(jq -r .state "$tmp/state/run.json") == stopped ]] || fail "run.json not stopped"
 [[ $(state log state) == stopped ]] || fail "log.json not stopped"
 "$S" log query --dir "$tmp/log" --type run.stop | grep -q run.stop || fail "no run.stop event"
@@ -221,4 +323,4 @@ rc=$?
 set -e
 [[ $rc -eq 1 ]] || fail "status after stop: exit $rc"
 
-echo "ok: sekimori run / status"
+echo "ok: sekimori run / status ($nparts parts)"
