@@ -268,6 +268,7 @@ class RawUpstream:
                     (application/octet-stream; /reset-text: text/plain)
     GET /ok...      200 "ok\\n"
     GET /close-early   closes without answering
+    GET /stale      200 keep-alive, then closes the idle connection 0.2 s later
     GET /badresp    a response with both Content-Length and chunked
     GET /garbage    a response that is not HTTP
     GET /leak-header   200 with an X-Leak header (a phase 3 rule's bait)
@@ -356,6 +357,13 @@ class RawUpstream:
                     c.close()
                     return
                 if path.startswith(b"/close-early"):
+                    return
+                if path.startswith(b"/stale"):
+                    # Keep-alive by the headers, then the upstream drops
+                    # the idle connection (as its keepalive_timeout would).
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain"
+                              b"\r\nContent-Length: 6\r\n\r\nstale\n")
+                    time.sleep(0.2)
                     return
                 if path.startswith(b"/badresp"):
                     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"

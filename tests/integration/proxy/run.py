@@ -678,6 +678,72 @@ class T07Faults(ProxyTest):
                         "504 not in the access log")
 
 
+class T075Edges(ProxyTest):
+    def test_stale_pooled_upstream_connection_not_used(self):
+        # The upstream closed its idle keep-alive connection: the next
+        # request must not fail on it (GET and POST).
+        for i in range(3):
+            r = H.Conn(Env.faults.port).request(H.get(b"/stale", close=True))
+            self.assertEqual(r.status, 200, "round %d: %r" % (i, r))
+            time.sleep(0.5)
+            r = H.Conn(Env.faults.port).request(
+                H.post(b"/stale/post", b"a=1", close=True))
+            self.assertEqual(r.status, 200, "round %d POST: %r" % (i, r))
+            time.sleep(0.5)
+
+    def test_transfer_encoding_case_insensitive(self):
+        body = b"5\r\nhello\r\n0\r\n\r\n"
+        r = H.Conn(Env.main.port).request(
+            b"POST /echo/te-case HTTP/1.1\r\nHost: t\r\n"
+            b"Content-Type: application/octet-stream\r\n"
+            b"transfer-encoding: Chunked\r\nConnection: close\r\n\r\n" + body)
+        e = self.echo(r)
+        self.assertEqual(e["body_len"], 5)
+
+    def test_pipelined_posts_with_a_deny_between(self):
+        c = H.Conn(Env.main.port)
+        c.send(H.post(b"/echo/p1", b"a=1") + H.post(b"/echo/p2", b"q=evilpayload")
+               + H.post(b"/echo/p3", b"a=3"))
+        r1 = c.read()
+        self.assertEqual(self.echo(r1)["uri"], "/echo/p1")
+        r2 = c.read()
+        self.assertIsNotNone(r2)
+        self.assertEqual(r2.status, 403, r2)
+        r3 = c.read()
+        if r3 is not None:  # or a close after the deny
+            self.assertEqual(self.echo(r3)["uri"], "/echo/p3")
+        c.close()
+
+    def test_connection_cap(self):
+        px = H.Proxy(Env.tmp, "cap", Env.up.port, rules(), workers=1,
+                     extra="max_connections 20\nheader_timeout 30s")
+        try:
+            held = []
+            for i in range(20):
+                held.append(H.Conn(px.port, timeout=5))
+                held[-1].send(b"GET /fixed HTTP/1.1\r\n")  # unfinished
+            time.sleep(0.5)
+            # The 21st is refused (closed or 503), never left hanging.
+            extra = H.Conn(px.port, timeout=5)
+            try:
+                extra.send(H.get(b"/fixed", close=True))
+                data, how = H.read_until_close(extra.s, 5)
+            except OSError:
+                data, how = b"", "reset"
+            extra.close()
+            self.assertIn(how, ("eof", "reset"), "over-cap connection hangs")
+            self.assertFalse(data.startswith(b"HTTP/1.1 200"),
+                             "over-cap connection served: %r" % data[:100])
+            for c in held:
+                c.close()
+            time.sleep(0.5)
+            # Freed slots are usable again.
+            r = H.Conn(px.port).request(H.get(b"/fixed", close=True))
+            self.assertEqual(r.status, 200)
+        finally:
+            px.stop()
+
+
 class T08Card(ProxyTest):
     def test_no_card_number_on_disk(self):
         px = Env.main
