@@ -234,6 +234,7 @@ class Upstream:
         big = bytes((i * 7 + 13) % 251 for i in range(1 << 16)) * 16
         tmp.write("www/static/big.bin", big)
         self.big_sha = hashlib.sha256(big).hexdigest()
+        tmp.write("www/static/huge.bin", big * 16)  # 16 MiB
         root = os.getuid() == 0
         tmp.write("fpm.conf", FPM_CONF.format(
             d=d, fpm=self.fpm_port, children=children,

@@ -744,6 +744,40 @@ class T075Edges(ProxyTest):
             px.stop()
 
 
+class T076SlowReaders(ProxyTest):
+    def test_clients_that_do_not_read_are_bounded_and_timed_out(self):
+        px = H.Proxy(Env.tmp, "slowread", Env.up.port, rules(), workers=1,
+                     extra="send_timeout %s" % os.environ.get("SK_T_SEND", "2s"))
+        conns = []
+        try:
+            w = px.workers()[0]
+            rss0, fd0 = H.proc_status(w, "VmRSS"), H.fd_count(w)
+            for i in range(10):
+                s = socket.create_connection((H.LOOP, px.port), timeout=5)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(H.get(b"/static/huge.bin"))
+                conns.append(s)
+            peak = rss0
+            end = time.monotonic() + 2
+            while time.monotonic() < end:
+                peak = max(peak, H.proc_status(w, "VmRSS"))
+                time.sleep(0.05)
+            # 10 x 16 MiB responses: what the proxy holds must not scale
+            # with them (backpressure to the upstream).
+            self.assertLess(peak - rss0, 24 << 20, "RSS grew %.1f MiB with 10 "
+                            "non-reading clients" % ((peak - rss0) / 2**20))
+            # After send_timeout the proxy gives up on them.
+            self.assertTrue(wait_for(lambda: H.fd_count(w) <= fd0 + 2, 15),
+                            "connections of non-reading clients still open "
+                            "after send_timeout (fds %d -> %d)"
+                            % (fd0, H.fd_count(w)))
+            self.assertAlive(px)
+        finally:
+            for s in conns:
+                s.close()
+            px.stop()
+
+
 class T08Card(ProxyTest):
     def test_no_card_number_on_disk(self):
         px = Env.main
