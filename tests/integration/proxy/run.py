@@ -142,7 +142,8 @@ def setUpModule():
                              rules(extra=RESPONSE_RULES),
                              workers=1,
                              extra="upstream_timeout 1s\n"
-                                   "upstream_connect_timeout 1s")
+                                   "upstream_connect_timeout 1s\n"
+                                   "forwarded on")
         dead = H.free_port()  # nothing listens there
         Env.down = H.Proxy(Env.tmp, "down", dead, rules(), workers=1,
                            extra="upstream_connect_timeout 1s")
@@ -260,6 +261,31 @@ class T01Basics(ProxyTest):
         xff = {k.lower(): v for k, v in h.items()}
         self.assertEqual(xff.get("x-forwarded-for"), "192.0.2.7, 127.0.0.1", h)
         self.assertEqual(xff.get("x-forwarded-proto"), "http", h)
+
+    def raw_head(self, extra):
+        r = H.Conn(Env.faults.port).request(
+            b"GET /raw/hop HTTP/1.1\r\nHost: hop.test\r\n" + extra
+            + b"Accept: */*\r\n\r\n")
+        self.assertEqual(r.status, 200, r)
+        return r.body.split(b"\r\n\r\n")[0].split(b"\r\n")
+
+    def test_forwarded_rfc7239(self):
+        lines = self.raw_head(b"")
+        fwd = [l for l in lines if l.lower().startswith(b"forwarded:")]
+        self.assertEqual(len(fwd), 1, lines)
+        v = fwd[0].split(b":", 1)[1].strip().lower()
+        self.assertIn(b"for=127.0.0.1", v.replace(b'"', b""))
+        self.assertIn(b"proto=http", v)
+
+    def test_hop_by_hop_headers_not_forwarded(self):
+        lines = self.raw_head(b"Connection: keep-alive, X-Hop\r\n"
+                              b"X-Hop: secret\r\nKeep-Alive: timeout=5\r\n"
+                              b"Proxy-Connection: keep-alive\r\n")
+        names = [l.split(b":", 1)[0].lower() for l in lines[1:]]
+        self.assertNotIn(b"x-hop", names, lines)
+        self.assertNotIn(b"keep-alive", names, lines)
+        self.assertIn(b"host", names)
+        self.assertIn(b"accept", names)
 
     def test_header_order_and_case_kept(self):
         before = len(Env.raw.heads)
