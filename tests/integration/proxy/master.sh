@@ -47,6 +47,7 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))
 PY
 }
 read -r P M U <<<"$(free_ports)"
+read -r PT _ _ <<<"$(free_ports)"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P$1"; }
 is_code() { [ "$(code "$2")" = "$1" ]; }
 ctl() { "$SK" proxy ctl --socket "$T/ctl.sock" "$@"; }
@@ -76,6 +77,12 @@ wait_for 10 test -S "$T/log.sock" || fail "log serve did not start: $(cat "$T/se
 events() { "$SK" log query --dir "$T/evlog" --type "$1" --json 2>/dev/null; }
 has_event() { events "$1" | grep -q "$2"; }
 
+# ---- TLS material: a matching pair and a key of another pair --------------
+for n in a b; do
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -keyout "$T/$n.key" -out "$T/$n.pem" >/dev/null 2>&1 || fail "openssl req"
+done
+
 # ---- config ---------------------------------------------------------------
 mkdir -p "$T/rules"
 cat > "$T/rules/10-base.conf" <<'R'
@@ -85,6 +92,7 @@ R
 cat > "$T/sekimori.conf" <<C
 proxy {
     listen 127.0.0.1:$P
+    listen 127.0.0.1:$PT tls cert=$T/a.pem key=$T/a.key
     upstream 127.0.0.1:$U
     rules "$T/rules/*.conf"
     workers 2
@@ -111,13 +119,17 @@ echo "$out" | grep -q "rules: *1 " || fail "-t rule count: $out"
 sed 's/^    workers 2$/    workers 2\n    no_such_option 1/' "$T/sekimori.conf" > "$T/bad.conf"
 out="$("$SK" proxy -t -c "$T/bad.conf" 2>&1)"; rc=$?
 [ $rc -eq 2 ] || fail "-t on a bad config: exit $rc"
-echo "$out" | grep -q "bad.conf:6:" || fail "-t did not give file:line: $out"
+echo "$out" | grep -q "bad.conf:7:" || fail "-t did not give file:line: $out"
 mkdir -p "$T/badrules"
 printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' > "$T/badrules/x.conf"
 sed "s|$T/rules/\\*.conf|$T/badrules/x.conf|" "$T/sekimori.conf" > "$T/badrules.conf"
 out="$("$SK" proxy -t -c "$T/badrules.conf" 2>&1)"; rc=$?
 [ $rc -eq 2 ] || fail "-t on bad rules: exit $rc"
 echo "$out" | grep -q "x.conf:1:" || fail "-t did not give the rule's file:line: $out"
+sed "s|key=$T/a.key|key=$T/b.key|" "$T/sekimori.conf" > "$T/badkey.conf"
+out="$("$SK" proxy -t -c "$T/badkey.conf" 2>&1)"; rc=$?
+[ $rc -eq 2 ] || fail "-t with a key of another certificate: exit $rc"
+echo "$out" | grep -q "badkey.conf:3:.*tls" || fail "-t did not name the TLS listener: $out"
 ok "-t accepts a good config, refuses bad ones with file:line"
 
 # ---- start ----------------------------------------------------------------
@@ -130,7 +142,9 @@ wait_for 10 is_code 200 /hello || fail "GET /hello: $(code /hello)"
 body="$(curl -s --max-time 5 "http://127.0.0.1:$P/hello")"
 [ "$body" = "ok /hello" ] || fail "body: $body"
 is_code 403 "/?attack=yes" || fail "rule 1001 did not block"
-ok "requests pass, the rule blocks"
+body="$(curl -sk --max-time 5 "https://127.0.0.1:$PT/tls")"
+[ "$body" = "ok /tls" ] || fail "TLS listener: '$body'"
+ok "requests pass (plain and TLS), the rule blocks"
 if [ -n "$USER_LINE" ]; then
   for w in $(children); do
     uid="$(awk '/^Uid:/ {print $2}' "/proc/$w/status")"
@@ -153,11 +167,36 @@ gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdi
 wait_for 10 has_event proxy.reload '"ok":true' || fail "no proxy.reload event"
 ok "SIGHUP reload takes changed rules (generation 1)"
 
+# ---- reloads under a steady stream of requests lose none --------------------
+python3 - "$P" "$T/stream" <<'PY' &
+import http.client, sys, time
+bad = n = 0
+end = time.time() + 3
+while time.time() < end:
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    try:
+        c.request("GET", "/stream%d" % n)
+        r = c.getresponse(); r.read()
+        bad += r.status != 200
+    except Exception:
+        bad += 1
+    n += 1
+    c.close()
+open(sys.argv[2], "w").write("%d %d\n" % (n, bad))
+PY
+STREAM=$!
+for i in 1 2 3; do sleep 0.6; kill -HUP "$MASTER"; done
+wait "$STREAM"
+read -r n bad < "$T/stream"
+[ "$n" -gt 20 ] && [ "$bad" = 0 ] || fail "reloads under requests: $bad of $n failed"
+ok "3 reloads during $n requests: none failed"
+gen_base=3
+
 # ---- reload adds and removes a listener; `ctl reload` ------------------------
 read -r P2 _ _ <<<"$(free_ports)"
 sed -i "s|^    listen 127.0.0.1:$P\$|&\n    listen 127.0.0.1:$P2|" "$T/sekimori.conf"
 out="$(ctl reload)" || fail "ctl reload: $out"
-echo "$out" | grep -q "generation 2" || fail "ctl reload: $out"
+echo "$out" | grep -q "generation $((gen_base + 2))" || fail "ctl reload: $out"
 [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P2/x")" = 200 ] \
   || fail "the new listener does not serve"
 is_code 200 /hello || fail "the kept listener does not serve"
@@ -180,7 +219,7 @@ out="$(ctl reload 2>&1)"; rc=$?
 echo "$out" | grep -q "30-broken.conf:1" || fail "ctl reload did not say why: $out"
 rm "$T/rules/30-broken.conf"
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
-[ "$gen" = "3" ] || fail "generation after failed reloads: $gen"
+[ "$gen" = "$((gen_base + 3))" ] || fail "generation after failed reloads: $gen"
 wait_for 10 has_event proxy.reload '"ok":false' || fail "no failed proxy.reload event"
 ok "a broken rules file keeps the old rules, the reason is logged"
 
@@ -226,7 +265,7 @@ echo "$met" | grep -q '^sekimori_requests_total{code="200"} [1-9]' || fail "metr
 echo "$met" | grep -q '^sekimori_requests_total{code="503"} [1-9]' || fail "metrics: no 503 count"
 echo "$met" | grep -q '^sekimori_blocked_total [1-9]' || fail "metrics: no blocked count"
 echo "$met" | grep -q '^sekimori_workers 2$' || fail "metrics: workers"
-echo "$met" | grep -q '^sekimori_generation 3$' || fail "metrics: generation"
+echo "$met" | grep -q "^sekimori_generation $((gen_base + 3))\$" || fail "metrics: generation"
 echo "$met" | grep -q '^sekimori_reload_failures_total 2$' || fail "metrics: reload failures"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/other")" = 404 ] || fail "metrics: /other not 404"
 ok "/metrics shows the counters and the master's gauges"
