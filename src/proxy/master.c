@@ -834,7 +834,22 @@ reap(struct sk__master *m)
             continue;
         char how[64];
         describe_status(st, how, sizeof(how));
-        m->slot_used[w->mslot] = false; /* reused, never zeroed */
+        /* The slot is reused, its counters never zeroed; the connections
+         * a dead worker still held are taken off the shared count that
+         * max_connections is checked against. */
+        int64_t held = sk_proxy_metrics_slot_dead(
+            sk_proxy_metrics_slot(m->metrics, w->mslot));
+        if (held > 0) {
+            uint32_t cur = atomic_load(&m->shm->connections), next;
+            do
+                next = cur > (uint64_t)held ? cur - (uint32_t)held : 0;
+            while (!atomic_compare_exchange_weak(&m->shm->connections, &cur,
+                                                 next));
+            sk_log(SK_LOG_WARN,
+                   "proxy: worker %u (pid %ld) left %lld connections open",
+                   w->id, (long)pid, (long long)held);
+        }
+        m->slot_used[w->mslot] = false;
         bool expected = w->draining || m->stopping;
         if (expected) {
             sk_log(SK_LOG_INFO,

@@ -170,6 +170,19 @@ int sk__metrics_bind(const struct sk_conf_addr *a, struct sk_buf *why);
 void sk__metrics_install(struct sk__master *m, int fd);
 void sk__metrics_close(struct sk__master *m);
 
+/*
+ * Carries out one control request line (without its '\n') from a peer
+ * with credentials uid/pid and appends the reply line to `out` (nothing
+ * for a blank line). May reload (blocks while the rules compile).
+ */
+void sk__ctl_request(struct sk__master *m, uid_t uid, pid_t pid,
+                     const char *line, size_t len, struct sk_buf *out);
+
+/* What the metrics listener answers to a request head: 200 for GET or
+ * HEAD /metrics (*head set for HEAD), 404 for anything else, 400 when
+ * the request line is malformed. Pure. */
+int sk__metrics_route(const uint8_t *p, size_t len, bool *head);
+
 /* Drops control and metrics clients past their deadline; returns the
  * earliest remaining deadline (monotonic ms) or INT64_MAX. */
 int64_t sk__io_expire(struct sk__master *m, int64_t now);

@@ -136,10 +136,10 @@ sk_proxy_metrics_log_error(struct sk_proxy_mslot *s)
     add(&s->log_errors, 1);
 }
 
-void
+int64_t
 sk_proxy_metrics_slot_dead(struct sk_proxy_mslot *s)
 {
-    __atomic_store_n(&s->connections, 0, __ATOMIC_RELAXED);
+    return __atomic_exchange_n(&s->connections, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- Rendering -------------------------------------------------------- */

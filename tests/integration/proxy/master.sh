@@ -201,6 +201,28 @@ grep -q "died unexpectedly" "$T/proxy.log" || fail "the death was not logged"
 is_code 200 /hello || fail "requests after a restart"
 ok "a SIGKILLed worker is restarted"
 
+# Connections held by killed workers no longer count (max_connections).
+conns() { ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["connections"])'; }
+conns_ge() { [ "$(conns)" -ge "$1" ]; }
+conns_eq() { [ "$(conns)" = "$1" ]; }
+nworkers_eq() { [ "$(pgrep -P "$MASTER" | wc -l)" = "$1" ]; }
+python3 - "$P" "$T/held" <<'PY' &
+import socket, sys, time
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(4)]
+open(sys.argv[2], "w").close()
+time.sleep(1.5)
+PY
+HOLD=$!
+PIDS+=($HOLD)
+wait_for 5 test -e "$T/held" || fail "could not open idle connections"
+wait_for 5 conns_ge 4 || fail "status counts $(conns) connections, expected >= 4"
+for w in $(children); do kill -KILL "$w"; done
+wait_for 10 nworkers_eq 2 || fail "workers not restarted: $(children)"
+wait "$HOLD"
+wait_for 5 conns_eq 0 || fail "killed workers' connections still counted: $(conns)"
+is_code 200 /hello || fail "requests after restarting both workers"
+ok "connections of killed workers are no longer counted"
+
 # ---- SIGTERM drains a slow request --------------------------------------------
 curl -s --max-time 20 "http://127.0.0.1:$P/slow?s=3" > "$T/slow.out" &
 CURL=$!
