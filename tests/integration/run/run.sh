@@ -155,7 +155,20 @@ rc=$?
 set -e
 [[ $rc -eq 2 ]] || fail "run -t with a bad fim config: exit $rc"
 grep -q "sekimori.conf:1:" <<<"$out" || fail "run -t fim error position: $out"
+# A monitor that takes pages offline needs the proxy's control socket.
+sed -e "s|^check_interval 3600|check_interval 3600\nmaintenance_socket $tmp/other.sock\nmaintenance_path /pay/|" \
+    -e "s|respond alert quarantine restore|respond alert maintenance|" \
+    "$tmp/fim.conf" >"$tmp/fim-maint.conf"
+sed -e "s|config $tmp/fim.conf|config $tmp/fim-maint.conf|" -e '/^proxy {/,$d' \
+    "$tmp/sekimori.conf" >"$tmp/maint.conf"
+out=$("$S" run -t -c "$tmp/maint.conf" 2>&1) || fail "run -t maint: $out"
+grep -q "responds 'maintenance' but .* has no proxy section" <<<"$out" ||
+    fail "no maintenance warning: $out"
 if [[ $have_proxy == 1 ]]; then
+    sed "s|config $tmp/fim.conf|config $tmp/fim-maint.conf|" "$tmp/sekimori.conf" >"$tmp/maint.conf"
+    out=$("$S" run -t -c "$tmp/maint.conf" 2>&1) || fail "run -t maint: $out"
+    grep -q "maintenance_socket $tmp/other.sock is not the proxy's control_socket $tmp/ctl.sock" \
+        <<<"$out" || fail "no socket mismatch warning: $out"
     printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' >"$tmp/rules/99-bad.conf"
     set +e
     out=$("$S" run -t -c "$tmp/sekimori.conf" 2>&1)
