@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -667,6 +668,22 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
         say("state_dir %s: %s", c->run.state_dir, strerror(errno));
         rc = -SK_EIO;
     }
+    /* One supervisor per state directory: a second one would start a
+     * second set of parts and overwrite the first one's state. */
+    int lockfd = -1;
+    if (rc == 0) {
+        char lp[PATH_MAX];
+        snprintf(lp, sizeof(lp), "%s/run.lock", c->run.state_dir);
+        lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lockfd == -1) {
+            say("%s: %s", lp, strerror(errno));
+            rc = -SK_EIO;
+        } else if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+            say("another sekimori run is using %s (see run.json there)",
+                c->run.state_dir);
+            rc = errno == EWOULDBLOCK ? -SK_EAGAIN : -SK_EIO;
+        }
+    }
     sigset_t mask, old;
     sigemptyset(&mask);
     sigaddset(&mask, SIGCHLD);
@@ -749,6 +766,8 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
         close(sfd);
         sigprocmask(SIG_SETMASK, &old, NULL);
     }
+    if (lockfd != -1)
+        close(lockfd);
     sk_evlog_client_close(s->client);
     while (s->npending > 0)
         pending_drop_first(s);

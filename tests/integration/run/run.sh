@@ -194,6 +194,15 @@ grep -q "log: started" "$tmp/run.err" || fail "no start line"
 awk '/log: ready/ {r=NR} /fim: started/ {f=NR} END {exit !(r && f && r < f)}' \
     "$tmp/run.err" || fail "fim started before the log was ready"
 
+# A second supervisor on the same state directory is refused.
+set +e
+out=$(timeout 10 "$S" run -c "$tmp/sekimori.conf" 2>&1)
+rc=$?
+set -e
+[[ $rc -eq 3 ]] || fail "second run: exit $rc"
+grep -q "another sekimori run is using" <<<"$out" || fail "second run: $out"
+[[ $(state log pid) == "$logpid" ]] || fail "second run touched the state"
+
 # 4. status: healthy, every field there.
 wait_for 10 test -f "$tmp/state/fim-watch.json" || fail "no fim watch status"
 "$S" status -c "$tmp/sekimori.conf" --json >"$tmp/st.json" ||
