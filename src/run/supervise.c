@@ -433,6 +433,7 @@ spawn(struct sup *s, struct part *p)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL); /* ignored here; exec would keep that */
         int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd != -1) {
             dup2(fd, 0);
