@@ -643,6 +643,36 @@ stop_part(struct sup *s, struct part *p)
     }
 }
 
+/* mkdir -p, mode 0755 for what it creates; 0 or -1 with errno. */
+static int
+mkdir_p(const char *path)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(p)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char save = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) == -1 && errno != EEXIST)
+            return -1;
+        p[i] = save;
+    }
+    struct stat st;
+    if (stat(path, &st) == -1)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
 int
 sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
 {
@@ -665,7 +695,7 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
     }
     if (rc == 0)
         rc = build_argv(s);
-    if (rc == 0 && mkdir(c->run.state_dir, 0755) == -1 && errno != EEXIST) {
+    if (rc == 0 && mkdir_p(c->run.state_dir) != 0) {
         say("state_dir %s: %s", c->run.state_dir, strerror(errno));
         rc = -SK_EIO;
     }
@@ -680,9 +710,12 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
             say("%s: %s", lp, strerror(errno));
             rc = -SK_EIO;
         } else if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
-            say("another sekimori run is using %s (see run.json there)",
-                c->run.state_dir);
             rc = errno == EWOULDBLOCK ? -SK_EAGAIN : -SK_EIO;
+            if (rc == -SK_EAGAIN)
+                say("another sekimori run is using %s (see run.json there)",
+                    c->run.state_dir);
+            else
+                say("%s: flock: %s", lp, strerror(errno));
         }
     }
     sigset_t mask, old;
