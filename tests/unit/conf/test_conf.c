@@ -143,6 +143,23 @@ test_example(void **state)
     assert_true(c->proxy.events);
     assert_string_equal(c->log.keep, "400d");
     sk_conf_free(c);
+
+    /* And the deployment examples (docs/deployment.md). */
+    static const char *const deploy[] = {
+        SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-nginx.conf",
+        SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-terminator.conf",
+    };
+    for (size_t i = 0; i < sizeof(deploy) / sizeof(deploy[0]); i++) {
+        f = fopen(deploy[i], "r");
+        assert_non_null(f);
+        len = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[len] = '\0';
+        c = parse_ok(text);
+        assert_true(c->proxy.present && c->log.present && c->fim.present);
+        assert_true(c->proxy.events);
+        sk_conf_free(c);
+    }
 }
 
 static void
