@@ -54,8 +54,8 @@ struct sk_conf_proxy {
     char *upstream_host;          /* Host header is kept; this is for logs */
     char **rules;                 /* SecLang files or globs, in order */
     size_t nrules;
-    unsigned workers;       /* 0 = one per online CPU */
-    char *user, *group;     /* drop privileges to these (NULL: stay) */
+    unsigned workers;            /* 0 = one per online CPU */
+    char *user, *group;          /* drop privileges to these (NULL: stay) */
     uint32_t max_connections;    /* client connections, all workers */
     uint32_t upstream_keepalive; /* idle upstream connections per worker */
     /* Timeouts (ms). */
@@ -91,9 +91,9 @@ struct sk_conf_proxy {
 
 struct sk_conf_log {
     bool present;
-    char *dir;    /* the event log directory */
-    char *key;    /* Ed25519 signing key */
-    char *socket; /* the writer socket */
+    char *dir;        /* the event log directory */
+    char *key;        /* Ed25519 signing key */
+    char *socket;     /* the writer socket */
     char *durability; /* none, group, record */
     uint32_t group_ms;
     char *keep;           /* retention, as `sekimori log` takes it (400d) */
@@ -106,9 +106,9 @@ struct sk_conf_log {
 
 struct sk_conf_fim {
     bool present;
-    char *config;   /* the FIM config file (docs/fim.md) */
-    bool fanotify;  /* default on; off forces inotify */
-    char *events;   /* extra JSON-lines copy of events, NULL: none */
+    char *config;  /* the FIM config file (docs/fim.md) */
+    bool fanotify; /* default on; off forces inotify */
+    char *events;  /* extra JSON-lines copy of events, NULL: none */
     struct sk_loc loc;
 };
 

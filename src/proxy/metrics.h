@@ -40,8 +40,7 @@ void sk_proxy_metrics_request(struct sk_proxy_mslot *s, int status,
 void sk_proxy_metrics_bad_request(struct sk_proxy_mslot *s);
 void sk_proxy_metrics_upstream_error(struct sk_proxy_mslot *s,
                                      enum sk_proxy_uperr e);
-void sk_proxy_metrics_phase(struct sk_proxy_mslot *s, int phase,
-                            uint64_t ns);
+void sk_proxy_metrics_phase(struct sk_proxy_mslot *s, int phase, uint64_t ns);
 void sk_proxy_metrics_connections(struct sk_proxy_mslot *s, int delta);
 void sk_proxy_metrics_log_error(struct sk_proxy_mslot *s);
 
@@ -54,7 +53,7 @@ void sk_proxy_metrics_log_error(struct sk_proxy_mslot *s);
  * sekimori_log_errors_total; plus `extra` lines the caller adds (may be
  * NULL). 0 or -SK_ENOMEM. Reads only.
  */
-int sk_proxy_metrics_render(const void *mem, unsigned nslots,
-                            const char *extra, struct sk_buf *out);
+int sk_proxy_metrics_render(const void *mem, unsigned nslots, const char *extra,
+                            struct sk_buf *out);
 
 #endif

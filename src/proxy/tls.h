@@ -44,8 +44,8 @@ void sk_tls_conn_free(struct sk_tls_conn *t);
 int sk_tls_handshake(struct sk_tls_conn *t, int *want);
 int sk_tls_read(struct sk_tls_conn *t, void *buf, size_t len, size_t *n,
                 int *want);
-int sk_tls_write(struct sk_tls_conn *t, const void *buf, size_t len,
-                 size_t *n, int *want);
+int sk_tls_write(struct sk_tls_conn *t, const void *buf, size_t len, size_t *n,
+                 int *want);
 int sk_tls_shutdown(struct sk_tls_conn *t, int *want);
 
 /* Bytes already decrypted and waiting (epoll will not report them). */
