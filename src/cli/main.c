@@ -24,6 +24,9 @@ static const struct {
     {"keygen", sk_cli_keygen, "make an Ed25519 key pair (fim and log)"},
     {"log", sk_cli_log, "the tamper-evident event log (docs/evlog.md)"},
     {"proxy", sk_cli_proxy, "the WAF reverse proxy (docs/proxy.md)"},
+    {"run", sk_cli_run,
+     "start and supervise log, fim and proxy (sekimori.conf)"},
+    {"status", sk_cli_status, "health of the parts, alerts, last events"},
     {"version", sk_cli_version, "print the version and exit"},
 };
 

@@ -35,8 +35,7 @@ int sk_proxy_logfile_open(const char *path, struct sk_proxy_logfile **out);
  * records of several processes never interleave. Blocks on the disk (a
  * regular file). 0 or -SK_EIO (counted, the caller goes on).
  */
-int sk_proxy_logfile_write(struct sk_proxy_logfile *f, const void *p,
-                           size_t n);
+int sk_proxy_logfile_write(struct sk_proxy_logfile *f, const void *p, size_t n);
 
 /* Reopens the same path (SIGUSR1, after a rotation). 0 or -SK_EIO, in
  * which case the old descriptor stays in use. */
@@ -47,8 +46,8 @@ void sk_proxy_logfile_free(struct sk_proxy_logfile *f);
 
 /* What the worker knows about one transaction when it logs it. */
 struct sk_proxy_txn_info {
-    const char *id;      /* transaction id (also UNIQUE_ID) */
-    int64_t start_us;    /* realtime, microseconds */
+    const char *id;   /* transaction id (also UNIQUE_ID) */
+    int64_t start_us; /* realtime, microseconds */
     uint64_t duration_us;
     const char *client_ip;
     unsigned client_port;
