@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,27 @@ up_respond(int fd, int connno, const char *head, const char *body, size_t blen)
         write_all(fd, r, strlen(r));
         return;
     }
+    if (strncmp(path, "/bigpage", 8) == 0) {
+        /* 200 KiB of HTML, chunked; the token where the query says:
+         * "head" (inspected) or "tail" (past the inspection limit). */
+        bool early = strstr(path, "head") != NULL;
+        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n";
+        write_all(fd, h, strlen(h));
+        char chunk[8192];
+        for (int i = 0; i < 25; i++) {
+            memset(chunk, 'x', sizeof(chunk));
+            if ((early && i == 1) || (!early && i == 24))
+                memcpy(chunk + 100, "secret-token", 12);
+            char sz[32];
+            int n = snprintf(sz, sizeof(sz), "%zx\r\n", sizeof(chunk));
+            write_all(fd, sz, (size_t)n);
+            write_all(fd, chunk, sizeof(chunk));
+            write_all(fd, "\r\n", 2);
+        }
+        write_all(fd, "0\r\n\r\n", 5);
+        return;
+    }
     if (strncmp(path, "/page", 5) == 0) {
         const char *r =
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
@@ -274,6 +296,7 @@ static const char rules_text[] =
     "SecResponseBodyAccess On\n"
     "SecResponseBodyMimeType text/html\n"
     "SecResponseBodyLimit 65536\n"
+    "SecResponseBodyLimitAction ProcessPartial\n"
     "SecAuditEngine RelevantOnly\n"
     "SecRule REQUEST_HEADERS:X-Detect \"@streq 1\" "
     "\"id:1000,phase:1,pass,nolog,ctl:ruleEngine=DetectionOnly\"\n"
@@ -348,6 +371,9 @@ proxy_start(void)
     listener.fd = ls;
     listener.tls = NULL;
     listener.conf = &lconf;
+    /* A previous worker that did not exit cleanly may have left its
+     * connections counted. */
+    atomic_store(&shm->connections, 0);
     struct sk_proxy_logfile *audit = NULL;
     assert_int_equal(sk_proxy_logfile_open(audit_path, &audit), 0);
     memset(&rt, 0, sizeof(rt));
@@ -744,6 +770,18 @@ test_deny_and_detection_only(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     resp_free(&r);
+    /* A phase-1 deny of a small post that arrived whole: the body is
+     * skipped and the connection kept. */
+    send_str(fd, "POST /echo?attack=yes HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 5\r\n\r\nabcde");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
+    assert_null(find_header(r.head, "Connection"));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
     close(fd);
     /* Both are in the audit log (RELEVANT: matched rules). */
     for (int i = 0; i < 20 && !(audit_has(id) && audit_has(id2)); i++)
@@ -824,6 +862,18 @@ test_response_deny(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     assert_null(strstr(r.body, "secret-token"));
+    resp_free(&r);
+    /* Over SecResponseBodyLimit with ProcessPartial: the first 64 KiB
+     * are inspected, the rest streams (re-chunked). */
+    send_str(fd, "GET /bigpage?tail HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Transfer-Encoding", "chunked");
+    assert_int_equal(r.blen, 25 * 8192);
+    resp_free(&r);
+    send_str(fd, "GET /bigpage?head HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
     resp_free(&r);
     close(fd);
 }
@@ -973,6 +1023,72 @@ test_header_limits(void **state)
     close(fd);
 }
 
+static void
+test_head_and_http10(void **state)
+{
+    (void)state;
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, true), 0);
+    assert_int_equal(r.status, 200);
+    /* The upstream's length is kept, no body follows. */
+    assert_non_null(find_header(r.head, "Content-Length"));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    /* HTTP/1.0 keep-alive only when asked. */
+    fd = dial();
+    send_str(fd, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "keep-alive");
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "close");
+    assert_true(sees_close(fd));
+    resp_free(&r);
+    close(fd);
+}
+
+static void
+test_connection_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    conf.max_connections = 2;
+    proxy_start();
+    int a = dial(), b = dial();
+    struct resp r;
+    send_str(a, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(a, &r, false), 0);
+    resp_free(&r);
+    send_str(b, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(b, &r, false), 0);
+    resp_free(&r);
+    int c = dial();
+    assert_true(sees_close(c));
+    close(c);
+    close(a);
+    /* The count goes down with the close. */
+    bool served = false;
+    for (int i = 0; i < 20 && !served; i++) {
+        usleep(50000);
+        c = dial();
+        send_str(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+        served = read_resp(c, &r, false) == 0 && r.status == 200;
+        resp_free(&r);
+        close(c);
+    }
+    assert_true(served);
+    close(b);
+}
+
 int
 main(void)
 {
@@ -995,6 +1111,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_upstream_reset_mid_response, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_and_http10, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_completes_in_flight, setup,
                                         teardown),
     };
