@@ -1109,6 +1109,9 @@ on_head(struct sk__pw_conn *c, size_t head_len)
     struct conn_tokens ct;
     conn_tokens(r->headers, r->nheaders, &ct);
     c->keep_alive = r->version == 11 ? !ct.close : ct.keep_alive && !ct.close;
+    /* keepalive_timeout 0 means no keep-alive (docs/configuration.md). */
+    if (cf->keepalive_timeout == 0)
+        c->keep_alive = false;
     bool has_expect = false;
     struct sk_str expect =
         header_get(r->headers, r->nheaders, "Expect", &has_expect);

@@ -1195,6 +1195,18 @@ test_client_timeouts(void **state)
     header_is(&r, "Connection", "close");
     resp_free(&r);
     close(fd);
+    /* keepalive_timeout 0: every answer closes. */
+    assert_int_equal(proxy_stop(), 0);
+    conf.keepalive_timeout = 0;
+    proxy_start();
+    fd = dial();
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "close");
+    assert_true(sees_close(fd));
+    resp_free(&r);
+    close(fd);
 }
 
 int
