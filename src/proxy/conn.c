@@ -1710,6 +1710,9 @@ retry(struct sk__pw_conn *c)
     return true;
 }
 
+static int upstream_write(struct sk__pw_conn *c, bool *progress);
+static bool upstream_read(struct sk__pw_conn *c, size_t *budget);
+
 static bool
 upstream_io(struct sk__pw_conn *c, size_t *budget)
 {
@@ -1729,11 +1732,25 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         sk__pw_timer_set(c->w, &c->ut, SK__T_UREAD, true);
         progress = true;
     }
+    int rc = upstream_write(c, &progress);
+    if (rc != 0)
+        return true;
+    return upstream_read(c, budget) || progress;
+}
+
+/*
+ * Writes request bytes to the upstream. Returns 0, or 1 when the
+ * transaction moved on (a retry started, or a fault was answered).
+ */
+static int
+upstream_write(struct sk__pw_conn *c, bool *progress)
+{
+    struct sk__pw_up *u = c->up;
+    const char *why = NULL;
     if (c->uwrite_failed) {
         /* Nobody takes these bytes any more. */
         c->uout.len = c->uout_off = 0;
     }
-    /* Request bytes. */
     while (u->writable && !c->uwrite_failed &&
            pending(&c->uout, c->uout_off) > 0) {
         long n = sk__pw_up_write(u, c->uout.p + c->uout_off,
@@ -1741,18 +1758,20 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         if (n == -SK_EAGAIN)
             break;
         if (n < 0) {
-            if (may_retry(c))
-                return retry(c);
+            if (may_retry(c)) {
+                retry(c);
+                return 1;
+            }
             /* The upstream may have answered before reading it all: stop
              * writing, let the read side find its answer or its EOF. */
             c->uwrite_failed = true;
             c->uout_dropped = true;
             u->readable = true;
-            progress = true;
+            *progress = true;
             break;
         }
         c->uout_off += (size_t)n;
-        progress = true;
+        *progress = true;
         sk__pw_timer_set(c->w, &c->ut, SK__T_UREAD, true);
     }
     if (!c->req_sent || !c->body.done) {
@@ -1762,7 +1781,16 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
             compact(&c->uout, &c->uout_off);
         }
     }
-    /* Response bytes, unless the client is behind. */
+    return 0;
+}
+
+/* Reads response bytes, unless the client is behind. Whether it did. */
+static bool
+upstream_read(struct sk__pw_conn *c, size_t *budget)
+{
+    struct sk__pw_up *u = c->up;
+    const char *why = NULL;
+    bool progress = false;
     while (u->readable && !c->up_eof && *budget > 0 &&
            pending(&c->out, c->out_off) < OUT_HIGH &&
            pending(&c->uin, c->uin_off) < UIN_MAX + c->w->head_cap) {
