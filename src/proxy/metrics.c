@@ -195,7 +195,7 @@ sk_proxy_metrics_render(const void *mem, unsigned nslots, const char *extra,
                         struct sk_buf *out)
 {
     static const char *const up_kind[SK_PROXY_UP__COUNT] = {
-        "refused", "timeout", "reset", "bad_response"};
+        "refused", "timeout", "reset", "bad"};
     /* Sum the slots first: one pass, so the numbers are of one moment as
      * far as relaxed reads allow. */
     struct sk_proxy_mslot sum;
