@@ -261,7 +261,7 @@ static void
 close_idle(struct sk__pw *w)
 {
     for (struct sk__pw_conn *c = w->conns; c != NULL; c = c->next)
-        if (!c->dead && sk__pw_conn_idle(c))
+        if (!c->dead && c->served && sk__pw_conn_idle(c))
             sk__pw_conn_close(c);
 }
 
