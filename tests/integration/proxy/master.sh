@@ -263,6 +263,42 @@ s.sendall(sys.stdin.buffer.read()); print(s.makefile().readline().strip())' "$T/
 echo "$out" | grep -q '"ok":false' || fail "unknown op reply: $out"
 ok "maintenance on/off via ctl and via a FIM-style line; 503 on that path only"
 
+# ---- the real thing: `sekimori fim watch` sees a skimmer, the proxy 503s -----
+mkdir -p "$T/www/checkout" "$T/fimstate"
+chmod 700 "$T/fimstate"
+printf '<?php echo "pay";\n' > "$T/www/checkout/pay.php"
+cat > "$T/fim.conf" <<CONF
+baseline $T/fimstate/fim.db
+key $T/fimstate/fim.key
+store $T/fimstate/store
+quarantine $T/fimstate/q
+coalesce_ms 10
+check_interval 3600
+maintenance_socket $T/ctl.sock
+maintenance_path /checkout/
+rule $T/www {
+    include *.php
+    attrs all
+    respond alert maintenance
+}
+CONF
+"$SK" fim keygen -c "$T/fim.conf" >/dev/null 2>&1 || fail "fim keygen"
+"$SK" fim init -c "$T/fim.conf" --force >/dev/null 2>&1 || fail "fim init"
+"$SK" fim watch -c "$T/fim.conf" --events "$T/fim.ev" --ready "$T/fim.ready" \
+  --max-seconds 60 --no-fanotify 2>"$T/fim.err" &
+FIMW=$!
+PIDS+=($FIMW)
+wait_for 10 test -f "$T/fim.ready" || fail "fim watch did not start: $(cat "$T/fim.err")"
+is_code 200 /checkout/pay.php || fail "/checkout/ before the tampering"
+printf '<?php echo "pay"; file_put_contents("/tmp/cards", $_POST);\n' > "$T/www/checkout/pay.php"
+wait_for 10 is_code 503 /checkout/pay.php || fail "fim watch did not put /checkout/ in maintenance: $(cat "$T/fim.ev" | tail -n 3)"
+is_code 200 /hello || fail "/hello is 503 after the fim request"
+ctl status | grep -q "file $T/www/checkout/pay.php" || fail "status does not name the tampered file"
+kill "$FIMW" 2>/dev/null
+ctl maintenance off >/dev/null || fail "ctl maintenance off after fim"
+is_code 200 /checkout/pay.php || fail "/checkout/ after off"
+ok "sekimori fim watch on a tampered file puts its URL path in maintenance"
+
 # ---- metrics ----------------------------------------------------------------
 met="$(curl -s --max-time 5 "http://127.0.0.1:$M/metrics")"
 echo "$met" | grep -q '^sekimori_requests_total{code="200"} [1-9]' || fail "metrics: no 200 count"
