@@ -564,15 +564,18 @@ open_logs(struct sk__gen *g, struct sk_buf *why)
     return 0;
 }
 
-/* Points stderr (the operational log) at `path`. */
+/* Points stderr (the operational log) at `path`; the file goes to the
+ * workers' user, who reopen it after a rotation. */
 static int
-redirect_stderr(const char *path)
+redirect_stderr(const char *path, const struct sk__gen *g)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd == -1) {
         sk_log(SK_LOG_ERROR, "proxy: error_log %s: %s", path, strerror(errno));
         return -SK_EIO;
     }
+    if (g->drop && fchown(fd, g->uid, g->gid) == -1)
+        sk_log(SK_LOG_WARN, "proxy: chown %s: %s", path, strerror(errno));
     fflush(stderr);
     int rc = dup2(fd, STDERR_FILENO) == -1 ? -SK_EIO : 0;
     close(fd);
@@ -1176,7 +1179,7 @@ sk__master_reload(struct sk__master *m, struct sk_buf *why)
             sk__ctl_close(m, true, false);
     }
     if (str_differs(np->error_log, op->error_log) && np->error_log != NULL)
-        redirect_stderr(np->error_log);
+        redirect_stderr(np->error_log, &ng);
     if (str_differs(np->pid_file, m->pid_file)) {
         if (m->pid_file != NULL)
             unlink(m->pid_file);
@@ -1237,7 +1240,7 @@ reopen_logs(struct sk__master *m)
 {
     const struct sk_conf_proxy *p = &m->g.conf->proxy;
     if (p->error_log != NULL)
-        redirect_stderr(p->error_log);
+        redirect_stderr(p->error_log, &m->g);
     if (m->g.audit_log != NULL && sk_proxy_logfile_reopen(m->g.audit_log) != 0)
         sk_log(SK_LOG_ERROR, "proxy: cannot reopen %s", p->audit_log);
     if (m->g.access_log != NULL &&
@@ -1604,7 +1607,7 @@ sk_proxy_main(const struct sk_proxy_opts *o)
         sk_buf_printf(&why, "proxy: signals: %s\n", strerror(errno));
         goto fail;
     }
-    if (p->error_log != NULL && redirect_stderr(p->error_log) != 0)
+    if (p->error_log != NULL && redirect_stderr(p->error_log, &m->g) != 0)
         goto fail;
     mev_configure(m, p->events ? m->g.conf->log.socket : NULL);
     if (geteuid() == 0 && !m->g.drop)

@@ -313,12 +313,18 @@ ok "/metrics shows the counters and the master's gauges"
 # ---- SIGUSR1 ----------------------------------------------------------------
 wait_for 5 grep -q '"GET /hello' "$T/access.log" || fail "access log has no request"
 mv "$T/access.log" "$T/access.log.1"
+mv "$T/proxy.log" "$T/proxy.log.1"
 kill -USR1 "$MASTER"
 sleep 0.5
+wait_for 5 grep -q "logs reopened" "$T/proxy.log" 2>/dev/null || fail "the master did not reopen error_log"
+for w in $(children); do
+  [ "$(readlink "/proc/$w/fd/2")" = "$T/proxy.log" ] \
+    || fail "worker $w still writes its log to $(readlink "/proc/$w/fd/2")"
+done
 is_code 200 /after-rotate || fail "request after USR1"
 wait_for 5 grep -q '/after-rotate' "$T/access.log" 2>/dev/null || fail "the access log was not reopened"
 ! grep -q '/after-rotate' "$T/access.log.1" || fail "the moved log still written"
-ok "SIGUSR1 reopens a moved access log"
+ok "SIGUSR1 reopens a moved access log and error_log (master and workers)"
 
 # ---- a SIGKILLed worker is restarted ---------------------------------------
 before="$(children)"
