@@ -858,6 +858,7 @@ worker_main(struct sk__master *m, unsigned id, unsigned slot)
     close(m->epfd);
     close(m->sig.fd);
     sk__io_close_in_child(m);
+    mev_disconnect(m); /* the master's connection to the event log */
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
