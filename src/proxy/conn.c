@@ -468,11 +468,17 @@ sk__pw_conn_free(struct sk__pw_conn *c)
     free(c);
 }
 
-/* Waiting between requests with nothing buffered: drain may close it. */
+/*
+ * Waiting between requests with nothing buffered: drain may close it. A
+ * connection that has not been served yet is not idle (h/master): it was
+ * accepted just before a reload's SIGTERM and its first request is on the
+ * way; closing it would fail that request. It gets its header timeout.
+ */
 bool
 sk__pw_conn_idle(const struct sk__pw_conn *c)
 {
-    return !c->in_txn && (c->state == SK__C_IDLE || c->state == SK__C_TLS) &&
+    return c->served && !c->in_txn &&
+           (c->state == SK__C_IDLE || c->state == SK__C_TLS) &&
            pending(&c->in, c->in_off) == 0 && pending(&c->out, c->out_off) == 0;
 }
 
@@ -1109,6 +1115,9 @@ on_head(struct sk__pw_conn *c, size_t head_len)
     struct conn_tokens ct;
     conn_tokens(r->headers, r->nheaders, &ct);
     c->keep_alive = r->version == 11 ? !ct.close : ct.keep_alive && !ct.close;
+    /* keepalive_timeout 0 means no keep-alive (docs/configuration.md). */
+    if (cf->keepalive_timeout == 0)
+        c->keep_alive = false;
     bool has_expect = false;
     struct sk_str expect =
         header_get(r->headers, r->nheaders, "Expect", &has_expect);
@@ -1707,6 +1716,9 @@ retry(struct sk__pw_conn *c)
     return true;
 }
 
+static int upstream_write(struct sk__pw_conn *c, bool *progress);
+static bool upstream_read(struct sk__pw_conn *c, size_t *budget);
+
 static bool
 upstream_io(struct sk__pw_conn *c, size_t *budget)
 {
@@ -1726,11 +1738,25 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         sk__pw_timer_set(c->w, &c->ut, SK__T_UREAD, true);
         progress = true;
     }
+    int rc = upstream_write(c, &progress);
+    if (rc != 0)
+        return true;
+    return upstream_read(c, budget) || progress;
+}
+
+/*
+ * Writes request bytes to the upstream. Returns 0, or 1 when the
+ * transaction moved on (a retry started, or a fault was answered).
+ */
+static int
+upstream_write(struct sk__pw_conn *c, bool *progress)
+{
+    struct sk__pw_up *u = c->up;
+    const char *why = NULL;
     if (c->uwrite_failed) {
         /* Nobody takes these bytes any more. */
         c->uout.len = c->uout_off = 0;
     }
-    /* Request bytes. */
     while (u->writable && !c->uwrite_failed &&
            pending(&c->uout, c->uout_off) > 0) {
         long n = sk__pw_up_write(u, c->uout.p + c->uout_off,
@@ -1738,18 +1764,20 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         if (n == -SK_EAGAIN)
             break;
         if (n < 0) {
-            if (may_retry(c))
-                return retry(c);
+            if (may_retry(c)) {
+                retry(c);
+                return 1;
+            }
             /* The upstream may have answered before reading it all: stop
              * writing, let the read side find its answer or its EOF. */
             c->uwrite_failed = true;
             c->uout_dropped = true;
             u->readable = true;
-            progress = true;
+            *progress = true;
             break;
         }
         c->uout_off += (size_t)n;
-        progress = true;
+        *progress = true;
         sk__pw_timer_set(c->w, &c->ut, SK__T_UREAD, true);
     }
     if (!c->req_sent || !c->body.done) {
@@ -1759,7 +1787,16 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
             compact(&c->uout, &c->uout_off);
         }
     }
-    /* Response bytes, unless the client is behind. */
+    return 0;
+}
+
+/* Reads response bytes, unless the client is behind. Whether it did. */
+static bool
+upstream_read(struct sk__pw_conn *c, size_t *budget)
+{
+    struct sk__pw_up *u = c->up;
+    const char *why = NULL;
+    bool progress = false;
     while (u->readable && !c->up_eof && *budget > 0 &&
            pending(&c->out, c->out_off) < OUT_HIGH &&
            pending(&c->uin, c->uin_off) < UIN_MAX + c->w->head_cap) {

@@ -27,7 +27,11 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-( sleep 90; echo "FAIL: timeout"; kill -TERM $$ ) 2>/dev/null &
+# The watchdog holds no output open (a test runner waits for EOF), and
+# takes its sleep along when it is stopped.
+trap 'echo "FAIL: timeout (90 s)"; exit 1' TERM
+( exec >/dev/null 2>&1; sleep 90 & s=$!; trap 'kill $s; exit 0' TERM
+  wait $s; kill -TERM $$ ) &
 WATCHDOG=$!
 PIDS+=($WATCHDOG)
 fail() { echo "FAIL: $*"; echo "--- proxy log:"; tail -n 40 "$T/proxy.log" 2>/dev/null; exit 1; }
@@ -47,6 +51,7 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))
 PY
 }
 read -r P M U <<<"$(free_ports)"
+read -r PT _ _ <<<"$(free_ports)"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P$1"; }
 is_code() { [ "$(code "$2")" = "$1" ]; }
 ctl() { "$SK" proxy ctl --socket "$T/ctl.sock" "$@"; }
@@ -58,6 +63,30 @@ PHP_CLI_SERVER_WORKERS=4 php -S "127.0.0.1:$U" "$HERE/master-upstream.php" \
 PIDS+=($!)
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$U/" || fail "php -S did not start"
 
+# ---- event log ------------------------------------------------------------
+# As root, the workers run as nobody: the temp dir must let them in.
+USER_LINE=""
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+  chmod 755 "$T"
+  USER_LINE="    user nobody"
+fi
+"$SK" log keygen --key "$T/log.key" >/dev/null || fail "log keygen"
+"$SK" log serve --dir "$T/evlog" --key "$T/log.key" --socket "$T/log.sock" \
+  --allow-uid "$(id -u)" --allow-uid "$(id -u nobody 2>/dev/null || echo 65534)" \
+  --durability record 2>"$T/serve.err" &
+PIDS+=($!)
+wait_for 10 test -S "$T/log.sock" || fail "log serve did not start: $(cat "$T/serve.err")"
+# The socket is 0660: workers that run as nobody reach it through its group.
+[ -n "$USER_LINE" ] && chgrp "$(id -gn nobody)" "$T/log.sock"
+events() { "$SK" log query --dir "$T/evlog" --type "$1" --json 2>/dev/null; }
+has_event() { events "$1" | grep -q "$2"; }
+
+# ---- TLS material: a matching pair and a key of another pair --------------
+for n in a b; do
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -keyout "$T/$n.key" -out "$T/$n.pem" >/dev/null 2>&1 || fail "openssl req"
+done
+
 # ---- config ---------------------------------------------------------------
 mkdir -p "$T/rules"
 cat > "$T/rules/10-base.conf" <<'R'
@@ -67,6 +96,7 @@ R
 cat > "$T/sekimori.conf" <<C
 proxy {
     listen 127.0.0.1:$P
+    listen 127.0.0.1:$PT tls cert=$T/a.pem key=$T/a.key
     upstream 127.0.0.1:$U
     rules "$T/rules/*.conf"
     workers 2
@@ -77,6 +107,12 @@ proxy {
     metrics_listen 127.0.0.1:$M
     pid_file $T/proxy.pid
     drain_timeout 10s
+$USER_LINE
+}
+log {
+    dir $T/evlog
+    key $T/log.key
+    socket $T/log.sock
 }
 C
 
@@ -87,13 +123,17 @@ echo "$out" | grep -q "rules: *1 " || fail "-t rule count: $out"
 sed 's/^    workers 2$/    workers 2\n    no_such_option 1/' "$T/sekimori.conf" > "$T/bad.conf"
 out="$("$SK" proxy -t -c "$T/bad.conf" 2>&1)"; rc=$?
 [ $rc -eq 2 ] || fail "-t on a bad config: exit $rc"
-echo "$out" | grep -q "bad.conf:6:" || fail "-t did not give file:line: $out"
+echo "$out" | grep -q "bad.conf:7:" || fail "-t did not give file:line: $out"
 mkdir -p "$T/badrules"
 printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' > "$T/badrules/x.conf"
 sed "s|$T/rules/\\*.conf|$T/badrules/x.conf|" "$T/sekimori.conf" > "$T/badrules.conf"
 out="$("$SK" proxy -t -c "$T/badrules.conf" 2>&1)"; rc=$?
 [ $rc -eq 2 ] || fail "-t on bad rules: exit $rc"
 echo "$out" | grep -q "x.conf:1:" || fail "-t did not give the rule's file:line: $out"
+sed "s|key=$T/a.key|key=$T/b.key|" "$T/sekimori.conf" > "$T/badkey.conf"
+out="$("$SK" proxy -t -c "$T/badkey.conf" 2>&1)"; rc=$?
+[ $rc -eq 2 ] || fail "-t with a key of another certificate: exit $rc"
+echo "$out" | grep -q "badkey.conf:3:.*tls" || fail "-t did not name the TLS listener: $out"
 ok "-t accepts a good config, refuses bad ones with file:line"
 
 # ---- start ----------------------------------------------------------------
@@ -106,7 +146,18 @@ wait_for 10 is_code 200 /hello || fail "GET /hello: $(code /hello)"
 body="$(curl -s --max-time 5 "http://127.0.0.1:$P/hello")"
 [ "$body" = "ok /hello" ] || fail "body: $body"
 is_code 403 "/?attack=yes" || fail "rule 1001 did not block"
-ok "requests pass, the rule blocks"
+body="$(curl -sk --max-time 5 "https://127.0.0.1:$PT/tls")"
+[ "$body" = "ok /tls" ] || fail "TLS listener: '$body'"
+ok "requests pass (plain and TLS), the rule blocks"
+if [ -n "$USER_LINE" ]; then
+  for w in $(children); do
+    uid="$(awk '/^Uid:/ {print $2}' "/proc/$w/status")"
+    [ "$uid" = "$(id -u nobody)" ] || fail "worker $w runs as uid $uid"
+  done
+  ok "workers run as nobody"
+fi
+wait_for 10 has_event proxy.block '1001' || fail "no proxy.block event in the event log"
+ok "the block is recorded in the event log"
 
 # ---- reload with changed rules ---------------------------------------------
 is_code 200 "/?evil=yes" || fail "evil before reload"
@@ -117,7 +168,48 @@ kill -HUP "$MASTER"
 wait_for 10 is_code 403 "/?evil=yes" || fail "reload did not take the new rule"
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
 [ "$gen" = "1" ] || fail "generation after reload: $gen"
+wait_for 10 has_event proxy.reload '"ok":true' || fail "no proxy.reload event"
 ok "SIGHUP reload takes changed rules (generation 1)"
+
+# ---- reloads under a steady stream of requests lose none --------------------
+python3 - "$P" "$T/stream" <<'PY' &
+import http.client, sys, time
+bad = n = 0
+end = time.time() + 3
+while time.time() < end:
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    try:
+        c.request("GET", "/stream%d" % n)
+        r = c.getresponse(); r.read()
+        bad += r.status != 200
+    except Exception:
+        bad += 1
+    n += 1
+    c.close()
+open(sys.argv[2], "w").write("%d %d\n" % (n, bad))
+PY
+STREAM=$!
+for i in 1 2 3; do sleep 0.6; kill -HUP "$MASTER"; done
+wait "$STREAM"
+read -r n bad < "$T/stream"
+[ "$n" -gt 20 ] && [ "$bad" = 0 ] || fail "reloads under requests: $bad of $n failed"
+ok "3 reloads during $n requests: none failed"
+gen_base=3
+
+# ---- reload adds and removes a listener; `ctl reload` ------------------------
+read -r P2 _ _ <<<"$(free_ports)"
+sed -i "s|^    listen 127.0.0.1:$P\$|&\n    listen 127.0.0.1:$P2|" "$T/sekimori.conf"
+out="$(ctl reload)" || fail "ctl reload: $out"
+echo "$out" | grep -q "generation $((gen_base + 2))" || fail "ctl reload: $out"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P2/x")" = 200 ] \
+  || fail "the new listener does not serve"
+is_code 200 /hello || fail "the kept listener does not serve"
+sed -i "/^    listen 127.0.0.1:$P2\$/d" "$T/sekimori.conf"
+ctl reload >/dev/null || fail "ctl reload (remove)"
+gone() { ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$P2/x"; }
+wait_for 15 gone || fail "the removed listener still accepts"
+is_code 200 /hello || fail "the kept listener after removal"
+ok "reload binds an added listener, keeps the others, closes a removed one"
 
 # ---- reload with broken rules keeps the old ones ----------------------------
 printf 'SecRule ARGS:x "@streq y" "id:1003,phase:1,deny,nonsense_action"\n' > "$T/rules/30-broken.conf"
@@ -131,7 +223,8 @@ out="$(ctl reload 2>&1)"; rc=$?
 echo "$out" | grep -q "30-broken.conf:1" || fail "ctl reload did not say why: $out"
 rm "$T/rules/30-broken.conf"
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
-[ "$gen" = "1" ] || fail "generation after failed reloads: $gen"
+[ "$gen" = "$((gen_base + 3))" ] || fail "generation after failed reloads: $gen"
+wait_for 10 has_event proxy.reload '"ok":false' || fail "no failed proxy.reload event"
 ok "a broken rules file keeps the old rules, the reason is logged"
 
 # ---- maintenance -----------------------------------------------------------
@@ -160,6 +253,7 @@ st="$(ctl status --json)"
 echo "$st" | grep -q '"reason":"fim.tamper"' || fail "status: $st"
 echo "$st" | grep -q '"file":"/var/www/html/shop/pay.php"' || fail "status: $st"
 grep -q "maintenance ON for /shop/" "$T/proxy.log" || fail "maintenance not logged"
+wait_for 10 has_event proxy.maintenance 'fim.tamper' || fail "no proxy.maintenance event"
 ctl maintenance off /shop/ >/dev/null || fail "ctl maintenance off /shop/"
 is_code 200 /shop/pay.php || fail "/shop/ still in maintenance"
 out="$(printf '{"op":"nope"}\n' | python3 -c '
@@ -169,13 +263,49 @@ s.sendall(sys.stdin.buffer.read()); print(s.makefile().readline().strip())' "$T/
 echo "$out" | grep -q '"ok":false' || fail "unknown op reply: $out"
 ok "maintenance on/off via ctl and via a FIM-style line; 503 on that path only"
 
+# ---- the real thing: `sekimori fim watch` sees a skimmer, the proxy 503s -----
+mkdir -p "$T/www/checkout" "$T/fimstate"
+chmod 700 "$T/fimstate"
+printf '<?php echo "pay";\n' > "$T/www/checkout/pay.php"
+cat > "$T/fim.conf" <<CONF
+baseline $T/fimstate/fim.db
+key $T/fimstate/fim.key
+store $T/fimstate/store
+quarantine $T/fimstate/q
+coalesce_ms 10
+check_interval 3600
+maintenance_socket $T/ctl.sock
+maintenance_path /checkout/
+rule $T/www {
+    include *.php
+    attrs all
+    respond alert maintenance
+}
+CONF
+"$SK" fim keygen -c "$T/fim.conf" >/dev/null 2>&1 || fail "fim keygen"
+"$SK" fim init -c "$T/fim.conf" --force >/dev/null 2>&1 || fail "fim init"
+"$SK" fim watch -c "$T/fim.conf" --events "$T/fim.ev" --ready "$T/fim.ready" \
+  --max-seconds 60 --no-fanotify 2>"$T/fim.err" &
+FIMW=$!
+PIDS+=($FIMW)
+wait_for 10 test -f "$T/fim.ready" || fail "fim watch did not start: $(cat "$T/fim.err")"
+is_code 200 /checkout/pay.php || fail "/checkout/ before the tampering"
+printf '<?php echo "pay"; file_put_contents("/tmp/cards", $_POST);\n' > "$T/www/checkout/pay.php"
+wait_for 10 is_code 503 /checkout/pay.php || fail "fim watch did not put /checkout/ in maintenance: $(cat "$T/fim.ev" | tail -n 3)"
+is_code 200 /hello || fail "/hello is 503 after the fim request"
+ctl status | grep -q "file $T/www/checkout/pay.php" || fail "status does not name the tampered file"
+kill "$FIMW" 2>/dev/null
+ctl maintenance off >/dev/null || fail "ctl maintenance off after fim"
+is_code 200 /checkout/pay.php || fail "/checkout/ after off"
+ok "sekimori fim watch on a tampered file puts its URL path in maintenance"
+
 # ---- metrics ----------------------------------------------------------------
 met="$(curl -s --max-time 5 "http://127.0.0.1:$M/metrics")"
 echo "$met" | grep -q '^sekimori_requests_total{code="200"} [1-9]' || fail "metrics: no 200 count"
 echo "$met" | grep -q '^sekimori_requests_total{code="503"} [1-9]' || fail "metrics: no 503 count"
 echo "$met" | grep -q '^sekimori_blocked_total [1-9]' || fail "metrics: no blocked count"
 echo "$met" | grep -q '^sekimori_workers 2$' || fail "metrics: workers"
-echo "$met" | grep -q '^sekimori_generation 1$' || fail "metrics: generation"
+echo "$met" | grep -q "^sekimori_generation $((gen_base + 3))\$" || fail "metrics: generation"
 echo "$met" | grep -q '^sekimori_reload_failures_total 2$' || fail "metrics: reload failures"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/other")" = 404 ] || fail "metrics: /other not 404"
 ok "/metrics shows the counters and the master's gauges"
@@ -183,12 +313,18 @@ ok "/metrics shows the counters and the master's gauges"
 # ---- SIGUSR1 ----------------------------------------------------------------
 wait_for 5 grep -q '"GET /hello' "$T/access.log" || fail "access log has no request"
 mv "$T/access.log" "$T/access.log.1"
+mv "$T/proxy.log" "$T/proxy.log.1"
 kill -USR1 "$MASTER"
 sleep 0.5
+wait_for 5 grep -q "logs reopened" "$T/proxy.log" 2>/dev/null || fail "the master did not reopen error_log"
+for w in $(children); do
+  [ "$(readlink "/proc/$w/fd/2")" = "$T/proxy.log" ] \
+    || fail "worker $w still writes its log to $(readlink "/proc/$w/fd/2")"
+done
 is_code 200 /after-rotate || fail "request after USR1"
 wait_for 5 grep -q '/after-rotate' "$T/access.log" 2>/dev/null || fail "the access log was not reopened"
 ! grep -q '/after-rotate' "$T/access.log.1" || fail "the moved log still written"
-ok "SIGUSR1 reopens a moved access log"
+ok "SIGUSR1 reopens a moved access log and error_log (master and workers)"
 
 # ---- a SIGKILLed worker is restarted ---------------------------------------
 before="$(children)"
