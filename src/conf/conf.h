@@ -139,7 +139,9 @@ int sk_conf_load(const char *path, struct sk_conf **out, struct sk_diag *d);
 
 /*
  * The same over text already in memory, without the checks that touch
- * the file system or resolve names (for tests and the fuzz target).
+ * the file system or resolve names (for tests and the fuzz target): an
+ * address written NAME:PORT keeps family 0 here, with its text.
+ * Does not block.
  */
 int sk_conf_parse(const char *name, const char *text, size_t len,
                   struct sk_conf **out, struct sk_diag *d);
@@ -147,8 +149,9 @@ int sk_conf_parse(const char *name, const char *text, size_t len,
 void sk_conf_free(struct sk_conf *c);
 
 /*
- * Parses an address as the config takes it (numeric hosts only; names
- * give -SK_ENOTSUP here). 0 or -SK_EPARSE. Pure.
+ * Parses an address as the config takes it (numeric hosts only; a
+ * well-formed NAME:PORT gives -SK_ENOTSUP here). 0 or -SK_EPARSE. Pure:
+ * out->text borrows `text`, out->loc is zeroed. Ports are 1..65535.
  */
 int sk_conf_addr_parse(const char *text, struct sk_conf_addr *out);
 

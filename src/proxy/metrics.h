@@ -4,7 +4,10 @@
  * by the master's metrics listener. Each worker owns one slot and is its
  * only writer (relaxed atomic adds); the master sums the slots when it
  * renders. Slots are never zeroed while the master lives, so counters
- * stay monotonic across reloads (new workers take fresh slots).
+ * stay monotonic across reloads (new workers take fresh slots). The
+ * connections gauge is a sum of per-slot deltas: a worker that dies
+ * without closing its connections leaves them counted, so the master
+ * calls sk_proxy_metrics_slot_dead() on the slot of a worker it reaped.
  */
 #ifndef SK_PROXY_METRICS_H
 #define SK_PROXY_METRICS_H
@@ -45,6 +48,16 @@ void sk_proxy_metrics_connections(struct sk_proxy_mslot *s, int delta);
 void sk_proxy_metrics_log_error(struct sk_proxy_mslot *s);
 
 /*
+ * The master, after reaping the slot's worker (no writer left): zeroes
+ * the slot's gauges (open connections died with the process); counters
+ * are kept. Returns the connections the gauge still counted (h/master
+ * addition: the master takes them off shm->connections too, or a killed
+ * worker's connections would count against max_connections forever).
+ * Never blocks.
+ */
+int64_t sk_proxy_metrics_slot_dead(struct sk_proxy_mslot *s);
+
+/*
  * Appends the Prometheus text exposition (version 0.0.4) of the sum of
  * all slots: sekimori_requests_total{code}, sekimori_blocked_total,
  * sekimori_bad_requests_total, sekimori_upstream_errors_total{kind},
@@ -55,5 +68,12 @@ void sk_proxy_metrics_log_error(struct sk_proxy_mslot *s);
  */
 int sk_proxy_metrics_render(const void *mem, unsigned nslots, const char *extra,
                             struct sk_buf *out);
+
+/*
+ * Appends `value` escaped for use inside a label's double quotes in the
+ * text format (backslash, double quote and newline), for callers that
+ * build `extra` lines. 0 or -SK_ENOMEM. Pure.
+ */
+int sk_proxy_metrics_escape_label(struct sk_buf *out, const char *value);
 
 #endif

@@ -32,8 +32,12 @@ int sk_proxy_logfile_open(const char *path, struct sk_proxy_logfile **out);
 
 /*
  * Appends one record with a single write(2) on an O_APPEND descriptor, so
- * records of several processes never interleave. Blocks on the disk (a
- * regular file). 0 or -SK_EIO (counted, the caller goes on).
+ * records of several processes never interleave on a local file system.
+ * Limits: a partial write (disk full, file size limit) is completed by a
+ * second write that may land after another process's record; NFS gives no
+ * O_APPEND atomicity (docs/formats/audit-log.md, "Files"). EINTR is
+ * retried. Blocks on the disk (a regular file). 0 or -SK_EIO (logged; the
+ * caller counts it with sk_proxy_metrics_log_error and goes on).
  */
 int sk_proxy_logfile_write(struct sk_proxy_logfile *f, const void *p, size_t n);
 
@@ -76,7 +80,9 @@ struct sk_proxy_txn_info {
  * "producer":{...},"messages":[{"message","details":{"match","reference",
  * "ruleId","file","lineNumber","data","severity","ver","rev","tags",
  * "maturity","accuracy"}}]}} plus sekimori's "sekimori":{...} object
- * (blocked, error, duration). 0 or -SK_ENOMEM. Pure.
+ * (blocked, error, duration). Every field and the redaction rules are in
+ * docs/formats/audit-log.md. `ti` and what it points to are only read.
+ * 0 or -SK_ENOMEM (out unchanged). Pure.
  */
 int sk_proxy_audit_format(const struct sk_proxy_txn_info *ti,
                           struct sk_buf *out);
