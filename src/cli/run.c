@@ -78,6 +78,26 @@ check_all(const struct sk_conf *c, const char *conf_abs, const char *self)
         if (d.errors > 0 || d.warnings > 0)
             fputs(sk_diag_text(&d), stderr);
         sk_diag_fini(&d);
+        /* The monitor takes payment pages offline through the proxy's
+         * control socket: both files must name the same one. */
+        bool maint = false;
+        for (size_t i = 0; fc != NULL && i < fc->n_rules; i++)
+            if (fc->rules[i].responses & SK_FIM_R_MAINTENANCE)
+                maint = true;
+        if (maint && !c->proxy.present)
+            fprintf(stderr,
+                    "sekimori run: warning: %s responds 'maintenance' but "
+                    "%s has no proxy section\n",
+                    c->fim.config, conf_abs);
+        else if (maint &&
+                 (c->proxy.control_socket == NULL ||
+                  strcmp(c->proxy.control_socket, fc->maintenance_socket) != 0))
+            fprintf(stderr,
+                    "sekimori run: warning: fim's maintenance_socket %s is "
+                    "not the proxy's control_socket %s\n",
+                    fc->maintenance_socket,
+                    c->proxy.control_socket ? c->proxy.control_socket
+                                            : "(none)");
         sk_fim_config_free(fc);
     }
     if (c->proxy.present) {

@@ -576,8 +576,7 @@ static int
 master_gauges(struct sk__master *m, struct sk_buf *b)
 {
     const struct sk_proxy_maint *mt = &m->shm->maint;
-    uint64_t dropped =
-        m->events != NULL ? sk_proxy_events_dropped(m->events) : 0;
+    uint64_t dropped = m->ev_dropped;
     return sk_buf_printf(
         b,
         "# HELP sekimori_workers Worker processes of the current "

@@ -3,7 +3,8 @@
 #
 # Every command of `sekimori` (and every fim, log and proxy ctl
 # subcommand) answers --help with its usage on standard output and exit
-# 0, and the man page has a section for each command.
+# 0, the man page has a section for each command, and the reference in
+# docs/configuration.md is the output of `sekimori config-doc`.
 #
 # usage: help.sh SEKIMORI_BINARY MAN_PAGE
 set -uo pipefail
@@ -35,5 +36,12 @@ for c in keygen serve append verify query tail export prune prove recover; do
     check log "$c" --help
 done
 check proxy ctl --help
-[[ $bad == 0 ]] && echo "ok: --help of every command"
+# The reference part of docs/configuration.md is what config-doc prints.
+DOC=$(dirname "$MAN")/../configuration.md
+if ! diff <("$S" config-doc) <(sed -n '/^## `run`/,$p' "$DOC") >/dev/null; then
+    echo "FAIL: $DOC is not up to date: regenerate its reference with"
+    echo "      sekimori config-doc (everything from '## \`run\`' on)"
+    bad=1
+fi
+[[ $bad == 0 ]] && echo "ok: --help of every command, the man page, the config reference"
 exit $bad

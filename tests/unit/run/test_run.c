@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf/conf.h"
@@ -285,6 +286,166 @@ test_status_proxy(void **state)
     sk_conf_free(c);
 }
 
+/* ---- the supervisor, with a fake part --------------------------------- */
+
+/* A part that touches its --ready file, records its pid and then either
+ * ignores SIGTERM and sleeps (FAKE_MODE=stubborn) or exits 1 at once. */
+static const char fake_part[] = "#!/bin/sh\n"
+                                "ready=\n"
+                                "while [ $# -gt 0 ]; do\n"
+                                "  [ \"$1\" = --ready ] && ready=$2\n"
+                                "  shift\n"
+                                "done\n"
+                                "echo $$ >> \"$FAKE_PIDS\"\n"
+                                "[ \"$FAKE_MODE\" = stubborn ] || exit 1\n"
+                                "trap '' TERM\n"
+                                "touch \"$ready\"\n"
+                                "exec sleep 100\n";
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static json_t *
+part_state(const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/state/%s.json", tmp, name);
+    json_error_t e;
+    return json_load_file(p, 0, &e);
+}
+
+/* Starts sk_run_supervise() in a child with the fake part as `self`. */
+static pid_t
+supervise(const char *mode, const char *run_section)
+{
+    char script[512], pids[512], text[1024];
+    snprintf(script, sizeof(script), "%s/fake-part", tmp);
+    put("fake-part", fake_part);
+    chmod(script, 0755);
+    snprintf(pids, sizeof(pids), "%s/pids", tmp);
+    setenv("FAKE_PIDS", pids, 1);
+    setenv("FAKE_MODE", mode, 1);
+    snprintf(text, sizeof(text),
+             "run {\n state_dir %s/state\n%s}\nfim {\n config /x\n}\n", tmp,
+             run_section);
+    pid_t pid = fork();
+    assert_true(pid != -1);
+    if (pid == 0) {
+        struct sk_diag d = {0};
+        struct sk_conf *c = NULL;
+        if (sk_conf_parse("t.conf", text, strlen(text), &c, &d) != 0)
+            _exit(10);
+        struct sk_run_opts o = {
+            .self = script, .conf_path = "/dev/null", .stop_timeout_ms = 300};
+        int rc = sk_run_supervise(c, &o);
+        sk_conf_free(c);
+        _exit(rc == 0 ? 0 : 11);
+    }
+    return pid;
+}
+
+static int
+wait_exit(pid_t pid, int secs)
+{
+    for (int i = 0; i < secs * 100; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+/* A part that ignores SIGTERM is killed once its deadline has passed. */
+static void
+test_supervise_stop_deadline(void **state)
+{
+    (void)state;
+    pid_t sup = supervise("stubborn", "");
+    const char *st = NULL;
+    json_t *j = NULL;
+    for (int i = 0; i < 500; i++) {
+        json_decref(j);
+        j = part_state("fim");
+        st = j ? json_string_value(json_object_get(j, "state")) : NULL;
+        if (st != NULL && strcmp(st, "running") == 0)
+            break;
+        usleep(10000);
+    }
+    assert_non_null(st);
+    assert_string_equal(st, "running");
+    pid_t fake = (pid_t)json_integer_value(json_object_get(j, "pid"));
+    json_decref(j);
+    assert_true(fake > 0);
+    assert_int_equal(kill(fake, 0), 0);
+    int64_t t0 = now_ms();
+    kill(sup, SIGTERM);
+    assert_int_equal(wait_exit(sup, 10), 0);
+    int64_t took = now_ms() - t0;
+    assert_true(took >= 300); /* the deadline was waited for */
+    assert_true(took < 5000);
+    assert_int_equal(kill(fake, 0), -1); /* and then SIGKILL */
+    j = part_state("fim");
+    assert_string_equal(json_string_value(json_object_get(j, "state")),
+                        "stopped");
+    assert_string_equal(json_string_value(json_object_get(j, "last_exit")),
+                        "signal 9");
+    json_decref(j);
+}
+
+/* A part that keeps dying is restarted max_restarts times, then given
+ * up on; the supervisor stays up and stops cleanly. */
+static void
+test_supervise_give_up(void **state)
+{
+    (void)state;
+    pid_t sup = supervise("die", " restart_delay 10ms\n max_restarts 2\n");
+    const char *st = NULL;
+    json_t *j = NULL;
+    for (int i = 0; i < 500; i++) {
+        json_decref(j);
+        j = part_state("fim");
+        st = j ? json_string_value(json_object_get(j, "state")) : NULL;
+        if (st != NULL && strcmp(st, "gave_up") == 0)
+            break;
+        usleep(10000);
+    }
+    assert_non_null(st);
+    assert_string_equal(st, "gave_up");
+    assert_int_equal(json_integer_value(json_object_get(j, "restarts")), 2);
+    assert_string_equal(json_string_value(json_object_get(j, "last_exit")),
+                        "exit 1");
+    assert_int_equal(json_integer_value(json_object_get(j, "pid")), 0);
+    json_decref(j);
+    /* Exactly three starts (the first and two restarts). */
+    char p[512];
+    snprintf(p, sizeof(p), "%s/pids", tmp);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    assert_int_equal(n, 3);
+    assert_int_equal(kill(sup, 0), 0);
+    kill(sup, SIGTERM);
+    assert_int_equal(wait_exit(sup, 10), 0);
+    snprintf(p, sizeof(p), "%s/state/run.json", tmp);
+    json_error_t e;
+    j = json_load_file(p, 0, &e);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "state")),
+                        "stopped");
+    json_decref(j);
+}
+
 int
 main(void)
 {
@@ -295,6 +456,10 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_status_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_proxy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_supervise_stop_deadline, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_supervise_give_up, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
