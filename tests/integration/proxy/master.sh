@@ -261,6 +261,16 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(sys.stdin.buffer.read()); print(s.makefile().readline().strip())' "$T/ctl.sock")"
 echo "$out" | grep -q '"ok":false' || fail "unknown op reply: $out"
+# Several requests on one connection, written at once: one reply each.
+n="$(python3 - "$T/ctl.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+s.sendall(b'{"op":"status"}\n{"op":"bad"}\n{"op":"status"}\n')
+f = s.makefile()
+print(sum(1 for _ in range(3) if f.readline().startswith('{"ok"')))
+PY
+)"
+[ "$n" = 3 ] || fail "pipelined control requests: $n replies of 3"
 ok "maintenance on/off via ctl and via a FIM-style line; 503 on that path only"
 
 # ---- the real thing: `sekimori fim watch` sees a skimmer, the proxy 503s -----
