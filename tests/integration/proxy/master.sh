@@ -367,6 +367,8 @@ wait_for 10 nworkers_eq 2 || fail "workers not restarted: $(children)"
 wait "$HOLD"
 wait_for 5 conns_eq 0 || fail "killed workers' connections still counted: $(conns)"
 is_code 200 /hello || fail "requests after restarting both workers"
+# The worker killed twice within 10 s waits twice as long the second time.
+grep -q "restarting in 200 ms" "$T/proxy.log" || fail "no restart backoff: $(grep restarting "$T/proxy.log")"
 ok "connections of killed workers are no longer counted"
 
 # ---- SIGTERM drains a slow request --------------------------------------------
