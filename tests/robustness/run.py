@@ -14,6 +14,8 @@
 2. Slowloris: SLOWLORIS connections (default 1,000) trickle a partial
    head; ordinary requests keep completing, each within 1 s, and the
    proxy closes the trickling connections once header_timeout passes.
+   The same on the TLS port (200 stalled handshakes), and 200 junk or cut
+   handshakes, each closed.
 3. Mutations: MUTATIONS requests (default 10,000) made from valid ones
    by byte flips, insertions, deletions, truncations, line-ending damage
    and the injections above; each gets a well-formed response or a
@@ -350,6 +352,70 @@ def run_slowloris(px, n):
           "header_timeout (%ds) + 3s" % (n_closed, opened, HEADER_TIMEOUT))
 
 
+# ---------------------------------------------------------------- TLS edge
+
+def run_tls_edge(px, n, rng):
+    """n idle or half-handshaken connections on the TLS port, then n
+    connections sending junk or cut handshakes: TLS requests keep working,
+    and the proxy closes them all (header_timeout covers the handshake)."""
+    import ssl
+    print("# TLS: %d stalled handshakes, %d junk handshakes" % (n, n))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(px.cert)
+    hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+    socks = []
+    for i in range(n):
+        s = socket.create_connection((H.LOOP, px.tls_port), timeout=5)
+        if i % 2:
+            s.sendall(hello)
+        socks.append(s)
+    t0 = time.monotonic()
+    c = H.Conn(px.tls_port, tls_ctx=ctx)
+    r = c.request(H.get(b"/fixed", close=True))
+    c.close()
+    dt = time.monotonic() - t0
+    check(r is not None and r.status == 200 and dt < 1.0,
+          "TLS: a request among %d stalled handshakes answered in %.3fs"
+          % (n, dt))
+    junk_bad = 0
+    for i in range(n):
+        kind = i % 4
+        if kind == 0:
+            data = bytes(rng.randrange(256) for _ in range(rng.randint(1, 600)))
+        elif kind == 1:
+            data = hello + bytes(rng.randrange(256) for _ in range(500))
+        elif kind == 2:
+            data = b"\x16\x03\x03\xff\xff" + b"A" * rng.randint(0, 3000)
+        else:
+            data = H.get(b"/fixed")  # plain HTTP on the TLS port
+        try:
+            s = socket.create_connection((H.LOOP, px.tls_port), timeout=5)
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            _, how = H.read_until_close(s, HEADER_TIMEOUT + 3)
+            s.close()
+        except OSError:
+            how = "reset"
+        if how == "timeout":
+            junk_bad += 1
+    check(junk_bad == 0, "TLS: every junk handshake closed (%d left open)"
+          % junk_bad)
+    time.sleep(HEADER_TIMEOUT + 1)
+    closed = 0
+    for s in socks:
+        s.settimeout(0.01)
+        try:
+            if not s.recv(100):
+                closed += 1
+        except socket.timeout:
+            pass
+        except OSError:
+            closed += 1
+        s.close()
+    check(closed == n, "TLS: %d of %d stalled handshakes closed after "
+          "header_timeout" % (closed, n))
+
+
 # -------------------------------------------------------------- mutations
 
 SEEDS = [
@@ -533,7 +599,7 @@ def main():
     tmp = H.Tmp("sk-proxy-robust.")
     try:
         up = H.Upstream(tmp)
-        px = H.Proxy(tmp, "robust", up.port, RULES, workers=2,
+        px = H.Proxy(tmp, "robust", up.port, RULES, workers=2, tls=True,
                      extra="header_timeout %ds\nbody_timeout %ds\n"
                            "keepalive_timeout 5s\nmax_connections 4000\n"
                            % (HEADER_TIMEOUT, HEADER_TIMEOUT))
@@ -554,6 +620,7 @@ def main():
 
         run_smuggling(px, up)
         run_slowloris(px, n_slow)
+        run_tls_edge(px, int(os.environ.get("SK_TLS_EDGE", "200")), rng)
         # The memory baseline is taken after the slowloris phase: 1,000
         # connections' buffers leave the allocator's high-water mark up
         # (not a leak); the descriptors must be back to the start.

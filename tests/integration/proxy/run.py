@@ -842,7 +842,73 @@ class T08Card(ProxyTest):
                         leaks.append("%s: %r" % (f, data[max(0, i - 80):i + 40]))
         self.assertEqual(leaks, [], "card data or password on disk")
 
+    def test_concurrent_audit_and_access_lines_whole(self):
+        # Two workers, eight clients, 400 denied requests with large
+        # headers at once: every one is one whole JSON line in the audit
+        # log and one combined-format line in the access log.
+        px = Env.main
+        # Letters only: a long digit run may be Luhn-valid and redacted.
+        marker = "conc" + "".join(chr(97 + b % 26) for b in os.urandom(10))
+        pad = b"X-Pad: " + b"p" * 3000 + b"\r\n"
+        ids, errs = [], []
+        lock = threading.Lock()
+
+        def client(k):
+            c = H.Conn(px.port)
+            for i in range(50):
+                r = c.request(H.get(b"/echo/%s/%d/%d?q=evilpayload"
+                                    % (marker.encode(), k, i), extra=pad))
+                if r is None or r.status != 403:
+                    with lock:
+                        errs.append(repr(r)[:200])
+                    c.close()
+                    c = H.Conn(px.port)
+                    continue
+                with lock:
+                    ids.append(r.header("X-Sekimori-Id"))
+            c.close()
+
+        ths = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(60)
+        self.assertEqual(errs, [])
+        self.assertEqual(len(ids), 400)
+
+        def audited():
+            got = set()
+            for rec in px.audit_records():  # raises on a torn line
+                tx = rec["transaction"]
+                if marker in tx["request"]["uri"]:
+                    got.add(tx["unique_id"])
+            return got
+        got = wait_for(lambda: len(audited()) >= 400 and audited(), 5)
+        got = got or audited()
+        missing = set(ids) - got
+        if missing:
+            with open(px.audit, "rb") as f:
+                raw = f.read()
+            m = sorted(missing)[0]
+            i = raw.find(m.encode())
+            self.fail("%d of 400 denied transactions not audited; %s %s"
+                      % (len(missing), m, "in the file at %d: %r" % (
+                          i, raw[max(0, i - 200):i + 300]) if i >= 0
+                          else "nowhere in the file"))
+        combined = re.compile(
+            rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" \d{3} (\d+|-) "[^"]*" '
+            rb'"[^"]*"')
+        with open(px.access, "rb") as f:
+            lines = [l for l in f.read().split(b"\n") if marker.encode() in l]
+        self.assertEqual(len(lines), 400, "access log lines for the burst")
+        bad = [l[:200] for l in lines if not combined.match(l)]
+        self.assertEqual(bad, [], "access log lines not in combined format")
+
     def test_audit_log_all_lines_json(self):
+        for px in (Env.main, Env.detect):
+            r = H.Conn(px.port).request(H.get(b"/echo/j?q=evilpayload",
+                                              close=True))
+            self.assertIsNotNone(find_record(px, r.header("X-Sekimori-Id")))
         recs = Env.main.audit_records() + Env.detect.audit_records()
         self.assertGreater(len(recs), 0)
         for rec in recs:
