@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared by scripts/demo and tests/e2e/attack-replay (sourced, not run):
+# prepares a state directory for the demo shop behind sekimori (a fresh
+# copy of the shop, keys, the configs rendered from the templates in
+# examples/demo-shop/, the FIM baseline) and starts / stops the shop and
+# sekimori. Every server listens on 127.0.0.1 only. The caller sets
+#   DEMO_TOP    the repository
+#   DEMO_SK     the sekimori binary
+#   DEMO_STATE  the state directory (absolute; created 0700, emptied)
+#   DEMO_LISTEN the proxy's port, DEMO_UPSTREAM the shop's port
+# and gets DEMO_PIDS (every process started, for demo_stop).
+
+DEMO_PIDS=()
+
+demo_log() { printf '%s\n' "$*" >&2; }
+
+# Whether this sekimori has `sekimori run` (issue 6, built by another part
+# of the project; until it lands the demo runs the parts it can itself).
+demo_have_run() {
+  "$DEMO_SK" --help 2>&1 | grep -q '^  run '
+}
+
+# demo_render TEMPLATE OUT: fills the @...@ placeholders of a template.
+demo_render() {
+  sed -e "s#@STATE@#$DEMO_STATE#g" -e "s#@WWW@#$DEMO_STATE/www#g" \
+    -e "s#@LISTEN@#$DEMO_LISTEN#g" -e "s#@UPSTREAM@#$DEMO_UPSTREAM#g" \
+    -e "s#@DEPS@#$DEMO_TOP/deps#g" "$1" > "$2"
+  if grep -q '@[A-Z]*@' "$2"; then
+    demo_log "demo: unfilled placeholder in $2"
+    return 1
+  fi
+}
+
+# A new random password for the shop's admin (letters and digits).
+demo_password() {
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' | cut -c1-16
+}
+
+# Prepares DEMO_STATE from scratch. Returns non-zero (after saying why)
+# when a step fails.
+demo_prepare() {
+  local ex="$DEMO_TOP/examples/demo-shop"
+  case "$DEMO_STATE" in
+    /*) ;;
+    *) demo_log "demo: DEMO_STATE must be absolute"; return 1 ;;
+  esac
+  rm -rf "$DEMO_STATE"
+  mkdir -p "$DEMO_STATE"
+  chmod 700 "$DEMO_STATE"
+  DEMO_STATE="$(cd "$DEMO_STATE" && pwd -P)" # canonical (FIM wants it)
+  mkdir -p "$DEMO_STATE/keys" "$DEMO_STATE/fim" "$DEMO_STATE/logs" \
+    "$DEMO_STATE/run" "$DEMO_STATE/shop-data"
+  chmod 700 "$DEMO_STATE/keys" "$DEMO_STATE/fim" "$DEMO_STATE/shop-data"
+  cp -r "$ex/www" "$DEMO_STATE/www"
+  demo_password > "$DEMO_STATE/admin-password"
+  chmod 600 "$DEMO_STATE/admin-password"
+  demo_render "$ex/sekimori.conf" "$DEMO_STATE/sekimori.conf" || return 1
+  demo_render "$ex/fim.conf" "$DEMO_STATE/fim.conf" || return 1
+  demo_render "$ex/crs-setup.conf" "$DEMO_STATE/crs-setup.conf" || return 1
+  "$DEMO_SK" keygen --key "$DEMO_STATE/keys/evlog.key" >/dev/null ||
+    { demo_log "demo: evlog keygen failed"; return 1; }
+  "$DEMO_SK" fim keygen -c "$DEMO_STATE/fim.conf" >/dev/null 2>&1 ||
+    { demo_log "demo: fim keygen failed"; return 1; }
+  "$DEMO_SK" -t "$DEMO_STATE/crs-setup.conf" >"$DEMO_STATE/logs/rules-check.txt" 2>&1 ||
+    { demo_log "demo: the CRS rules do not compile: $(tail -n 5 "$DEMO_STATE/logs/rules-check.txt")"; return 1; }
+  "$DEMO_SK" fim init -c "$DEMO_STATE/fim.conf" --force \
+    >"$DEMO_STATE/logs/fim-init.txt" 2>&1 ||
+    { demo_log "demo: fim init failed: $(cat "$DEMO_STATE/logs/fim-init.txt")"; return 1; }
+}
+
+# demo_wait SECONDS COMMAND...: polls every 0.1 s until COMMAND succeeds.
+demo_wait() {
+  local n=$(($1 * 10))
+  shift
+  while [ "$n" -gt 0 ]; do
+    "$@" && return 0
+    sleep 0.1
+    n=$((n - 1))
+  done
+  return 1
+}
+
+demo_http_up() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; }
+
+# Starts the shop (php -S, the built-in server) on DEMO_UPSTREAM.
+demo_start_shop() {
+  SHOP_DATA="$DEMO_STATE/shop-data" \
+    SHOP_ADMIN_PASSWORD="$(cat "$DEMO_STATE/admin-password")" \
+    PHP_CLI_SERVER_WORKERS=2 \
+    php -S "127.0.0.1:$DEMO_UPSTREAM" -t "$DEMO_STATE/www" \
+    >"$DEMO_STATE/logs/shop.log" 2>&1 &
+  DEMO_PIDS+=($!)
+  demo_wait 10 demo_http_up "$DEMO_UPSTREAM" ||
+    { demo_log "demo: the shop did not start: $(tail -n 5 "$DEMO_STATE/logs/shop.log")"; return 1; }
+}
+
+# Starts sekimori in front of the shop: `sekimori run` when this build has
+# it; otherwise the event log writer and the file monitor, each started
+# directly (no proxy: DEMO_PROXY stays 0). Sets DEMO_PROXY=1 when the
+# proxy answers on DEMO_LISTEN.
+DEMO_PROXY=0
+demo_start_sekimori() {
+  local s="$DEMO_STATE"
+  if demo_have_run; then
+    "$DEMO_SK" run -c "$s/sekimori.conf" >"$s/logs/run.log" 2>&1 &
+    DEMO_PIDS+=($!)
+    demo_wait 30 demo_http_up "$DEMO_LISTEN" ||
+      { demo_log "demo: sekimori run did not start: $(tail -n 10 "$s/logs/run.log")"; return 1; }
+    demo_wait 30 test -S "$s/evlog.sock" ||
+      { demo_log "demo: no event log socket: $(tail -n 10 "$s/logs/run.log")"; return 1; }
+    DEMO_PROXY=1
+    return 0
+  fi
+  "$DEMO_SK" log serve --dir "$s/evlog" --key "$s/keys/evlog.key" \
+    --socket "$s/evlog.sock" --durability group >"$s/logs/evlog.log" 2>&1 &
+  DEMO_PIDS+=($!)
+  demo_wait 20 test -S "$s/evlog.sock" ||
+    { demo_log "demo: log serve did not start: $(tail -n 5 "$s/logs/evlog.log")"; return 1; }
+  rm -f "$s/run/fim.ready"
+  "$DEMO_SK" fim watch -c "$s/fim.conf" --events "$s/logs/fim-events.jsonl" \
+    --evlog "$s/evlog.sock" --ready "$s/run/fim.ready" >"$s/logs/fim.log" 2>&1 &
+  DEMO_PIDS+=($!)
+  demo_wait 20 test -f "$s/run/fim.ready" ||
+    { demo_log "demo: fim watch did not start: $(tail -n 5 "$s/logs/fim.log")"; return 1; }
+}
+
+# Stops every process started here: SIGTERM, up to 10 s, then SIGKILL.
+demo_stop() {
+  local p n
+  for p in "${DEMO_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${DEMO_PIDS[@]}"; do
+    n=100
+    while kill -0 "$p" 2>/dev/null && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  DEMO_PIDS=()
+}
