@@ -54,8 +54,8 @@ struct sk_conf_proxy {
     char *upstream_host;          /* Host header is kept; this is for logs */
     char **rules;                 /* SecLang files or globs, in order */
     size_t nrules;
-    unsigned workers;       /* 0 = one per online CPU */
-    char *user, *group;     /* drop privileges to these (NULL: stay) */
+    unsigned workers;            /* 0 = one per online CPU */
+    char *user, *group;          /* drop privileges to these (NULL: stay) */
     uint32_t max_connections;    /* client connections, all workers */
     uint32_t upstream_keepalive; /* idle upstream connections per worker */
     /* Timeouts (ms). */
@@ -91,9 +91,9 @@ struct sk_conf_proxy {
 
 struct sk_conf_log {
     bool present;
-    char *dir;    /* the event log directory */
-    char *key;    /* Ed25519 signing key */
-    char *socket; /* the writer socket */
+    char *dir;        /* the event log directory */
+    char *key;        /* Ed25519 signing key */
+    char *socket;     /* the writer socket */
     char *durability; /* none, group, record */
     uint32_t group_ms;
     char *keep;           /* retention, as `sekimori log` takes it (400d) */
@@ -106,9 +106,9 @@ struct sk_conf_log {
 
 struct sk_conf_fim {
     bool present;
-    char *config;   /* the FIM config file (docs/fim.md) */
-    bool fanotify;  /* default on; off forces inotify */
-    char *events;   /* extra JSON-lines copy of events, NULL: none */
+    char *config;  /* the FIM config file (docs/fim.md) */
+    bool fanotify; /* default on; off forces inotify */
+    char *events;  /* extra JSON-lines copy of events, NULL: none */
     struct sk_loc loc;
 };
 
@@ -139,7 +139,9 @@ int sk_conf_load(const char *path, struct sk_conf **out, struct sk_diag *d);
 
 /*
  * The same over text already in memory, without the checks that touch
- * the file system or resolve names (for tests and the fuzz target).
+ * the file system or resolve names (for tests and the fuzz target): an
+ * address written NAME:PORT keeps family 0 here, with its text.
+ * Does not block.
  */
 int sk_conf_parse(const char *name, const char *text, size_t len,
                   struct sk_conf **out, struct sk_diag *d);
@@ -147,8 +149,9 @@ int sk_conf_parse(const char *name, const char *text, size_t len,
 void sk_conf_free(struct sk_conf *c);
 
 /*
- * Parses an address as the config takes it (numeric hosts only; names
- * give -SK_ENOTSUP here). 0 or -SK_EPARSE. Pure.
+ * Parses an address as the config takes it (numeric hosts only; a
+ * well-formed NAME:PORT gives -SK_ENOTSUP here). 0 or -SK_EPARSE. Pure:
+ * out->text borrows `text`, out->loc is zeroed. Ports are 1..65535.
  */
 int sk_conf_addr_parse(const char *text, struct sk_conf_addr *out);
 
