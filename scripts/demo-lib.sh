@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2034
 # Shared by scripts/demo and tests/e2e/attack-replay (sourced, not run):
 # prepares a state directory for the demo shop behind sekimori (a fresh
 # copy of the shop, keys, the configs rendered from the templates in
