@@ -16,5 +16,7 @@ int sk_cli_crs_test(int argc, char **argv);
 int sk_cli_check(int argc, char **argv);
 int sk_cli_keygen(int argc, char **argv);
 int sk_cli_config_doc(int argc, char **argv);
+int sk_cli_run(int argc, char **argv);
+int sk_cli_status(int argc, char **argv);
 
 #endif

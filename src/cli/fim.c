@@ -33,7 +33,7 @@ usage(FILE *f)
           "  check [--json]              compare the tree with the baseline\n"
           "  accept --reason TEXT [PATH...]  sign approved changes in\n"
           "  watch [--events FILE] [--evlog SOCKET] [--max-seconds N]\n"
-          "        [--ready FILE]\n"
+          "        [--ready FILE] [--status FILE]\n"
           "        [--no-fanotify]       follow changes and respond\n"
           "  restore PATH...             put baseline files back\n"
           "  default-config              print the default configuration\n"
@@ -380,14 +380,33 @@ watch_event(void *ctx, const char *type, const char *body, size_t body_len)
 {
     struct watch_sink *w = ctx;
     sk_fim_jsonl_sink(w->f, type, body, body_len);
-    if (w->log == NULL)
+    if (w->log_path == NULL)
         return;
-    uint64_t seq;
-    int rc = sk_evlog_client_append(w->log, SK_STR_LIT("fim"), sk_str_c(type),
-                                    sk_str_make(body, body_len), &seq);
-    if (rc != 0)
+    /* A writer that restarted (sekimori run restarts a dead one) closed
+     * our connection: connect again and resend once. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (w->log == NULL &&
+            sk_evlog_client_connect(w->log_path, &w->log) != 0) {
+            w->log = NULL;
+            fprintf(stderr,
+                    "sekimori fim: event log %s unreachable; %s only in "
+                    "the JSON-lines output\n",
+                    w->log_path, type);
+            return;
+        }
+        uint64_t seq;
+        int rc =
+            sk_evlog_client_append(w->log, SK_STR_LIT("fim"), sk_str_c(type),
+                                   sk_str_make(body, body_len), &seq);
+        if (rc == 0)
+            return;
         fprintf(stderr, "sekimori fim: event log %s refused %s: %s\n",
                 w->log_path, type, sk_evlog_client_error(w->log));
+        if (rc != -SK_EIO)
+            return;
+        sk_evlog_client_close(w->log);
+        w->log = NULL;
+    }
 }
 
 static int
@@ -470,6 +489,8 @@ sk_cli_fim(int argc, char **argv)
             evlog_socket = argv[++i];
         else if (strcmp(a, "--ready") == 0 && has)
             wo.ready_file = argv[++i];
+        else if (strcmp(a, "--status") == 0 && has)
+            wo.status_file = argv[++i];
         else if (strcmp(a, "--max-seconds") == 0 && has)
             wo.max_seconds = atoi(argv[++i]);
         else if (strcmp(a, "--no-fanotify") == 0)

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/fim.h"
 #include "cli/log.h"
+#include "cli/proxy.h"
 
 static const struct {
     const char *name;
@@ -22,6 +23,10 @@ static const struct {
     {"fim", sk_cli_fim, "the file integrity monitor (docs/fim.md)"},
     {"keygen", sk_cli_keygen, "make an Ed25519 key pair (fim and log)"},
     {"log", sk_cli_log, "the tamper-evident event log (docs/evlog.md)"},
+    {"proxy", sk_cli_proxy, "the WAF reverse proxy (docs/proxy.md)"},
+    {"run", sk_cli_run,
+     "start and supervise log, fim and proxy (sekimori.conf)"},
+    {"status", sk_cli_status, "health of the parts, alerts, last events"},
     {"version", sk_cli_version, "print the version and exit"},
 };
 

@@ -549,4 +549,21 @@ int sk_evlog_client_sync(struct sk_evlog_client *c, uint64_t *seq);
 const char *sk_evlog_client_error(const struct sk_evlog_client *c);
 void sk_evlog_client_close(struct sk_evlog_client *c);
 
+/*
+ * Added for the proxy's event sender (src/proxy/events.c): bounds every
+ * later send and receive of the client to `ms` milliseconds (0: no bound,
+ * the default). A call that runs out of time fails with -SK_EIO and the
+ * connection must be closed, since a reply may still be on its way.
+ * Returns 0 or -SK_EIO. Does not block.
+ */
+int sk_evlog_client_set_timeout(struct sk_evlog_client *c, unsigned ms);
+
+/*
+ * Added for the same: makes a send or receive of `c` that another thread
+ * is blocked in (or makes next) fail with -SK_EIO at once, by shutting
+ * the socket down; the client must then be closed by its own thread. The
+ * caller guarantees that `c` is not being closed meanwhile. Never blocks.
+ */
+void sk_evlog_client_shutdown(struct sk_evlog_client *c);
+
 #endif

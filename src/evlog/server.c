@@ -17,6 +17,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -601,6 +602,25 @@ sk_evlog_client_sync(struct sk_evlog_client *c, uint64_t *seq)
     f[4] = SK_EVLOG_F_SYNC;
     int rc = sk_buf_append(&c->out, f, sizeof(f));
     return rc == 0 ? sk_evlog_client_recv(c, seq) : rc;
+}
+
+int
+sk_evlog_client_set_timeout(struct sk_evlog_client *c, unsigned ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000,
+                         .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+        snprintf(c->err, sizeof(c->err), "setsockopt: %s", strerror(errno));
+        return -SK_EIO;
+    }
+    return 0;
+}
+
+void
+sk_evlog_client_shutdown(struct sk_evlog_client *c)
+{
+    shutdown(c->fd, SHUT_RDWR);
 }
 
 const char *

@@ -397,6 +397,11 @@ struct sk_fim_watch_opts {
     int max_seconds;        /* stop after this long (tests); 0 = forever */
     const char *ready_file; /* touched once watching (tests, benches) */
     bool no_fanotify;       /* force the inotify path */
+    /* Rewritten (temp + rename) after every full check: a JSON object
+     * {"pid","mode","started","last_check","entries","added","removed",
+     * "changed","baseline_generation"} with unix seconds, read by
+     * `sekimori status`. NULL: none. */
+    const char *status_file;
 };
 
 /*

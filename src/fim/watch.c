@@ -103,6 +103,8 @@ struct watcher {
     unsigned writer_next;
     char guard_base[SK_FIM_MAX_PATH], guard_key[SK_FIM_MAX_PATH];
     unsigned nwatches;
+    const char *status_file; /* sk_fim_watch_opts.status_file */
+    int64_t started;         /* unix seconds */
 };
 
 static volatile sig_atomic_t stop_flag;
@@ -919,6 +921,47 @@ flush_pending(struct watcher *w)
     smap_clear(&m);
 }
 
+/* Writes the watch status file (temp + rename), so that `sekimori status`
+ * can tell when the last full check ran. Failures are logged, not fatal:
+ * the watch itself goes on. */
+static void
+write_status(struct watcher *w, const struct sk_fim_scan_stats *st,
+             const struct sk_fim_report *r)
+{
+    const char *path = w->status_file;
+    if (path == NULL)
+        return;
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return;
+    char body[512];
+    int n = snprintf(body, sizeof(body),
+                     "{\"pid\":%d,\"mode\":\"%s\",\"started\":%lld,"
+                     "\"last_check\":%lld,\"entries\":%llu,\"added\":%u,"
+                     "\"removed\":%u,\"changed\":%u,"
+                     "\"baseline_generation\":%llu}\n",
+                     (int)getpid(),
+                     w->fid ? "fanotify"
+                            : (w->ffd != -1 ? "fanotify+inotify" : "inotify"),
+                     (long long)w->started, (long long)time(NULL),
+                     (unsigned long long)st->entries, r->added, r->removed,
+                     r->changed, (unsigned long long)w->base->generation);
+    if (n < 0 || (size_t)n >= sizeof(body))
+        return;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        sk_log(SK_LOG_WARN, "fim: status file %s: %s", tmp, strerror(errno));
+        return;
+    }
+    bool ok = write(fd, body, (size_t)n) == n;
+    if (close(fd) == -1)
+        ok = false;
+    if (!ok || rename(tmp, path) == -1) {
+        sk_log(SK_LOG_WARN, "fim: status file %s: %s", path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
 /* Scans everything and queues every difference from the baseline. */
 static int
 full_check(struct watcher *w)
@@ -942,6 +985,7 @@ full_check(struct watcher *w)
                           (unsigned long long)st.entries, r.added, r.removed,
                           r.changed) == 0)
             emit(w, "fim.check");
+        write_status(w, &st, &r);
         sk_fim_report_fini(&r);
     }
     sk_fim_db_free(cur);
@@ -1061,6 +1105,8 @@ sk_fim_watch(const struct sk_fim_config *c, const struct sk_fim_sink *sink,
         return -SK_ENOMEM;
     w->c = c;
     w->sink = sink;
+    w->status_file = o->status_file;
+    w->started = (int64_t)time(NULL);
     w->ifd = -1;
     w->ffd = -1;
     snprintf(w->guard_base, sizeof(w->guard_base), "%s", c->baseline);

@@ -10,6 +10,7 @@
  */
 #include "http/http.h"
 
+#include "http/fields.h"
 #include "util/error.h"
 #include "util/limits.h"
 
@@ -37,6 +38,8 @@ static const struct {
     [SK_HTTP_E_CHUNK] = {"bad chunked framing", 400},
     [SK_HTTP_E_HOST] = {"missing, repeated or invalid Host", 400},
     [SK_HTTP_E_BARE_LF] = {"LF line ending without CR", 400},
+    /* Only the response parser reports it: the upstream broke HTTP. */
+    [SK_HTTP_E_STATUS_LINE] = {"malformed response status line", 502},
 };
 
 /*
@@ -61,94 +64,6 @@ sk_http_err_status(enum sk_http_err e)
     if ((unsigned)e >= sizeof(err_tab) / sizeof(err_tab[0]))
         return 400;
     return err_tab[e].status;
-}
-
-/* Character classes ------------------------------------------------------ */
-
-/* tchar of RFC 9110 section 5.6.2. */
-static bool
-is_tchar(uint8_t c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-        (c >= 'A' && c <= 'Z'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* field-vchar / SP / HTAB: what a field value may hold (obs-text too). */
-static bool
-is_field_byte(uint8_t c)
-{
-    return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
-}
-
-static int
-hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Line splitting --------------------------------------------------------- */
-
-/*
- * Finds the end of the line starting at `off`. Returns 1 with *eol at the
- * CR of the CRLF, 0 when the input ends first (*scanned = bytes looked at),
- * or -1 with *err for NUL, a bare CR or a bare LF.
- */
-static int
-find_line(struct sk_str in, size_t off, size_t *eol, size_t *scanned,
-          enum sk_http_err *err)
-{
-    for (size_t i = off; i < in.len; i++) {
-        uint8_t c = in.p[i];
-        if (c == '\0') {
-            *err = SK_HTTP_E_BARE_CR;
-            return -1;
-        }
-        if (c == '\n') {
-            *err = SK_HTTP_E_BARE_LF;
-            return -1;
-        }
-        if (c == '\r') {
-            if (i + 1 == in.len) {
-                *scanned = i - off;
-                return 0;
-            }
-            if (in.p[i + 1] != '\n') {
-                *err = SK_HTTP_E_BARE_CR;
-                return -1;
-            }
-            *eol = i;
-            return 1;
-        }
-    }
-    *scanned = in.len - off;
-    return 0;
 }
 
 /* Request line ----------------------------------------------------------- */
@@ -193,7 +108,7 @@ is_authority_form(struct sk_str t)
             return false;
         for (size_t i = 1; i + 1 < colon; i++) {
             uint8_t c = t.p[i];
-            if (hexval(c) < 0 && c != ':' && c != '.')
+            if (sk__http_hexval(c) < 0 && c != ':' && c != '.')
                 return false;
         }
         return true;
@@ -232,7 +147,7 @@ parse_request_line(struct sk_str line, struct sk_http_request *req,
                    enum sk_http_err *err)
 {
     size_t i = 0;
-    while (i < line.len && is_tchar(line.p[i]))
+    while (i < line.len && sk__http_is_tchar(line.p[i]))
         i++;
     if (i == 0) {
         *err = SK_HTTP_E_REQUEST_LINE;
@@ -318,12 +233,6 @@ parse_request_line(struct sk_str line, struct sk_http_request *req,
 
 /* Header section --------------------------------------------------------- */
 
-struct head_scan {
-    size_t nfields;
-    size_t ncl, nte, nhost;
-    struct sk_str cl, te, host;
-};
-
 /*
  * A Host value must be uri-host [":" port] (RFC 9110 section 7.2) and not
  * empty: a reverse proxy in front of a site always serves an authority.
@@ -377,105 +286,7 @@ valid_host(struct sk_str h)
 }
 
 static int
-parse_field(struct sk_str line, struct sk_http_header *h, enum sk_http_err *err)
-{
-    if (line.p[0] == ' ' || line.p[0] == '\t') {
-        *err = SK_HTTP_E_OBS_FOLD;
-        return -SK_EPARSE;
-    }
-    size_t i = 0;
-    while (i < line.len && is_tchar(line.p[i]))
-        i++;
-    if (i == line.len) {
-        *err = SK_HTTP_E_HEADER_SYNTAX; /* no colon */
-        return -SK_EPARSE;
-    }
-    if (line.p[i] == ' ' || line.p[i] == '\t') {
-        *err = SK_HTTP_E_HEADER_SPACE;
-        return -SK_EPARSE;
-    }
-    if (line.p[i] != ':' || i == 0) {
-        *err = SK_HTTP_E_HEADER_SYNTAX;
-        return -SK_EPARSE;
-    }
-    h->name = sk_str_make(line.p, i);
-    size_t vs = i + 1, ve = line.len;
-    for (size_t k = vs; k < ve; k++) {
-        if (!is_field_byte(line.p[k])) {
-            *err = SK_HTTP_E_HEADER_SYNTAX;
-            return -SK_EPARSE;
-        }
-    }
-    while (vs < ve && (line.p[vs] == ' ' || line.p[vs] == '\t'))
-        vs++;
-    while (ve > vs && (line.p[ve - 1] == ' ' || line.p[ve - 1] == '\t'))
-        ve--;
-    h->value = sk_str_make(line.p + vs, ve - vs);
-    return 0;
-}
-
-/*
- * Scans (and, when `hdrs` is not NULL, records) the header fields that
- * follow the request line at `off`. Returns 0 with *end past the blank
- * line, SK_AGAIN, or -SK_EPARSE.
- */
-static int
-scan_fields(struct sk_str in, size_t off, struct head_scan *hs,
-            struct sk_http_header *hdrs, size_t *end, enum sk_http_err *err)
-{
-    size_t start = off;
-    hs->nfields = 0;
-    for (;;) {
-        size_t eol = 0, scanned = 0;
-        int rc = find_line(in, off, &eol, &scanned, err);
-        if (rc < 0)
-            return -SK_EPARSE;
-        if (rc == 0) {
-            if (off + scanned - start >= SK_LIMIT_HEADER_BYTES) {
-                *err = SK_HTTP_E_HEADERS_TOO_BIG;
-                return -SK_EPARSE;
-            }
-            /* Fields start with a token byte: refuse junk early. */
-            if (scanned > 0 && (in.p[off] == ' ' || in.p[off] == '\t')) {
-                *err = SK_HTTP_E_OBS_FOLD;
-                return -SK_EPARSE;
-            }
-            return SK_AGAIN;
-        }
-        if (eol + 2 - start > SK_LIMIT_HEADER_BYTES) {
-            *err = SK_HTTP_E_HEADERS_TOO_BIG;
-            return -SK_EPARSE;
-        }
-        if (eol == off) {
-            *end = eol + 2;
-            return 0;
-        }
-        if (hs->nfields == SK_LIMIT_HEADER_COUNT) {
-            *err = SK_HTTP_E_TOO_MANY_HEADERS;
-            return -SK_EPARSE;
-        }
-        struct sk_http_header h;
-        if (parse_field(sk_str_make(in.p + off, eol - off), &h, err) != 0)
-            return -SK_EPARSE;
-        if (sk_str_eq_c_nocase(h.name, "content-length")) {
-            hs->ncl++;
-            hs->cl = h.value;
-        } else if (sk_str_eq_c_nocase(h.name, "transfer-encoding")) {
-            hs->nte++;
-            hs->te = h.value;
-        } else if (sk_str_eq_c_nocase(h.name, "host")) {
-            hs->nhost++;
-            hs->host = h.value;
-        }
-        if (hdrs != NULL)
-            hdrs[hs->nfields] = h;
-        hs->nfields++;
-        off = eol + 2;
-    }
-}
-
-static int
-check_framing(const struct head_scan *hs, struct sk_http_request *req,
+check_framing(const struct sk__http_head_scan *hs, struct sk_http_request *req,
               enum sk_http_err *err)
 {
     if (hs->ncl > 0 && hs->nte > 0) {
@@ -530,12 +341,12 @@ sk_http_parse_head(struct sk_arena *a, struct sk_str in,
     if (in.len == 0)
         return SK_AGAIN;
     /* No leading whitespace or empty lines before the method. */
-    if (!is_tchar(in.p[0])) {
+    if (!sk__http_is_tchar(in.p[0])) {
         *err = in.p[0] == '\0' ? SK_HTTP_E_BARE_CR : SK_HTTP_E_REQUEST_LINE;
         return -SK_EPARSE;
     }
     size_t eol = 0, scanned = 0;
-    int rc = find_line(in, 0, &eol, &scanned, err);
+    int rc = sk__http_find_line(in, 0, &eol, &scanned, err);
     if (rc < 0)
         return -SK_EPARSE;
     if (rc == 0) {
@@ -554,9 +365,9 @@ sk_http_parse_head(struct sk_arena *a, struct sk_str in,
     if (rc != 0)
         return rc;
 
-    struct head_scan hs = {0};
+    struct sk__http_head_scan hs = {0};
     size_t end = 0;
-    rc = scan_fields(in, eol + 2, &hs, NULL, &end, err);
+    rc = sk__http_scan_fields(in, eol + 2, &hs, NULL, &end, err);
     if (rc != 0)
         return rc;
     rc = check_framing(&hs, req, err);
@@ -567,8 +378,8 @@ sk_http_parse_head(struct sk_arena *a, struct sk_str in,
             sk_arena_calloc(a, hs.nfields, sizeof(struct sk_http_header));
         if (req->headers == NULL)
             return -SK_ENOMEM;
-        struct head_scan hs2 = {0};
-        rc = scan_fields(in, eol + 2, &hs2, req->headers, &end, err);
+        struct sk__http_head_scan hs2 = {0};
+        rc = sk__http_scan_fields(in, eol + 2, &hs2, req->headers, &end, err);
         if (rc != 0)
             return rc; /* cannot differ from the first pass */
     }
@@ -667,7 +478,7 @@ sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
         switch (s) {
         case CH_SIZE_FIRST:
         case CH_SIZE: {
-            int h = hexval(c);
+            int h = sk__http_hexval(c);
             if (h >= 0) {
                 if (st->remaining > (UINT64_MAX >> 4))
                     return chunk_fail(st, err, SK_HTTP_E_CHUNK);
@@ -694,14 +505,14 @@ sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
                 return chunk_fail(st, err, SK_HTTP_E_CHUNK);
             break;
         case CH_EXT_NAME_PRE:
-            if (is_tchar(c))
+            if (sk__http_is_tchar(c))
                 st->state = CH_EXT_NAME;
             else if (c != ' ' && c != '\t')
                 return chunk_fail(st, err, SK_HTTP_E_CHUNK);
             break;
         case CH_EXT_NAME:
         case CH_EXT_NAME_POST:
-            if (s == CH_EXT_NAME && is_tchar(c))
+            if (s == CH_EXT_NAME && sk__http_is_tchar(c))
                 break;
             if (c == '=')
                 st->state = CH_EXT_VAL_PRE;
@@ -717,14 +528,14 @@ sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
         case CH_EXT_VAL_PRE:
             if (c == '"')
                 st->state = CH_EXT_VAL_QUOTED;
-            else if (is_tchar(c))
+            else if (sk__http_is_tchar(c))
                 st->state = CH_EXT_VAL_TOKEN;
             else if (c != ' ' && c != '\t')
                 return chunk_fail(st, err, SK_HTTP_E_CHUNK);
             break;
         case CH_EXT_VAL_TOKEN:
         case CH_EXT_VAL_POST:
-            if (s == CH_EXT_VAL_TOKEN && is_tchar(c))
+            if (s == CH_EXT_VAL_TOKEN && sk__http_is_tchar(c))
                 break;
             if (c == ';')
                 st->state = CH_EXT_NAME_PRE;
@@ -741,11 +552,11 @@ sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
                 st->state = CH_EXT_VAL_POST;
             else if (c == '\\')
                 st->state = CH_EXT_VAL_QESC;
-            else if (!is_field_byte(c))
+            else if (!sk__http_is_field_byte(c))
                 return chunk_fail(st, err, SK_HTTP_E_CHUNK);
             break;
         case CH_EXT_VAL_QESC:
-            if (!is_field_byte(c))
+            if (!sk__http_is_field_byte(c))
                 return chunk_fail(st, err, SK_HTTP_E_CHUNK);
             st->state = CH_EXT_VAL_QUOTED;
             break;
@@ -775,7 +586,7 @@ sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
                 st->state = CH_END_LF;
             else if (c == ' ' || c == '\t')
                 return chunk_fail(st, err, SK_HTTP_E_OBS_FOLD);
-            else if (is_tchar(c))
+            else if (sk__http_is_tchar(c))
                 st->state = CH_TR_NAME;
             else if (c == '\n')
                 return chunk_fail(st, err, SK_HTTP_E_BARE_LF);
@@ -789,7 +600,7 @@ sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
                 return chunk_fail(st, err, SK_HTTP_E_HEADER_SPACE);
             else if (c == '\r' || c == '\n')
                 return chunk_fail(st, err, SK_HTTP_E_HEADER_SYNTAX);
-            else if (!is_tchar(c))
+            else if (!sk__http_is_tchar(c))
                 return chunk_fail(st, err, SK_HTTP_E_HEADER_SYNTAX);
             break;
         case CH_TR_VALUE:
@@ -797,7 +608,7 @@ sk_http_chunked_decode(struct sk_http_chunked *st, struct sk_str in,
                 st->state = CH_TR_LF;
             else if (c == '\n')
                 return chunk_fail(st, err, SK_HTTP_E_BARE_LF);
-            else if (!is_field_byte(c))
+            else if (!sk__http_is_field_byte(c))
                 return chunk_fail(st, err, SK_HTTP_E_HEADER_SYNTAX);
             break;
         case CH_TR_LF:

@@ -35,6 +35,8 @@ enum sk_http_err {
     SK_HTTP_E_CHUNK = 15,     /* bad chunk size, extension or CRLF */
     SK_HTTP_E_HOST = 16,      /* missing (1.1) or several Host */
     SK_HTTP_E_BARE_LF = 17,   /* LF line ending without CR (added) */
+    /* Added for response.c: malformed or over-long status line (502). */
+    SK_HTTP_E_STATUS_LINE = 18,
 };
 
 /*

@@ -4,7 +4,10 @@
  * by the master's metrics listener. Each worker owns one slot and is its
  * only writer (relaxed atomic adds); the master sums the slots when it
  * renders. Slots are never zeroed while the master lives, so counters
- * stay monotonic across reloads (new workers take fresh slots).
+ * stay monotonic across reloads (new workers take fresh slots). The
+ * connections gauge is a sum of per-slot deltas: a worker that dies
+ * without closing its connections leaves them counted, so the master
+ * calls sk_proxy_metrics_slot_dead() on the slot of a worker it reaped.
  */
 #ifndef SK_PROXY_METRICS_H
 #define SK_PROXY_METRICS_H
@@ -40,10 +43,16 @@ void sk_proxy_metrics_request(struct sk_proxy_mslot *s, int status,
 void sk_proxy_metrics_bad_request(struct sk_proxy_mslot *s);
 void sk_proxy_metrics_upstream_error(struct sk_proxy_mslot *s,
                                      enum sk_proxy_uperr e);
-void sk_proxy_metrics_phase(struct sk_proxy_mslot *s, int phase,
-                            uint64_t ns);
+void sk_proxy_metrics_phase(struct sk_proxy_mslot *s, int phase, uint64_t ns);
 void sk_proxy_metrics_connections(struct sk_proxy_mslot *s, int delta);
 void sk_proxy_metrics_log_error(struct sk_proxy_mslot *s);
+
+/*
+ * The master, after reaping the slot's worker (no writer left): zeroes
+ * the slot's gauges (open connections died with the process); counters
+ * are kept. Never blocks.
+ */
+void sk_proxy_metrics_slot_dead(struct sk_proxy_mslot *s);
 
 /*
  * Appends the Prometheus text exposition (version 0.0.4) of the sum of
@@ -54,7 +63,14 @@ void sk_proxy_metrics_log_error(struct sk_proxy_mslot *s);
  * sekimori_log_errors_total; plus `extra` lines the caller adds (may be
  * NULL). 0 or -SK_ENOMEM. Reads only.
  */
-int sk_proxy_metrics_render(const void *mem, unsigned nslots,
-                            const char *extra, struct sk_buf *out);
+int sk_proxy_metrics_render(const void *mem, unsigned nslots, const char *extra,
+                            struct sk_buf *out);
+
+/*
+ * Appends `value` escaped for use inside a label's double quotes in the
+ * text format (backslash, double quote and newline), for callers that
+ * build `extra` lines. 0 or -SK_ENOMEM. Pure.
+ */
+int sk_proxy_metrics_escape_label(struct sk_buf *out, const char *value);
 
 #endif

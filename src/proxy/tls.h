@@ -40,12 +40,18 @@ void sk_tls_conn_free(struct sk_tls_conn *t);
  * (-SK_EIO: the peer broke the protocol or reset; the message is in
  * sk_tls_conn_error()). sk_tls_read sets *n to 0 on a clean close_notify
  * or EOF. Writes may be partial (*n).
+ * Added details (tls.c, docs/proxy-tls.md): sk_tls_read with len 0 is
+ * -SK_EINVAL; after SK_AGAIN from sk_tls_write, retry with the same bytes
+ * (at least as many; the buffer may move); sk_tls_shutdown returns 0 once
+ * our close_notify is out without waiting for the peer's, and does nothing
+ * after a fatal error or before the handshake completed. The process must
+ * ignore SIGPIPE.
  */
 int sk_tls_handshake(struct sk_tls_conn *t, int *want);
 int sk_tls_read(struct sk_tls_conn *t, void *buf, size_t len, size_t *n,
                 int *want);
-int sk_tls_write(struct sk_tls_conn *t, const void *buf, size_t len,
-                 size_t *n, int *want);
+int sk_tls_write(struct sk_tls_conn *t, const void *buf, size_t len, size_t *n,
+                 int *want);
 int sk_tls_shutdown(struct sk_tls_conn *t, int *want);
 
 /* Bytes already decrypted and waiting (epoll will not report them). */

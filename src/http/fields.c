@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The header-section rules shared by the request parser (http.c) and the
+ * response parser (response.c); see fields.h. Keeping one copy means the
+ * proxy cannot read a field differently on its client and upstream sides.
+ */
+#include "http/fields.h"
+
+#include "util/error.h"
+#include "util/limits.h"
+
+/*
+ * Finds the end of the line starting at `off` (see fields.h). Never
+ * blocks.
+ */
+int
+sk__http_find_line(struct sk_str in, size_t off, size_t *eol, size_t *scanned,
+                   enum sk_http_err *err)
+{
+    for (size_t i = off; i < in.len; i++) {
+        uint8_t c = in.p[i];
+        if (c == '\0') {
+            *err = SK_HTTP_E_BARE_CR;
+            return -1;
+        }
+        if (c == '\n') {
+            *err = SK_HTTP_E_BARE_LF;
+            return -1;
+        }
+        if (c == '\r') {
+            if (i + 1 == in.len) {
+                *scanned = i - off;
+                return 0;
+            }
+            if (in.p[i + 1] != '\n') {
+                *err = SK_HTTP_E_BARE_CR;
+                return -1;
+            }
+            *eol = i;
+            return 1;
+        }
+    }
+    *scanned = in.len - off;
+    return 0;
+}
+
+static int
+parse_field(struct sk_str line, struct sk_http_header *h, enum sk_http_err *err)
+{
+    if (line.p[0] == ' ' || line.p[0] == '\t') {
+        *err = SK_HTTP_E_OBS_FOLD;
+        return -SK_EPARSE;
+    }
+    size_t i = 0;
+    while (i < line.len && sk__http_is_tchar(line.p[i]))
+        i++;
+    if (i == line.len) {
+        *err = SK_HTTP_E_HEADER_SYNTAX; /* no colon */
+        return -SK_EPARSE;
+    }
+    if (line.p[i] == ' ' || line.p[i] == '\t') {
+        *err = SK_HTTP_E_HEADER_SPACE;
+        return -SK_EPARSE;
+    }
+    if (line.p[i] != ':' || i == 0) {
+        *err = SK_HTTP_E_HEADER_SYNTAX;
+        return -SK_EPARSE;
+    }
+    h->name = sk_str_make(line.p, i);
+    size_t vs = i + 1, ve = line.len;
+    for (size_t k = vs; k < ve; k++) {
+        if (!sk__http_is_field_byte(line.p[k])) {
+            *err = SK_HTTP_E_HEADER_SYNTAX;
+            return -SK_EPARSE;
+        }
+    }
+    while (vs < ve && (line.p[vs] == ' ' || line.p[vs] == '\t'))
+        vs++;
+    while (ve > vs && (line.p[ve - 1] == ' ' || line.p[ve - 1] == '\t'))
+        ve--;
+    h->value = sk_str_make(line.p + vs, ve - vs);
+    return 0;
+}
+
+/*
+ * Notes the connection options "close" and "keep-alive" of one Connection
+ * field value (a comma-separated list of tokens with optional whitespace,
+ * RFC 9110 section 7.6.1). Other options are left to the caller, which
+ * sees every field.
+ */
+static void
+scan_connection(struct sk_str v, struct sk__http_head_scan *hs)
+{
+    size_t i = 0;
+    while (i < v.len) {
+        size_t s = i;
+        while (i < v.len && v.p[i] != ',')
+            i++;
+        size_t e = i;
+        while (s < e && (v.p[s] == ' ' || v.p[s] == '\t'))
+            s++;
+        while (e > s && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
+            e--;
+        struct sk_str tok = sk_str_make(v.p + s, e - s);
+        if (sk_str_eq_c_nocase(tok, "close"))
+            hs->conn_close = true;
+        else if (sk_str_eq_c_nocase(tok, "keep-alive"))
+            hs->conn_keep_alive = true;
+        i++; /* past the comma */
+    }
+}
+
+/*
+ * Scans the header section at `off` (see fields.h). Returns 0, SK_AGAIN
+ * or -SK_EPARSE with *err. Never blocks.
+ */
+int
+sk__http_scan_fields(struct sk_str in, size_t off,
+                     struct sk__http_head_scan *hs, struct sk_http_header *hdrs,
+                     size_t *end, enum sk_http_err *err)
+{
+    size_t start = off;
+    hs->nfields = 0;
+    for (;;) {
+        size_t eol = 0, scanned = 0;
+        int rc = sk__http_find_line(in, off, &eol, &scanned, err);
+        if (rc < 0)
+            return -SK_EPARSE;
+        if (rc == 0) {
+            if (off + scanned - start >= SK_LIMIT_HEADER_BYTES) {
+                *err = SK_HTTP_E_HEADERS_TOO_BIG;
+                return -SK_EPARSE;
+            }
+            /* Fields start with a token byte: refuse junk early. */
+            if (scanned > 0 && (in.p[off] == ' ' || in.p[off] == '\t')) {
+                *err = SK_HTTP_E_OBS_FOLD;
+                return -SK_EPARSE;
+            }
+            return SK_AGAIN;
+        }
+        if (eol + 2 - start > SK_LIMIT_HEADER_BYTES) {
+            *err = SK_HTTP_E_HEADERS_TOO_BIG;
+            return -SK_EPARSE;
+        }
+        if (eol == off) {
+            *end = eol + 2;
+            return 0;
+        }
+        if (hs->nfields == SK_LIMIT_HEADER_COUNT) {
+            *err = SK_HTTP_E_TOO_MANY_HEADERS;
+            return -SK_EPARSE;
+        }
+        struct sk_http_header h;
+        if (parse_field(sk_str_make(in.p + off, eol - off), &h, err) != 0)
+            return -SK_EPARSE;
+        if (sk_str_eq_c_nocase(h.name, "content-length")) {
+            hs->ncl++;
+            hs->cl = h.value;
+        } else if (sk_str_eq_c_nocase(h.name, "transfer-encoding")) {
+            hs->nte++;
+            hs->te = h.value;
+        } else if (sk_str_eq_c_nocase(h.name, "host")) {
+            hs->nhost++;
+            hs->host = h.value;
+        } else if (sk_str_eq_c_nocase(h.name, "connection")) {
+            scan_connection(h.value, hs);
+        }
+        if (hdrs != NULL)
+            hdrs[hs->nfields] = h;
+        hs->nfields++;
+        off = eol + 2;
+    }
+}

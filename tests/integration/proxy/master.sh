@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The proxy's master process end to end (docs/proxy.md): `sekimori proxy`
+# on loopback in front of `php -S`, checking -t, forwarding, SIGHUP with
+# changed and with broken rules, maintenance mode through `proxy ctl` and
+# through a raw FIM-style JSON line, /metrics, SIGUSR1 log reopening, a
+# SIGKILLed worker restarted, and SIGTERM draining a slow request.
+# Bounded: every wait gives up after a few seconds, the whole script
+# stops itself after 90 s; random high ports; everything it starts is
+# stopped by the trap.
+set -u
+SK="${SEKIMORI:-${1:-}}"
+[ -n "$SK" ] || { echo "usage: SEKIMORI=PATH master.sh"; exit 2; }
+HERE="$(cd "$(dirname "$0")" && pwd)"
+command -v php >/dev/null || { echo "SKIP: no php"; exit 77; }
+command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
+"$SK" proxy --help >/dev/null 2>&1 || { echo "SKIP: no proxy command"; exit 77; }
+
+T="$(mktemp -d /tmp/sk-proxy-master.XXXXXX)"
+PIDS=()
+MASTER=""
+cleanup() {
+  [ -n "$MASTER" ] && kill -TERM "$MASTER" 2>/dev/null
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null
+  [ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
+  rm -rf "$T"
+}
+trap cleanup EXIT
+( sleep 90; echo "FAIL: timeout"; kill -TERM $$ ) 2>/dev/null &
+WATCHDOG=$!
+PIDS+=($WATCHDOG)
+fail() { echo "FAIL: $*"; echo "--- proxy log:"; tail -n 40 "$T/proxy.log" 2>/dev/null; exit 1; }
+ok() { echo "ok - $*"; }
+wait_for() { # wait_for SECONDS COMMAND...
+  local n=$(( $1 * 10 )); shift
+  while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+  return 1
+}
+free_ports() { # three distinct free high ports
+  python3 - <<'PY'
+import socket
+ss = []
+for _ in range(3):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); ss.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in ss))
+PY
+}
+read -r P M U <<<"$(free_ports)"
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P$1"; }
+is_code() { [ "$(code "$2")" = "$1" ]; }
+ctl() { "$SK" proxy ctl --socket "$T/ctl.sock" "$@"; }
+children() { pgrep -P "$MASTER" | sort | tr '\n' ' '; }
+
+# ---- upstream -------------------------------------------------------------
+PHP_CLI_SERVER_WORKERS=4 php -S "127.0.0.1:$U" "$HERE/master-upstream.php" \
+  >"$T/php.log" 2>&1 &
+PIDS+=($!)
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$U/" || fail "php -S did not start"
+
+# ---- config ---------------------------------------------------------------
+mkdir -p "$T/rules"
+cat > "$T/rules/10-base.conf" <<'R'
+SecRuleEngine On
+SecRule ARGS:attack "@streq yes" "id:1001,phase:1,deny,status:403,log,msg:'attack'"
+R
+cat > "$T/sekimori.conf" <<C
+proxy {
+    listen 127.0.0.1:$P
+    upstream 127.0.0.1:$U
+    rules "$T/rules/*.conf"
+    workers 2
+    access_log $T/access.log
+    audit_log $T/audit.log
+    error_log $T/proxy.log
+    control_socket $T/ctl.sock
+    metrics_listen 127.0.0.1:$M
+    pid_file $T/proxy.pid
+    drain_timeout 10s
+}
+C
+
+# ---- -t -------------------------------------------------------------------
+out="$("$SK" proxy -t -c "$T/sekimori.conf" 2>&1)" || fail "-t refused a good config: $out"
+echo "$out" | grep -q "configuration OK" || fail "-t summary: $out"
+echo "$out" | grep -q "rules: *1 " || fail "-t rule count: $out"
+sed 's/^    workers 2$/    workers 2\n    no_such_option 1/' "$T/sekimori.conf" > "$T/bad.conf"
+out="$("$SK" proxy -t -c "$T/bad.conf" 2>&1)"; rc=$?
+[ $rc -eq 2 ] || fail "-t on a bad config: exit $rc"
+echo "$out" | grep -q "bad.conf:6:" || fail "-t did not give file:line: $out"
+mkdir -p "$T/badrules"
+printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' > "$T/badrules/x.conf"
+sed "s|$T/rules/\\*.conf|$T/badrules/x.conf|" "$T/sekimori.conf" > "$T/badrules.conf"
+out="$("$SK" proxy -t -c "$T/badrules.conf" 2>&1)"; rc=$?
+[ $rc -eq 2 ] || fail "-t on bad rules: exit $rc"
+echo "$out" | grep -q "x.conf:1:" || fail "-t did not give the rule's file:line: $out"
+ok "-t accepts a good config, refuses bad ones with file:line"
+
+# ---- start ----------------------------------------------------------------
+"$SK" proxy -c "$T/sekimori.conf" --ready "$T/ready" 2>>"$T/proxy.log" &
+MASTER=$!
+wait_for 10 test -s "$T/ready" || fail "no ready file"
+[ "$(cat "$T/ready")" = "$MASTER" ] || fail "ready file has $(cat "$T/ready")"
+[ "$(cat "$T/proxy.pid")" = "$MASTER" ] || fail "pid file"
+wait_for 10 is_code 200 /hello || fail "GET /hello: $(code /hello)"
+body="$(curl -s --max-time 5 "http://127.0.0.1:$P/hello")"
+[ "$body" = "ok /hello" ] || fail "body: $body"
+is_code 403 "/?attack=yes" || fail "rule 1001 did not block"
+ok "requests pass, the rule blocks"
+
+# ---- reload with changed rules ---------------------------------------------
+is_code 200 "/?evil=yes" || fail "evil before reload"
+cat > "$T/rules/20-more.conf" <<'R'
+SecRule ARGS:evil "@streq yes" "id:1002,phase:1,deny,status:403,log,msg:'evil'"
+R
+kill -HUP "$MASTER"
+wait_for 10 is_code 403 "/?evil=yes" || fail "reload did not take the new rule"
+gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
+[ "$gen" = "1" ] || fail "generation after reload: $gen"
+ok "SIGHUP reload takes changed rules (generation 1)"
+
+# ---- reload with broken rules keeps the old ones ----------------------------
+printf 'SecRule ARGS:x "@streq y" "id:1003,phase:1,deny,nonsense_action"\n' > "$T/rules/30-broken.conf"
+kill -HUP "$MASTER"
+wait_for 10 grep -q "reload failed" "$T/proxy.log" || fail "no 'reload failed' in the log"
+grep -q "30-broken.conf:1" "$T/proxy.log" || fail "the reason (file:line) was not logged"
+is_code 403 "/?evil=yes" || fail "old rules lost after a failed reload"
+is_code 200 /hello || fail "requests fail after a failed reload"
+out="$(ctl reload 2>&1)"; rc=$?
+[ $rc -eq 1 ] || fail "ctl reload with broken rules: exit $rc"
+echo "$out" | grep -q "30-broken.conf:1" || fail "ctl reload did not say why: $out"
+rm "$T/rules/30-broken.conf"
+gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
+[ "$gen" = "1" ] || fail "generation after failed reloads: $gen"
+ok "a broken rules file keeps the old rules, the reason is logged"
+
+# ---- maintenance -----------------------------------------------------------
+ctl maintenance on --reason "test" /pay/ >/dev/null || fail "ctl maintenance on"
+is_code 503 /pay/x.php || fail "/pay/x.php not 503"
+is_code 503 /pay/./x.php || fail "/pay/./x.php not 503"
+is_code 503 //pay//x.php || fail "//pay//x.php not 503"
+is_code 503 /%70ay/x.php || fail "/%70ay/x.php not 503"
+is_code 200 /payment/x.php || fail "/payment/x.php is not 200"
+is_code 200 /hello || fail "/hello under maintenance"
+ctl status | grep -q "maintenance: ON" || fail "status does not show maintenance"
+ctl maintenance off >/dev/null || fail "ctl maintenance off"
+is_code 200 /pay/x.php || fail "/pay/x.php after off"
+# Exactly what `sekimori fim watch` sends: write one line and close.
+python3 - "$T/ctl.sock" <<'PY' || fail "raw fim request"
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"op":"maintenance","on":true,"reason":"fim.tamper",'
+          b'"file":"/var/www/html/shop/pay.php","paths":["/shop/"]}\n')
+s.close()
+PY
+wait_for 5 is_code 503 /shop/pay.php || fail "fim-style request did not turn maintenance on"
+is_code 200 /pay/x.php || fail "/pay/x.php is 503 after the fim request"
+st="$(ctl status --json)"
+echo "$st" | grep -q '"reason":"fim.tamper"' || fail "status: $st"
+echo "$st" | grep -q '"file":"/var/www/html/shop/pay.php"' || fail "status: $st"
+grep -q "maintenance ON for /shop/" "$T/proxy.log" || fail "maintenance not logged"
+ctl maintenance off /shop/ >/dev/null || fail "ctl maintenance off /shop/"
+is_code 200 /shop/pay.php || fail "/shop/ still in maintenance"
+out="$(printf '{"op":"nope"}\n' | python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(sys.stdin.buffer.read()); print(s.makefile().readline().strip())' "$T/ctl.sock")"
+echo "$out" | grep -q '"ok":false' || fail "unknown op reply: $out"
+ok "maintenance on/off via ctl and via a FIM-style line; 503 on that path only"
+
+# ---- metrics ----------------------------------------------------------------
+met="$(curl -s --max-time 5 "http://127.0.0.1:$M/metrics")"
+echo "$met" | grep -q '^sekimori_requests_total{code="200"} [1-9]' || fail "metrics: no 200 count"
+echo "$met" | grep -q '^sekimori_requests_total{code="503"} [1-9]' || fail "metrics: no 503 count"
+echo "$met" | grep -q '^sekimori_blocked_total [1-9]' || fail "metrics: no blocked count"
+echo "$met" | grep -q '^sekimori_workers 2$' || fail "metrics: workers"
+echo "$met" | grep -q '^sekimori_generation 1$' || fail "metrics: generation"
+echo "$met" | grep -q '^sekimori_reload_failures_total 2$' || fail "metrics: reload failures"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/other")" = 404 ] || fail "metrics: /other not 404"
+ok "/metrics shows the counters and the master's gauges"
+
+# ---- SIGUSR1 ----------------------------------------------------------------
+wait_for 5 grep -q '"GET /hello' "$T/access.log" || fail "access log has no request"
+mv "$T/access.log" "$T/access.log.1"
+kill -USR1 "$MASTER"
+sleep 0.5
+is_code 200 /after-rotate || fail "request after USR1"
+wait_for 5 grep -q '/after-rotate' "$T/access.log" 2>/dev/null || fail "the access log was not reopened"
+! grep -q '/after-rotate' "$T/access.log.1" || fail "the moved log still written"
+ok "SIGUSR1 reopens a moved access log"
+
+# ---- a SIGKILLed worker is restarted ---------------------------------------
+before="$(children)"
+[ "$(echo $before | wc -w)" = 2 ] || fail "expected 2 workers, got: $before"
+victim="$(echo $before | cut -d' ' -f1)"
+kill -KILL "$victim"
+wait_for 10 sh -c "[ \"\$(pgrep -P $MASTER | wc -l)\" = 2 ] && ! pgrep -P $MASTER | grep -qx $victim" \
+  || fail "worker not restarted: $(children)"
+grep -q "died unexpectedly" "$T/proxy.log" || fail "the death was not logged"
+is_code 200 /hello || fail "requests after a restart"
+ok "a SIGKILLed worker is restarted"
+
+# ---- SIGTERM drains a slow request --------------------------------------------
+curl -s --max-time 20 "http://127.0.0.1:$P/slow?s=3" > "$T/slow.out" &
+CURL=$!
+PIDS+=($CURL)
+sleep 0.7
+kill -TERM "$MASTER"
+wait "$CURL" || fail "the slow request failed during the drain"
+[ "$(cat "$T/slow.out")" = "slow done" ] || fail "slow body: $(cat "$T/slow.out")"
+wait_for 15 sh -c "! kill -0 $MASTER 2>/dev/null" || fail "master did not exit"
+wait "$MASTER"; rc=$?
+MASTER=""
+[ $rc -eq 0 ] || fail "master exit status $rc"
+[ ! -e "$T/proxy.pid" ] || fail "pid file left"
+[ ! -e "$T/ctl.sock" ] || fail "control socket left"
+[ ! -e "$T/ready" ] || fail "ready file left"
+ok "SIGTERM drains an in-flight request, the master exits 0 and cleans up"
+kill "$WATCHDOG" 2>/dev/null
+echo "PASS"
