@@ -53,8 +53,10 @@
 #define LINGER_MAX (1024 * 1024)
 /* Tokens of Connection headers honoured (more are not hop-by-hop). */
 #define CONN_TOKENS_MAX 32
-/* Transaction arena block. */
-#define ARENA_BLOCK 16384
+/* Transaction arena block (larger allocations get their own block). */
+#define ARENA_BLOCK 4096
+/* Read size while a head is expected. */
+#define HEAD_READ 4096
 
 /* How the client gets the response body. */
 enum rframe {
@@ -139,8 +141,12 @@ cio_read(struct sk__pw_conn *c, void *p, size_t n)
     do {
         r = recv(c->fd, p, n, 0);
     } while (r == -1 && errno == EINTR);
-    if (r >= 0)
+    if (r >= 0) {
+        /* A short read drained the socket (see sk__pw_up_read). */
+        if ((size_t)r < n && !c->rdhup)
+            c->readable = false;
         return (long)r;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
         c->readable = false;
         return -SK_EAGAIN;
@@ -473,13 +479,20 @@ sk__pw_conn_idle(const struct sk__pw_conn *c)
 static bool
 audit_wanted(struct sk__pw_conn *c)
 {
+    /* A head the client abandoned is no transaction: the access log
+     * has it, the audit log only in ALL mode. */
+    bool abandoned = c->waf == NULL && c->status == 0;
     switch (c->w->conf->audit_mode) {
     case SK_CONF_AUDIT_OFF:
         return false;
     case SK_CONF_AUDIT_ALL:
         return true;
     case SK_CONF_AUDIT_RELEVANT:
-        return c->status >= 400 || c->status == 0 ||
+        /* Faults count as relevant: a reset mid-response keeps the
+         * upstream's 200 but is worth a record. */
+        if (abandoned)
+            return false;
+        return c->status >= 400 || c->error != NULL ||
                (c->waf != NULL && sk_waf_txn_match_count(c->waf) > 0);
     case SK_CONF_AUDIT_RULES:
     default:
@@ -660,7 +673,13 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->bytes_in = c->bytes_out = 0;
     c->uwrite_failed = false;
     c->unew_lf = false;
+    c->line_ok = false;
     c->served = true;
+    /* Idle keep-alive connections keep no buffers. */
+    if (pending(&c->in, c->in_off) == 0) {
+        sk_buf_fini(&c->in);
+        c->in_off = 0;
+    }
     if (keep) {
         c->state = SK__C_IDLE;
     } else {
@@ -1104,6 +1123,20 @@ parse_head_step(struct sk__pw_conn *c, bool new_lf)
             sk__pw_timer_set(w, &c->ct, SK__T_HEADER, true);
         new_lf = true;
     }
+    const struct sk_conf_proxy *cf = w->conf;
+    size_t line_limit = cf->max_request_line != 0 &&
+                                cf->max_request_line < SK_LIMIT_REQUEST_LINE
+                            ? cf->max_request_line
+                            : SK_LIMIT_REQUEST_LINE;
+    if (!c->line_ok && avail > line_limit + 2) {
+        /* The request line must end within its limit; found once, the
+         * question is settled for this head (no rescans). */
+        if (memchr(c->in.p + c->in_off, '\n', line_limit + 2) == NULL) {
+            bad_request(c, SK_HTTP_E_LINE_TOO_LONG);
+            return true;
+        }
+        c->line_ok = true;
+    }
     if (!new_lf && avail < w->head_cap)
         return false;
     enum sk_http_err e = SK_HTTP_OK;
@@ -1122,17 +1155,7 @@ parse_head_step(struct sk__pw_conn *c, bool new_lf)
         bad_request(c, e);
         return true;
     }
-    /* Incomplete: apply the configured limits to what is there. */
-    const struct sk_conf_proxy *cf = w->conf;
-    const uint8_t *lf = memchr(c->in.p + c->in_off, '\n', avail);
-    size_t line_limit = cf->max_request_line != 0 &&
-                                cf->max_request_line < SK_LIMIT_REQUEST_LINE
-                            ? cf->max_request_line
-                            : SK_LIMIT_REQUEST_LINE;
-    if (lf == NULL && avail > line_limit + 2) {
-        bad_request(c, SK_HTTP_E_LINE_TOO_LONG);
-        return true;
-    }
+    /* Incomplete: the whole head must fit its limit. */
     if (avail >= w->head_cap) {
         bad_request(c, SK_HTTP_E_HEADERS_TOO_BIG);
         return true;
@@ -1541,9 +1564,8 @@ resp_buf_step(struct sk__pw_conn *c)
         return true;
     }
     if (done) {
-        c->rframe = RF_LENGTH;
-        if (c->resp.body_kind == SK_HTTP_RESP_EOF)
-            c->keep_alive = false;
+        /* The client got an exact length: its connection may stay even
+         * when the upstream's closes (EOF-delimited body). */
         response_done(c);
     } else {
         c->ustate = SK__U_STREAM;
@@ -1824,6 +1846,13 @@ client_read(struct sk__pw_conn *c, size_t *budget, bool *new_lf)
     size_t want = limit - have;
     if (want > READ_CHUNK)
         want = READ_CHUNK;
+    if (c->state == SK__C_IDLE || c->state == SK__C_HEAD) {
+        /* Heads are small: grow in small steps, so that a thousand
+         * idle or slow connections hold a few KiB each. */
+        size_t room = c->in.cap - c->in.len;
+        if (want > HEAD_READ)
+            want = room >= 512 && room < want ? room : HEAD_READ;
+    }
     if (sk_buf_reserve(&c->in, want) != 0) {
         sk__pw_conn_close(c);
         return true;

@@ -94,17 +94,11 @@ sk__pw_up_get(struct sk__pw *w, struct sk__pw_conn *owner, bool fresh,
               struct sk__pw_up **out, const char **reason)
 {
     *out = NULL;
-    while (!fresh && w->pool != NULL) {
+    if (!fresh && w->pool != NULL) {
+        /* Pooled connections had nothing to read when put back, and any
+         * later EOF or byte closed them (sk__pw_up_idle_event). */
         struct sk__pw_up *u = w->pool;
         pool_unlink(w, u);
-        /* An idle HTTP/1.1 connection has nothing to read: EOF or stray
-         * bytes mean the upstream is done with it. */
-        char b;
-        ssize_t n = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-            up_close(u);
-            continue;
-        }
         u->owner = owner;
         u->reused = true;
         u->readable = false;
@@ -165,7 +159,7 @@ sk__pw_up_put(struct sk__pw *w, struct sk__pw_up *u, bool reuse)
         return;
     u->owner = NULL;
     if (!reuse || w->conf->upstream_keepalive == 0 || w->draining ||
-        u->connecting) {
+        u->connecting || u->rdhup) {
         up_close(u);
         return;
     }
@@ -175,6 +169,17 @@ sk__pw_up_put(struct sk__pw *w, struct sk__pw_up *u, bool reuse)
             last = last->pnext;
         pool_unlink(w, last);
         up_close(last);
+    }
+    if (u->readable) {
+        /* An edge came after the last read: the upstream may have
+         * closed, or sent bytes that belong to no request. Either way
+         * the connection cannot serve another one. */
+        char b;
+        ssize_t n = recv(u->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n != -1 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            up_close(u);
+            return;
+        }
     }
     u->readable = false;
     u->pprev = NULL;
@@ -239,8 +244,13 @@ sk__pw_up_read(struct sk__pw_up *u, void *p, size_t n, const char **reason)
     do {
         r = recv(u->fd, p, n, 0);
     } while (r == -1 && errno == EINTR);
-    if (r >= 0)
+    if (r >= 0) {
+        /* A short read drained the socket: the next bytes bring a new
+         * edge, so there is no need to meet EAGAIN first. */
+        if ((size_t)r < n && !u->rdhup)
+            u->readable = false;
         return (long)r;
+    }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
         u->readable = false;
         return -SK_EAGAIN;

@@ -16,6 +16,7 @@
 #include "proxy/proxy.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -339,6 +340,8 @@ dispatch(struct sk__pw *w, struct epoll_event *e)
             break;
         if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             c->readable = true;
+        if (e->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            c->rdhup = true;
         if (e->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             c->writable = true;
         sk__pw_conn_drive(c);
@@ -355,6 +358,8 @@ dispatch(struct sk__pw *w, struct epoll_event *e)
         }
         if (e->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             u->readable = true;
+        if (e->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            u->rdhup = true;
         if (e->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             u->writable = true;
         if (!u->owner->dead)
@@ -374,6 +379,13 @@ setup(struct sk__pw *w, const struct sk_proxy_runtime *rt)
     w->conf = cf;
     w->ep = -1;
     w->sfd = -1;
+    /* Transactions allocate and free arenas of a few hundred KiB per
+     * request; glibc would serve those from fresh mmaps (page faults,
+     * zeroing, munmap) every time. Keeping them on the heap, and the
+     * heap from shrinking after each, is a large share of per-request
+     * cost. Failure only costs speed. */
+    (void)mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    (void)mallopt(M_TRIM_THRESHOLD, 16 << 20);
     w->pid = (int)getpid();
     w->ppid = (int)getppid();
     uint32_t ms[SK__T__COUNT] = {

@@ -99,6 +99,7 @@ struct sk__pw_up {
     bool connecting;
     bool readable, writable;
     bool reused; /* came from the pool */
+    bool rdhup;  /* the peer half-closed: read until EOF, not a short read */
     bool dead;   /* closed; events still queued for it are ignored */
     struct sk__pw_conn *owner;
     struct sk__pw_up *pnext, *pprev; /* pool links */
@@ -143,9 +144,10 @@ struct sk__pw_conn {
     struct sk_tls_conn *tls;
     const struct sk_proxy_listener *l;
     bool readable, writable;
-    bool rd_eof;            /* the client half-closed or reset */
-    bool dead;              /* closed; freed at the end of the loop turn */
-    int state;              /* enum sk__pw_cstate */
+    bool rd_eof; /* the client half-closed or reset */
+    bool rdhup;  /* epoll saw the half-close; EOF is still to be read */
+    bool dead;   /* closed; freed at the end of the loop turn */
+    int state;   /* enum sk__pw_cstate */
     struct sk__pw_timer ct; /* client-side timer */
     struct sk__pw_timer ut; /* upstream-side timer */
     char cip[INET6_ADDRSTRLEN];
@@ -155,7 +157,8 @@ struct sk__pw_conn {
     /* Bytes from the client; [in_off, in.len) not yet consumed. */
     struct sk_buf in;
     size_t in_off;
-    bool served; /* a request was answered: idle means keep-alive */
+    bool served;  /* a request was answered: idle means keep-alive */
+    bool line_ok; /* the request line ended within its limit */
     /* Bytes to the client; [out_off, out.len) not yet written. */
     struct sk_buf out;
     size_t out_off;

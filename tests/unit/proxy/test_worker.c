@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,9 @@ proxy_start(void)
     listener.fd = ls;
     listener.tls = NULL;
     listener.conf = &lconf;
+    /* A previous worker that did not exit cleanly may have left its
+     * connections counted. */
+    atomic_store(&shm->connections, 0);
     struct sk_proxy_logfile *audit = NULL;
     assert_int_equal(sk_proxy_logfile_open(audit_path, &audit), 0);
     memset(&rt, 0, sizeof(rt));
@@ -973,6 +977,72 @@ test_header_limits(void **state)
     close(fd);
 }
 
+static void
+test_head_and_http10(void **state)
+{
+    (void)state;
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, true), 0);
+    assert_int_equal(r.status, 200);
+    /* The upstream's length is kept, no body follows. */
+    assert_non_null(find_header(r.head, "Content-Length"));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    /* HTTP/1.0 keep-alive only when asked. */
+    fd = dial();
+    send_str(fd, "GET /echo HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "keep-alive");
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "close");
+    assert_true(sees_close(fd));
+    resp_free(&r);
+    close(fd);
+}
+
+static void
+test_connection_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    conf.max_connections = 2;
+    proxy_start();
+    int a = dial(), b = dial();
+    struct resp r;
+    send_str(a, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(a, &r, false), 0);
+    resp_free(&r);
+    send_str(b, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(b, &r, false), 0);
+    resp_free(&r);
+    int c = dial();
+    assert_true(sees_close(c));
+    close(c);
+    close(a);
+    /* The count goes down with the close. */
+    bool served = false;
+    for (int i = 0; i < 20 && !served; i++) {
+        usleep(50000);
+        c = dial();
+        send_str(c, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+        served = read_resp(c, &r, false) == 0 && r.status == 200;
+        resp_free(&r);
+        close(c);
+    }
+    assert_true(served);
+    close(b);
+}
+
 int
 main(void)
 {
@@ -995,6 +1065,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_upstream_reset_mid_response, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_and_http10, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_completes_in_flight, setup,
                                         teardown),
     };
