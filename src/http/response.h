@@ -42,6 +42,14 @@ struct sk_http_response {
  * (both Content-Length and Transfer-Encoding, several different
  * Content-Lengths, a Transfer-Encoding other than chunked, bare CR or LF,
  * obs-fold, whitespace before a colon, bad status line). Never blocks.
+ * Added details (response.c, docs/formats/http-strictness.md): -SK_ENOMEM
+ * on arena exhaustion; bad or over-long status lines are
+ * SK_HTTP_E_STATUS_LINE (502); "HTTP/1.1 200" without the SP before an
+ * empty reason is accepted; content_length is set only for
+ * SK_HTTP_RESP_LENGTH; keep_alive is false for SK_HTTP_RESP_EOF and 101;
+ * after another 1xx the next head starts at head_len. Each call rescans
+ * `in` from its start, so call again only when new bytes hold a LF (see
+ * sk_http_parse_head).
  */
 int sk_http_parse_response_head(struct sk_arena *a, struct sk_str in,
                                 bool head_request,

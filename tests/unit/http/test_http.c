@@ -524,6 +524,181 @@ test_chunked_errors(void **state)
     assert_int_equal(out.len, 1);
 }
 
+/* Decodes `in` whole; returns rc, with *err, *done and *used. */
+static int
+decode_all(const char *in, size_t len, struct sinkbuf *out, size_t *used,
+           enum sk_http_err *err, bool *done)
+{
+    return decode_split(in, len, NULL, 0, out, used, err, done);
+}
+
+static void
+test_chunked_edges(void **state)
+{
+    (void)state;
+    struct sinkbuf out;
+    size_t used;
+    enum sk_http_err err;
+    bool done;
+    /* Sizes: signs, leading whitespace, a size before its line ends. */
+    expect_chunk_err("+5\r\nhello\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err(" 5\r\nhello\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("\t5\r\nhello\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5g\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5,6\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5 6\r\n", SK_HTTP_E_CHUNK);
+    /* 64 bits: sixteen F are the largest size, one more digit overflows
+     * however it is written. */
+    expect_chunk_err("FFFFFFFFFFFFFFFF0\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("0FFFFFFFFFFFFFFFF0\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("18000000000000000\r\n", SK_HTTP_E_CHUNK);
+    struct sk_http_chunked st;
+    memset(&st, 0, sizeof(st));
+    assert_int_equal(
+        sk_http_chunked_decode(&st, SK_STR_LIT("ffffffffffffffff\r\nab"), &used,
+                               NULL, NULL, &err),
+        0);
+    assert_int_equal(used, 20);
+    assert_false(st.done);
+    assert_true(st.remaining == UINT64_MAX - 2);
+    /* Extensions: control bytes, a bare CR or LF inside a quoted value or
+     * a token, a quoted-pair of CR, a name that starts with '='. */
+    expect_chunk_err("5;a=\"x\ry\"\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;a=\"x\ny\"\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;a=\"\\\r\"\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;a=b\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;a\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;=b\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;a=b=c\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;a=\x01\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5;a=\"\x7f\"\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("5 ;\r\n", SK_HTTP_E_CHUNK);
+    /* NUL anywhere outside the payload. */
+    static const char nul_size[] = "5\0\r\nhello\r\n0\r\n\r\n";
+    assert_int_equal(
+        decode_all(nul_size, sizeof(nul_size) - 1, &out, &used, &err, &done),
+        -SK_EPARSE);
+    assert_int_equal(err, SK_HTTP_E_CHUNK);
+    static const char nul_ext[] = "5;a=\"\0\"\r\nhello\r\n0\r\n\r\n";
+    assert_int_equal(
+        decode_all(nul_ext, sizeof(nul_ext) - 1, &out, &used, &err, &done),
+        -SK_EPARSE);
+    assert_int_equal(err, SK_HTTP_E_CHUNK);
+    static const char nul_tr[] = "0\r\nx: a\0b\r\n\r\n";
+    assert_int_equal(
+        decode_all(nul_tr, sizeof(nul_tr) - 1, &out, &used, &err, &done),
+        -SK_EPARSE);
+    assert_int_equal(err, SK_HTTP_E_BARE_CR);
+    /* NUL in the payload is data. */
+    static const char nul_data[] = "3\r\na\0b\r\n0\r\n\r\n";
+    assert_int_equal(
+        decode_all(nul_data, sizeof(nul_data) - 1, &out, &used, &err, &done),
+        0);
+    assert_true(done);
+    assert_int_equal(out.len, 3);
+    assert_memory_equal(out.buf, "a\0b", 3);
+    /* Missing CRLF after the payload, or a short payload before it. */
+    expect_chunk_err("3\r\nabc0\r\n\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("3\r\nab\r\n0\r\n\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("3\r\nabc\r0\r\n\r\n", SK_HTTP_E_CHUNK);
+    expect_chunk_err("3\r\nabc\n\r\n0\r\n\r\n", SK_HTTP_E_CHUNK);
+    /* Data after the last chunk is not payload: it must be a trailer or
+     * the final CRLF (the "0\r\n" then smuggled request case). */
+    expect_chunk_err("0\r\nGET / HTTP/1.1\r\n\r\n", SK_HTTP_E_HEADER_SPACE);
+    expect_chunk_err("0\r\nhello\r\n\r\n", SK_HTTP_E_HEADER_SYNTAX);
+    /* Missing final CRLF: incomplete, not done. */
+    assert_int_equal(decode_all("0\r\nX: y\r\n", 9, &out, &used, &err, &done),
+                     0);
+    assert_false(done);
+    assert_int_equal(used, 9);
+    /* Accepted forms: BWS around ';' and '=', empty quoted value, obs-text
+     * in a quoted value, a trailer that names framing fields (ignored). */
+    static const char ok[] = "2 \t; a = \"\" ;b=\"\xe9\"\r\nhi\r\n"
+                             "0;last\r\nContent-Length: 99\r\n"
+                             "Transfer-Encoding: gzip\r\n\r\n";
+    assert_int_equal(decode_all(ok, sizeof(ok) - 1, &out, &used, &err, &done),
+                     0);
+    assert_true(done);
+    assert_int_equal(used, sizeof(ok) - 1);
+    assert_int_equal(out.len, 2);
+}
+
+/* The size-line and trailer-section bounds, at and past the limit. */
+static void
+test_chunked_limits(void **state)
+{
+    (void)state;
+    struct sinkbuf out;
+    size_t used;
+    enum sk_http_err err;
+    bool done;
+    /* A size line of exactly SK_HTTP_CHUNK_LINE_MAX bytes (CRLF included)
+     * passes, one byte more does not. */
+    size_t cap = SK_HTTP_CHUNK_LINE_MAX + 32;
+    char *line = malloc(cap);
+    assert_non_null(line);
+    for (int extra = 0; extra < 2; extra++) {
+        size_t n = SK_HTTP_CHUNK_LINE_MAX + (size_t)extra;
+        line[0] = '1';
+        line[1] = ';';
+        memset(line + 2, 'e', n - 4);
+        memcpy(line + n - 2, "\r\nZ\r\n0\r\n\r\n", 11);
+        int rc = decode_all(line, strlen(line), &out, &used, &err, &done);
+        if (extra == 0) {
+            assert_int_equal(rc, 0);
+            assert_true(done);
+            assert_int_equal(out.len, 1);
+        } else {
+            assert_int_equal(rc, -SK_EPARSE);
+            assert_int_equal(err, SK_HTTP_E_CHUNK);
+        }
+    }
+    free(line);
+    /* The bound is per line: many long lines in a row are fine. */
+    char l2[SK_HTTP_CHUNK_LINE_MAX + 8];
+    memset(l2, 0, sizeof(l2));
+    l2[0] = '1';
+    l2[1] = ';';
+    memset(l2 + 2, 'e', SK_HTTP_CHUNK_LINE_MAX - 4);
+    memcpy(l2 + SK_HTTP_CHUNK_LINE_MAX - 2, "\r\nZ\r\n", 5);
+    struct sk_http_chunked st2;
+    memset(&st2, 0, sizeof(st2));
+    for (int i = 0; i < 4; i++) {
+        size_t u = 0;
+        assert_int_equal(sk_http_chunked_decode(&st2,
+                                                sk_str_make(l2, strlen(l2)), &u,
+                                                NULL, NULL, &err),
+                         0);
+        assert_int_equal(u, strlen(l2));
+    }
+    /* Trailers: SK_LIMIT_HEADER_BYTES in all, counted from after "0\r\n". */
+    size_t tcap = SK_LIMIT_HEADER_BYTES + 64;
+    char *tr = malloc(tcap);
+    assert_non_null(tr);
+    for (int extra = 0; extra < 2; extra++) {
+        /* "0\r\n" + "X: " + v... + "\r\n" + "\r\n" */
+        size_t body = SK_LIMIT_HEADER_BYTES + (size_t)extra;
+        size_t vlen = body - 3 - 2 - 2;
+        memcpy(tr, "0\r\nX: ", 6);
+        memset(tr + 6, 'v', vlen);
+        memcpy(tr + 6 + vlen, "\r\n\r\n", 5);
+        struct sk_http_chunked st;
+        memset(&st, 0, sizeof(st));
+        size_t u = 0;
+        int rc = sk_http_chunked_decode(&st, sk_str_make(tr, 3 + body), &u,
+                                        NULL, NULL, &err);
+        if (extra == 0) {
+            assert_int_equal(rc, 0);
+            assert_true(st.done);
+            assert_int_equal(u, 3 + body);
+        } else {
+            assert_int_equal(rc, -SK_EPARSE);
+            assert_int_equal(err, SK_HTTP_E_HEADERS_TOO_BIG);
+        }
+    }
+    free(tr);
+}
+
 static void
 test_chunked_state(void **state)
 {
@@ -721,6 +896,8 @@ main(void)
         cmocka_unit_test(test_chunked_ok_all_splits),
         cmocka_unit_test(test_chunked_errors),
         cmocka_unit_test(test_chunked_state),
+        cmocka_unit_test(test_chunked_edges),
+        cmocka_unit_test(test_chunked_limits),
         cmocka_unit_test(test_urldecode),
         cmocka_unit_test(test_urlencoded),
         cmocka_unit_test(test_cookies),
