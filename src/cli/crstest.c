@@ -7,6 +7,11 @@
  * ModSecurity-style log lines, and the test's log_contains /
  * no_log_contains / status / expect_error are judged against them.
  *
+ * With `--target HOST:PORT --audit-log FILE` the stages go over TCP to a
+ * live `sekimori proxy` instead (src/crstest/wire.c): the status is the
+ * proxy's answer, and the log lines are rebuilt from the proxy's audit
+ * record of the transaction, found by the X-Sekimori-Id response header.
+ *
  * Output: each failing test's title and reason, per-file counts, the
  * tests of disabled files apart, and last `N passed, N failed`. Exit code
  * 0 when no counted test failed, 1 otherwise, 2 on usage or load errors.
@@ -23,6 +28,7 @@
 #include <pcre2.h>
 
 #include "crstest/ftw.h"
+#include "crstest/wire.h"
 #include "http/http.h"
 #include "sekimori/waf.h"
 #include "util/arena.h"
@@ -35,7 +41,12 @@ struct counts {
 };
 
 struct run {
-    struct sk_waf_rules *rules;
+    struct sk_waf_rules *rules; /* in-process; NULL with --target */
+    /* --target: the proxy, its audit log, and the time limits. */
+    char *host, *port;
+    struct sk_crswire_audit *audit;
+    unsigned timeout_ms, wait_ms;
+    unsigned no_record, no_id; /* stages judged without their record */
     struct sk_ftw_override *ovr;
     size_t novr;
     bool verbose;
@@ -48,7 +59,9 @@ struct outcome {
     int status;        /* what a proxy would answer */
     bool error;        /* refused at the HTTP layer (connection closed) */
     struct sk_buf log; /* ModSecurity-style lines of the matched rules */
-    char reason[256];  /* why the HTTP layer refused it */
+    char reason[400];  /* why the HTTP layer refused it, transport trouble */
+    bool have_body;    /* --target: the response body is in `body` */
+    struct sk_buf body;
 };
 
 static int
@@ -208,6 +221,66 @@ run_stage(struct run *run, const struct sk_ftw_stage *st, struct outcome *o)
     return rc;
 }
 
+/*
+ * Sends one stage to the proxy and reads its audit record. A stage the
+ * proxy answered without a record in time is judged on an empty log, and
+ * the reason says so. Returns -SK_EIO when the proxy cannot be reached
+ * (the run stops), -SK_ENOMEM, else 0.
+ */
+static int
+run_stage_wire(struct run *run, const struct sk_ftw_stage *st,
+               struct outcome *o)
+{
+    struct sk_crswire_result r;
+    int rc = sk_crswire_exchange(run->host, run->port, st->request,
+                                 run->timeout_ms, &r);
+    if (rc != 0) {
+        if (rc == -SK_EIO)
+            fprintf(stderr, "crs-test: %s\n", r.why);
+        sk_buf_fini(&r.body);
+        return rc;
+    }
+    o->status = r.status;
+    o->body = r.body;
+    o->have_body = r.responded;
+    if (!r.responded) {
+        /* Closed or timed out without an answer: what ftw calls an
+         * error, like a refusal of the in-process HTTP layer. */
+        o->error = true;
+        snprintf(o->reason, sizeof(o->reason), "%s", r.why);
+    }
+    if (r.id[0] == '\0') {
+        if (r.responded) {
+            run->no_id++;
+            snprintf(o->reason, sizeof(o->reason),
+                     "status %d without X-Sekimori-Id%s%.200s", r.status,
+                     r.why[0] ? ", " : "", r.why);
+        }
+        return 0;
+    }
+    bool refused = false;
+    rc = sk_crswire_audit_find(run->audit, r.id, run->wait_ms, &o->log,
+                               &refused);
+    if (rc == -SK_ENOENT || rc == -SK_EPARSE) {
+        run->no_record++;
+        snprintf(o->reason, sizeof(o->reason),
+                 "%s audit record for %.127s within %u ms%s%.200s",
+                 rc == -SK_ENOENT ? "no" : "unreadable", r.id, run->wait_ms,
+                 r.why[0] ? "; " : "", r.why);
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (refused) {
+        /* The proxy refused the request at the HTTP layer: it answers
+         * 400 (with the id) and closes, where ftw saw an error. */
+        o->error = true;
+        snprintf(o->reason, sizeof(o->reason), "refused by the proxy with %d",
+                 r.status);
+    }
+    return 0;
+}
+
 static const struct sk_ftw_override *
 find_override(const struct run *run, const char *title)
 {
@@ -237,8 +310,8 @@ judge(const struct sk_ftw_output *out, const struct sk_ftw_override *ovr,
         return false;
     }
     if (lc != NULL && !regex_search(lc, log, why, wl)) {
-        if (o->error)
-            snprintf(why, wl, "log lacks /%s/ (%s)", lc, o->reason);
+        if (o->reason[0] != '\0')
+            snprintf(why, wl, "log lacks /%s/ (%.400s)", lc, o->reason);
         else
             snprintf(why, wl, "log lacks /%s/", lc);
         return false;
@@ -247,13 +320,25 @@ judge(const struct sk_ftw_output *out, const struct sk_ftw_override *ovr,
         snprintf(why, wl, "log has /%s/", nlc);
         return false;
     }
+    /* Only a live proxy gives a body to look at (in-process there is no
+     * upstream, and CRS 3.3.4 has no such test). */
+    if (out->response_contains != NULL && o->have_body &&
+        !regex_search(out->response_contains, sk_buf_str(&o->body), why, wl)) {
+        snprintf(why, wl, "response lacks /%s/", out->response_contains);
+        return false;
+    }
     if (out->nstatus > 0 && lc == NULL && nlc == NULL) {
         bool ok = false;
         for (size_t i = 0; i < out->nstatus; i++)
             if (out->status[i] == o->status)
                 ok = true;
         if (!ok) {
-            snprintf(why, wl, "status %d not among the expected", o->status);
+            if (o->reason[0] != '\0')
+                snprintf(why, wl, "status %d not among the expected (%.400s)",
+                         o->status, o->reason);
+            else
+                snprintf(why, wl, "status %d not among the expected",
+                         o->status);
             return false;
         }
     }
@@ -285,17 +370,21 @@ run_file(struct run *run, const char *path)
         for (size_t s = 0; s < test->nstages && pass; s++) {
             struct outcome o;
             memset(&o, 0, sizeof(o));
-            rc = run_stage(run, &test->stages[s], &o);
+            rc = run->host ? run_stage_wire(run, &test->stages[s], &o)
+                           : run_stage(run, &test->stages[s], &o);
             if (rc != 0) {
                 sk_buf_fini(&o.log);
+                sk_buf_fini(&o.body);
                 sk_arena_free(a);
                 return rc;
             }
             pass = judge(&test->stages[s].out, ovr, &o, why, sizeof(why));
             if (run->verbose)
-                printf("--- %s stage %zu log:\n%s", test->title, s,
+                printf("--- %s stage %zu status %d%s%s log:\n%s", test->title,
+                       s, o.status, o.reason[0] ? ", " : "", o.reason,
                        sk_buf_cstr(&o.log) ? sk_buf_cstr(&o.log) : "");
             sk_buf_fini(&o.log);
+            sk_buf_fini(&o.body);
         }
         if (pass) {
             c.passed++;
@@ -388,27 +477,148 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: sekimori crs-test [--setup FILE] [--overrides FILE] "
+            "usage: sekimori crs-test --setup FILE [--overrides FILE] [-v] "
+            "DIR|FILE...\n"
+            "       sekimori crs-test --target HOST:PORT --audit-log FILE\n"
+            "           [--timeout MS] [--audit-wait MS] [--overrides FILE] "
             "[-v] DIR|FILE...\n"
             "  --setup FILE      rule configuration to load (SecLang)\n"
             "  --overrides FILE  tests judged differently, with reasons\n"
-            "  -v                print every stage's log\n"
-            "Runs ftw-format YAML tests in-process; last line is\n"
-            "`N passed, N failed`. Exit: 0 all counted tests passed, 1 some\n"
-            "failed, 2 usage or load error.\n");
+            "  --target H:P      send each stage to a live sekimori proxy\n"
+            "  --audit-log FILE  that proxy's audit log (audit mode all)\n"
+            "  --timeout MS      limit of one exchange (default 5000)\n"
+            "  --audit-wait MS   wait for a stage's audit record (default "
+            "2000)\n"
+            "  -v                print every stage's status and log\n"
+            "Runs ftw-format YAML tests in-process, or over the wire with\n"
+            "--target; last line is `N passed, N failed`. Exit: 0 all\n"
+            "counted tests passed, 1 some failed, 2 usage or load error\n"
+            "(or the target unreachable).\n");
+}
+
+/* Splits "host:port", "[v6]:port"; 0 or -SK_EINVAL. */
+static int
+split_target(const char *t, struct run *run)
+{
+    const char *colon = strrchr(t, ':');
+    if (colon == NULL || colon == t || colon[1] == '\0')
+        return -SK_EINVAL;
+    const char *h = t;
+    size_t hl = (size_t)(colon - t);
+    if (h[0] == '[') {
+        if (hl < 3 || h[hl - 1] != ']')
+            return -SK_EINVAL;
+        h++;
+        hl -= 2;
+    }
+    for (const char *p = colon + 1; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return -SK_EINVAL;
+    run->host = strndup(h, hl);
+    run->port = strdup(colon + 1);
+    return run->host && run->port ? 0 : -SK_ENOMEM;
+}
+
+static bool
+parse_ms(const char *s, unsigned *out)
+{
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (end == s || *end != '\0' || v == 0 || v > 600000)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+/* The whole run over the wire (--target). */
+static int
+crs_test_target(struct run *run, const char *target, const char *audit_log,
+                const char *overrides, int argc, char **argv, int i)
+{
+    int rc = split_target(target, run);
+    if (rc != 0) {
+        fprintf(stderr, "crs-test: bad --target %s (want HOST:PORT)\n", target);
+        free(run->host);
+        free(run->port);
+        return SK_EXIT_USAGE;
+    }
+    struct sk_arena *oa = sk_arena_new(0);
+    if (oa == NULL || sk_crswire_audit_open(audit_log, &run->audit) != 0) {
+        sk_arena_free(oa);
+        free(run->host);
+        free(run->port);
+        return SK_EXIT_INTERNAL;
+    }
+    int ret = SK_EXIT_OK;
+    if (overrides != NULL) {
+        struct sk_diag d = {0};
+        rc = sk_ftw_load_overrides(oa, overrides, &run->ovr, &run->novr, &d);
+        if (rc != 0) {
+            fprintf(stderr, "%scrs-test: bad overrides file\n",
+                    sk_diag_text(&d));
+            ret = SK_EXIT_USAGE;
+        }
+        sk_diag_fini(&d);
+    }
+    if (ret == SK_EXIT_OK) {
+        fprintf(stderr,
+                "crs-test: sending to %s, reading audit records from %s\n",
+                target, audit_log);
+        for (; i < argc && rc == 0; i++)
+            rc = run_path(run, argv[i]);
+        if (rc != 0) {
+            fprintf(stderr, "crs-test: %s\n", sk_strerror(rc));
+            ret = rc == -SK_ENOMEM ? SK_EXIT_INTERNAL : SK_EXIT_USAGE;
+        }
+    }
+    if (ret == SK_EXIT_OK) {
+        printf("disabled files: %u, their tests: %u passed, %u failed (not "
+               "counted)\n",
+               run->disabled_files, run->disabled.passed, run->disabled.failed);
+        printf("stages without an audit record: %u, without X-Sekimori-Id: "
+               "%u, unreadable audit lines: %zu\n",
+               run->no_record, run->no_id,
+               sk_crswire_audit_bad_lines(run->audit));
+        printf("files: %u, overridden tests passed: %u of %zu overrides\n",
+               run->files, run->total.overridden, run->novr);
+        printf("%u passed, %u failed\n", run->total.passed, run->total.failed);
+        ret = run->total.failed == 0 ? SK_EXIT_OK : SK_EXIT_FAIL;
+    }
+    sk_crswire_audit_free(run->audit);
+    sk_arena_free(oa);
+    free(run->host);
+    free(run->port);
+    return ret;
 }
 
 int
 sk_cli_crs_test(int argc, char **argv)
 {
-    const char *setup = NULL, *overrides = NULL;
+    const char *setup = NULL, *overrides = NULL, *target = NULL,
+               *audit_log = NULL;
     struct run run;
     memset(&run, 0, sizeof(run));
+    run.timeout_ms = 5000;
+    run.wait_ms = 2000;
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--setup") == 0 && i + 1 < argc)
             setup = argv[++i];
-        else if (strcmp(argv[i], "--overrides") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--target") == 0 && i + 1 < argc)
+            target = argv[++i];
+        else if (strcmp(argv[i], "--audit-log") == 0 && i + 1 < argc)
+            audit_log = argv[++i];
+        else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            if (!parse_ms(argv[++i], &run.timeout_ms)) {
+                fprintf(stderr, "crs-test: bad --timeout %s\n", argv[i]);
+                return SK_EXIT_USAGE;
+            }
+        } else if (strcmp(argv[i], "--audit-wait") == 0 && i + 1 < argc) {
+            if (!parse_ms(argv[++i], &run.wait_ms)) {
+                fprintf(stderr, "crs-test: bad --audit-wait %s\n", argv[i]);
+                return SK_EXIT_USAGE;
+            }
+        } else if (strcmp(argv[i], "--overrides") == 0 && i + 1 < argc)
             overrides = argv[++i];
         else if (strcmp(argv[i], "-v") == 0)
             run.verbose = true;
@@ -422,9 +632,19 @@ sk_cli_crs_test(int argc, char **argv)
         } else
             break;
     }
-    if (i >= argc || setup == NULL) {
+    if (i >= argc || (target != NULL) != (audit_log != NULL) ||
+        (setup == NULL && target == NULL)) {
         usage(stderr);
         return SK_EXIT_USAGE;
+    }
+    if (target != NULL) {
+        if (setup != NULL)
+            fprintf(stderr,
+                    "crs-test: note: --setup %s is not loaded with "
+                    "--target (the proxy's rules apply)\n",
+                    setup);
+        return crs_test_target(&run, target, audit_log, overrides, argc, argv,
+                               i);
     }
     run.rules = sk_waf_rules_new();
     if (run.rules == NULL)

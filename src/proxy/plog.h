@@ -32,11 +32,14 @@ int sk_proxy_logfile_open(const char *path, struct sk_proxy_logfile **out);
 
 /*
  * Appends one record with a single write(2) on an O_APPEND descriptor, so
- * records of several processes never interleave. Blocks on the disk (a
- * regular file). 0 or -SK_EIO (counted, the caller goes on).
+ * records of several processes never interleave on a local file system.
+ * Limits: a partial write (disk full, file size limit) is completed by a
+ * second write that may land after another process's record; NFS gives no
+ * O_APPEND atomicity (docs/formats/audit-log.md, "Files"). EINTR is
+ * retried. Blocks on the disk (a regular file). 0 or -SK_EIO (logged; the
+ * caller counts it with sk_proxy_metrics_log_error and goes on).
  */
-int sk_proxy_logfile_write(struct sk_proxy_logfile *f, const void *p,
-                           size_t n);
+int sk_proxy_logfile_write(struct sk_proxy_logfile *f, const void *p, size_t n);
 
 /* Reopens the same path (SIGUSR1, after a rotation). 0 or -SK_EIO, in
  * which case the old descriptor stays in use. */
@@ -47,8 +50,8 @@ void sk_proxy_logfile_free(struct sk_proxy_logfile *f);
 
 /* What the worker knows about one transaction when it logs it. */
 struct sk_proxy_txn_info {
-    const char *id;      /* transaction id (also UNIQUE_ID) */
-    int64_t start_us;    /* realtime, microseconds */
+    const char *id;   /* transaction id (also UNIQUE_ID) */
+    int64_t start_us; /* realtime, microseconds */
     uint64_t duration_us;
     const char *client_ip;
     unsigned client_port;
@@ -77,7 +80,9 @@ struct sk_proxy_txn_info {
  * "producer":{...},"messages":[{"message","details":{"match","reference",
  * "ruleId","file","lineNumber","data","severity","ver","rev","tags",
  * "maturity","accuracy"}}]}} plus sekimori's "sekimori":{...} object
- * (blocked, error, duration). 0 or -SK_ENOMEM. Pure.
+ * (blocked, error, duration). Every field and the redaction rules are in
+ * docs/formats/audit-log.md. `ti` and what it points to are only read.
+ * 0 or -SK_ENOMEM (out unchanged). Pure.
  */
 int sk_proxy_audit_format(const struct sk_proxy_txn_info *ti,
                           struct sk_buf *out);
