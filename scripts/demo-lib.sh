@@ -15,12 +15,6 @@ DEMO_PIDS=()
 
 demo_log() { printf '%s\n' "$*" >&2; }
 
-# Whether this sekimori has `sekimori run` (issue 6, built by another part
-# of the project; until it lands the demo runs the parts it can itself).
-demo_have_run() {
-  "$DEMO_SK" --help 2>&1 | grep -q '^  run '
-}
-
 # demo_render TEMPLATE OUT: fills the @...@ placeholders of a template.
 demo_render() {
   sed -e "s#@STATE@#$DEMO_STATE#g" -e "s#@WWW@#$DEMO_STATE/www#g" \
@@ -81,7 +75,11 @@ demo_wait() {
   return 1
 }
 
-demo_http_up() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; }
+# Whether something answers HTTP on 127.0.0.1:PORT (asked by name: a
+# numeric Host header is a CRS warning of its own).
+demo_http_up() {
+  curl -s -o /dev/null --max-time 2 -H 'Host: localhost' "http://127.0.0.1:$1/"
+}
 
 # Starts the shop (php -S, the built-in server) on DEMO_UPSTREAM.
 demo_start_shop() {
@@ -95,34 +93,18 @@ demo_start_shop() {
     { demo_log "demo: the shop did not start: $(tail -n 5 "$DEMO_STATE/logs/shop.log")"; return 1; }
 }
 
-# Starts sekimori in front of the shop: `sekimori run` when this build has
-# it; otherwise the event log writer and the file monitor, each started
-# directly (no proxy: DEMO_PROXY stays 0). Sets DEMO_PROXY=1 when the
-# proxy answers on DEMO_LISTEN.
-DEMO_PROXY=0
+# Starts `sekimori run -c STATE/sekimori.conf` (the event log writer, the
+# file monitor and the proxy on DEMO_LISTEN) and waits until every part
+# has started and the proxy answers.
 demo_start_sekimori() {
   local s="$DEMO_STATE"
-  if demo_have_run; then
-    "$DEMO_SK" run -c "$s/sekimori.conf" >"$s/logs/run.log" 2>&1 &
-    DEMO_PIDS+=($!)
-    demo_wait 30 demo_http_up "$DEMO_LISTEN" ||
-      { demo_log "demo: sekimori run did not start: $(tail -n 10 "$s/logs/run.log")"; return 1; }
-    demo_wait 30 test -S "$s/evlog.sock" ||
-      { demo_log "demo: no event log socket: $(tail -n 10 "$s/logs/run.log")"; return 1; }
-    DEMO_PROXY=1
-    return 0
-  fi
-  "$DEMO_SK" log serve --dir "$s/evlog" --key "$s/keys/evlog.key" \
-    --socket "$s/evlog.sock" --durability group >"$s/logs/evlog.log" 2>&1 &
+  "$DEMO_SK" run -c "$s/sekimori.conf" --ready "$s/run/ready" \
+    >"$s/logs/run.log" 2>&1 &
   DEMO_PIDS+=($!)
-  demo_wait 20 test -S "$s/evlog.sock" ||
-    { demo_log "demo: log serve did not start: $(tail -n 5 "$s/logs/evlog.log")"; return 1; }
-  rm -f "$s/run/fim.ready"
-  "$DEMO_SK" fim watch -c "$s/fim.conf" --events "$s/logs/fim-events.jsonl" \
-    --evlog "$s/evlog.sock" --ready "$s/run/fim.ready" >"$s/logs/fim.log" 2>&1 &
-  DEMO_PIDS+=($!)
-  demo_wait 20 test -f "$s/run/fim.ready" ||
-    { demo_log "demo: fim watch did not start: $(tail -n 5 "$s/logs/fim.log")"; return 1; }
+  demo_wait 30 test -e "$s/run/ready" ||
+    { demo_log "demo: sekimori run did not start: $(tail -n 10 "$s/logs/run.log")"; return 1; }
+  demo_wait 10 demo_http_up "$DEMO_LISTEN" ||
+    { demo_log "demo: the proxy does not answer: $(tail -n 10 "$s/logs/run.log")"; return 1; }
 }
 
 # Stops every process started here: SIGTERM, up to 10 s, then SIGKILL.
