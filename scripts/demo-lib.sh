@@ -81,12 +81,14 @@ demo_http_up() {
   curl -s -o /dev/null --max-time 2 -H 'Host: localhost' "http://127.0.0.1:$1/"
 }
 
-# Starts the shop (php -S, the built-in server) on DEMO_UPSTREAM.
+# Starts the shop (php -S, the built-in server, two worker processes) on
+# DEMO_UPSTREAM, in a process group of its own: PHP's workers outlive a
+# SIGTERM to their parent, so demo_stop signals the whole group.
 demo_start_shop() {
   SHOP_DATA="$DEMO_STATE/shop-data" \
     SHOP_ADMIN_PASSWORD="$(cat "$DEMO_STATE/admin-password")" \
     PHP_CLI_SERVER_WORKERS=2 \
-    php -S "127.0.0.1:$DEMO_UPSTREAM" -t "$DEMO_STATE/www" \
+    setsid php -S "127.0.0.1:$DEMO_UPSTREAM" -t "$DEMO_STATE/www" \
     >"$DEMO_STATE/logs/shop.log" 2>&1 &
   DEMO_PIDS+=($!)
   demo_wait 10 demo_http_up "$DEMO_UPSTREAM" ||
@@ -107,14 +109,17 @@ demo_start_sekimori() {
     { demo_log "demo: the proxy does not answer: $(tail -n 10 "$s/logs/run.log")"; return 1; }
 }
 
-# Stops every process started here: SIGTERM, up to 10 s, then SIGKILL.
+# Stops every process started here, newest first (sekimori before the
+# shop): SIGTERM to its process group when it leads one (the shop), else
+# to it; up to 10 s, then SIGKILL.
 demo_stop() {
-  local p n
-  for p in "${DEMO_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${DEMO_PIDS[@]}"; do
+  local i p n
+  for ((i = ${#DEMO_PIDS[@]} - 1; i >= 0; i--)); do
+    p="${DEMO_PIDS[$i]}"
+    kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null || true
     n=100
     while kill -0 "$p" 2>/dev/null && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
-    kill -KILL "$p" 2>/dev/null || true
+    kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
   DEMO_PIDS=()
