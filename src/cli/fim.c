@@ -475,6 +475,11 @@ sk_cli_fim(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         bool has = i + 1 < argc;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout); /* `sekimori fim init --help` and the like */
+            sk_free(rest);
+            return 0;
+        }
         if (strcmp(a, "-c") == 0 && has)
             conf = argv[++i];
         else if (strcmp(a, "--json") == 0)

@@ -19,7 +19,8 @@ static const struct {
 } commands[] = {
     {"-t", sk_cli_check, "compile rule files and report every error"},
     {"config-doc", sk_cli_config_doc, "print the sekimori.conf reference"},
-    {"crs-test", sk_cli_crs_test, "run the CRS regression suite in-process"},
+    {"crs-test", sk_cli_crs_test,
+     "run the CRS regression suite (in-process, or --target a proxy)"},
     {"fim", sk_cli_fim, "the file integrity monitor (docs/fim.md)"},
     {"keygen", sk_cli_keygen, "make an Ed25519 key pair (fim and log)"},
     {"log", sk_cli_log, "the tamper-evident event log (docs/evlog.md)"},

@@ -1165,6 +1165,7 @@ statement(struct parser *ps, size_t sec, void *base)
     struct tok args[CONF_MAX_ARGS];
     size_t n = 0;
     bool bad = false;
+    unsigned errors_before = ps->d->errors;
     lex(ps);
     while (ps->t.kind == T_WORD && !ps->oom) {
         if (n == CONF_MAX_ARGS) {
@@ -1193,7 +1194,9 @@ statement(struct parser *ps, size_t sec, void *base)
             lex(ps);
         }
     }
-    if (bad || ps->oom)
+    /* A value the lexer refused (reported already) leaves the option
+     * unset rather than misreading what is left of the line. */
+    if (bad || ps->oom || ps->d->errors != errors_before)
         return;
     if (name.quoted) {
         ERR_TOK(ps, &name, "option names are not quoted");
@@ -1231,7 +1234,14 @@ section(struct parser *ps)
     while (ps->t.kind == T_NL)
         lex(ps);
     if (ps->t.kind != T_LBRACE) {
-        if (sec < 0)
+        int owner = -1;
+        for (size_t i = 0; sec < 0 && i < SEC_COUNT; i++)
+            if (!name.quoted && find_row(i, name.s) >= 0)
+                owner = (int)i;
+        if (owner >= 0)
+            ERR_TOK(ps, &name, "'%s' belongs inside a '%s { }' section", name.s,
+                    sections[owner].name);
+        else if (sec < 0)
             ERR_TOK(ps, &name, "unknown section '%s' (run, log, proxy or fim)",
                     name.s);
         else

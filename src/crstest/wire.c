@@ -409,7 +409,7 @@ sk_crswire_record_lines(const char *json, size_t len, struct sk_buf *lines,
 {
     json_error_t e;
     *refused = false;
-    json_t *root = json_loadb(json, len, 0, &e);
+    json_t *root = json_loadb(json, len, JSON_ALLOW_NUL, &e);
     if (root == NULL)
         return -SK_EPARSE;
     size_t start = lines->len;
@@ -469,7 +469,7 @@ take_line(struct sk_crswire_audit *a, const char *line, size_t len,
           const char *id, struct sk_buf *lines, bool *refused, int *rc)
 {
     json_error_t e;
-    json_t *root = json_loadb(line, len, 0, &e);
+    json_t *root = json_loadb(line, len, JSON_ALLOW_NUL, &e);
     const char *uid = json_string_value(
         json_object_get(json_object_get(root, "transaction"), "unique_id"));
     if (uid == NULL) {

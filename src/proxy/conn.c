@@ -284,7 +284,9 @@ conn_tokens(const struct sk_http_header *h, size_t nh, struct conn_tokens *ct)
                 ct->close = true;
             else if (sk_str_eq_c_nocase(tok, "keep-alive"))
                 ct->keep_alive = true;
-            if (ct->n < CONN_TOKENS_MAX)
+            /* Host is end-to-end whatever a client claims: dropping it
+             * would send the upstream a request the rules did not see. */
+            if (ct->n < CONN_TOKENS_MAX && !sk_str_eq_c_nocase(tok, "Host"))
                 ct->t[ct->n++] = tok;
         }
     }
@@ -630,10 +632,10 @@ conn_finish_txn(struct sk__pw_conn *c)
     if (c->waf != NULL)
         (void)run_phase(c, 5);
     txn_log(c);
-    bool reuse = c->up != NULL && c->ustate == SK__U_DONE &&
-                 c->resp.keep_alive && c->body.done &&
-                 pending(&c->uout, c->uout_off) == 0 &&
-                 pending(&c->uin, c->uin_off) == 0 && !c->up_eof;
+    bool reuse =
+        c->up != NULL && c->ustate == SK__U_DONE && c->resp.keep_alive &&
+        c->body.done && pending(&c->uout, c->uout_off) == 0 &&
+        pending(&c->uin, c->uin_off) == 0 && !c->up_eof && !c->uwrite_failed;
     release_upstream(c, reuse);
     if (c->waf != NULL) {
         sk_waf_txn_free(c->waf);
@@ -665,6 +667,7 @@ conn_finish_txn(struct sk__pw_conn *c)
     memset(&c->resp, 0, sizeof(c->resp));
     c->rhead = SK_STR_NULL;
     c->resp_head_sent = false;
+    c->resp_fed = false;
     sk_buf_fini(&c->sbuf);
     c->sbuf_over = false;
     memset(&c->rch, 0, sizeof(c->rch));
@@ -688,6 +691,49 @@ conn_finish_txn(struct sk__pw_conn *c)
     }
 }
 
+static int
+sink_none(void *ud, const uint8_t *p, size_t n)
+{
+    (void)ud;
+    (void)p;
+    (void)n;
+    return 0;
+}
+
+/*
+ * Before answering without reading the body: when the rest of the body
+ * is already in the input buffer (a small form post denied in phase 1),
+ * it is skipped so the connection can be kept. A body still to come is
+ * not waited for; the connection closes instead.
+ */
+static void
+skip_received_body(struct sk__pw_conn *c)
+{
+    if (c->head.len == 0 || c->expect_100)
+        return;
+    size_t avail = pending(&c->in, c->in_off);
+    const uint8_t *p = c->in.p + c->in_off;
+    if (c->body.kind == SK_HTTP_BODY_LENGTH) {
+        if (c->body.remaining > (uint64_t)avail)
+            return;
+        size_t n = (size_t)c->body.remaining;
+        c->in_off += n;
+        c->bytes_in += n;
+        c->body.remaining = 0;
+        c->body.done = true;
+    } else if (c->body.kind == SK_HTTP_BODY_CHUNKED) {
+        size_t used = 0;
+        enum sk_http_err e;
+        if (sk_http_chunked_decode(&c->body.ch, sk_str_make(p, avail), &used,
+                                   sink_none, NULL, &e) != 0 ||
+            !c->body.ch.done)
+            return; /* the connection closes; the decoder state is moot */
+        c->in_off += used;
+        c->bytes_in += used;
+        c->body.done = true;
+    }
+}
+
 /*
  * Queues a response the proxy makes itself (error, deny, maintenance,
  * redirect) and ends the transaction. The connection closes after it
@@ -706,9 +752,17 @@ local_response(struct sk__pw_conn *c, int status, struct sk_str page,
         conn_finish_txn(c);
         return;
     }
+    if (!close && !c->body.done)
+        skip_received_body(c);
     if (close || !c->body.done)
         c->keep_alive = false;
     c->status = status;
+    if (c->waf != NULL && !c->resp_fed) {
+        /* Phases 3-5 still run for the log: they see this answer, the
+         * way a server module's rules see the server's error pages. */
+        c->resp_fed = true;
+        (void)sk_waf_txn_response_status(c->waf, status, "HTTP/1.1");
+    }
     struct sk_buf body = {0};
     int rc = 0;
     if (page.len > 0)
@@ -919,6 +973,10 @@ build_upstream_head(struct sk__pw_conn *c)
     }
     sk_buf_fini(&xff);
     sk_buf_fini(&fwd);
+    /* An HTTP/1.0 request keeps its version; asking for keep-alive lets
+     * the upstream connection go back to the pool all the same. */
+    if (r->version == 10)
+        rc |= sk_buf_append_c(o, "Connection: keep-alive\r\n");
     if (r->body_kind == SK_HTTP_BODY_LENGTH)
         rc |= sk_buf_printf(o, "Content-Length: %" PRIu64 "\r\n",
                             r->content_length);
@@ -1051,6 +1109,9 @@ on_head(struct sk__pw_conn *c, size_t head_len)
     struct conn_tokens ct;
     conn_tokens(r->headers, r->nheaders, &ct);
     c->keep_alive = r->version == 11 ? !ct.close : ct.keep_alive && !ct.close;
+    /* keepalive_timeout 0 means no keep-alive (docs/configuration.md). */
+    if (cf->keepalive_timeout == 0)
+        c->keep_alive = false;
     bool has_expect = false;
     struct sk_str expect =
         header_get(r->headers, r->nheaders, "Expect", &has_expect);
@@ -1383,6 +1444,7 @@ static void
 on_resp_head(struct sk__pw_conn *c)
 {
     const struct sk_http_response *r = &c->resp;
+    c->resp_fed = true;
     int rc = sk_waf_txn_response_status(c->waf, r->status, "HTTP/1.1");
     for (size_t i = 0; rc == 0 && i < r->nheaders; i++)
         rc = sk_waf_txn_response_header(
@@ -1648,6 +1710,9 @@ retry(struct sk__pw_conn *c)
     return true;
 }
 
+static int upstream_write(struct sk__pw_conn *c, bool *progress);
+static bool upstream_read(struct sk__pw_conn *c, size_t *budget);
+
 static bool
 upstream_io(struct sk__pw_conn *c, size_t *budget)
 {
@@ -1667,11 +1732,25 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         sk__pw_timer_set(c->w, &c->ut, SK__T_UREAD, true);
         progress = true;
     }
+    int rc = upstream_write(c, &progress);
+    if (rc != 0)
+        return true;
+    return upstream_read(c, budget) || progress;
+}
+
+/*
+ * Writes request bytes to the upstream. Returns 0, or 1 when the
+ * transaction moved on (a retry started, or a fault was answered).
+ */
+static int
+upstream_write(struct sk__pw_conn *c, bool *progress)
+{
+    struct sk__pw_up *u = c->up;
+    const char *why = NULL;
     if (c->uwrite_failed) {
         /* Nobody takes these bytes any more. */
         c->uout.len = c->uout_off = 0;
     }
-    /* Request bytes. */
     while (u->writable && !c->uwrite_failed &&
            pending(&c->uout, c->uout_off) > 0) {
         long n = sk__pw_up_write(u, c->uout.p + c->uout_off,
@@ -1679,18 +1758,20 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
         if (n == -SK_EAGAIN)
             break;
         if (n < 0) {
-            if (may_retry(c))
-                return retry(c);
+            if (may_retry(c)) {
+                retry(c);
+                return 1;
+            }
             /* The upstream may have answered before reading it all: stop
              * writing, let the read side find its answer or its EOF. */
             c->uwrite_failed = true;
             c->uout_dropped = true;
             u->readable = true;
-            progress = true;
+            *progress = true;
             break;
         }
         c->uout_off += (size_t)n;
-        progress = true;
+        *progress = true;
         sk__pw_timer_set(c->w, &c->ut, SK__T_UREAD, true);
     }
     if (!c->req_sent || !c->body.done) {
@@ -1700,7 +1781,16 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
             compact(&c->uout, &c->uout_off);
         }
     }
-    /* Response bytes, unless the client is behind. */
+    return 0;
+}
+
+/* Reads response bytes, unless the client is behind. Whether it did. */
+static bool
+upstream_read(struct sk__pw_conn *c, size_t *budget)
+{
+    struct sk__pw_up *u = c->up;
+    const char *why = NULL;
+    bool progress = false;
     while (u->readable && !c->up_eof && *budget > 0 &&
            pending(&c->out, c->out_off) < OUT_HIGH &&
            pending(&c->uin, c->uin_off) < UIN_MAX + c->w->head_cap) {
@@ -1727,7 +1817,8 @@ upstream_io(struct sk__pw_conn *c, size_t *budget)
             progress = true;
             break;
         }
-        if (memchr(c->uin.p + c->uin.len, '\n', (size_t)n) != NULL)
+        if (c->ustate == SK__U_HEAD &&
+            memchr(c->uin.p + c->uin.len, '\n', (size_t)n) != NULL)
             c->unew_lf = true;
         c->uin.len += (size_t)n;
         c->up_bytes += (uint64_t)n;
@@ -1864,7 +1955,10 @@ client_read(struct sk__pw_conn *c, size_t *budget, bool *new_lf)
         c->rd_eof = true;
         return true;
     }
-    if (memchr(c->in.p + c->in.len, '\n', (size_t)n) != NULL)
+    /* Only a head needs to know (bodies are not scanned; a pipelined
+     * head read with a body is parsed when its turn comes). */
+    if ((c->state == SK__C_IDLE || c->state == SK__C_HEAD) &&
+        memchr(c->in.p + c->in.len, '\n', (size_t)n) != NULL)
         *new_lf = true;
     c->in.len += (size_t)n;
     *budget = (size_t)n >= *budget ? 0 : *budget - (size_t)n;

@@ -213,7 +213,7 @@ clean_text(const char *in, char *out, size_t n)
 }
 
 static void
-op_maintenance(struct sk__master *m, struct sk__ctl_client *c, json_t *req,
+op_maintenance(struct sk__master *m, uid_t uid, pid_t pid, json_t *req,
                struct sk_buf *out)
 {
     json_t *on = json_object_get(req, "on");
@@ -288,14 +288,14 @@ op_maintenance(struct sk__master *m, struct sk__ctl_client *c, json_t *req,
                "proxy: maintenance ON for %s (reason %s%s%s; by uid %u pid "
                "%ld)",
                sk_buf_cstr(&list) ? sk_buf_cstr(&list) : "", why,
-               fl[0] ? ", file " : "", fl, (unsigned)c->uid, (long)c->pid);
+               fl[0] ? ", file " : "", fl, (unsigned)uid, (long)pid);
     else
         sk_log(SK_LOG_WARN,
                "proxy: maintenance OFF for %s (by uid %u pid %ld); %u paths "
                "remain",
                n ? (sk_buf_cstr(&list) ? sk_buf_cstr(&list) : "")
                  : "every path",
-               (unsigned)c->uid, (long)c->pid, (unsigned)mt->n);
+               (unsigned)uid, (long)pid, (unsigned)mt->n);
     sk_buf_fini(&list);
     json_t *ev = maint_json(mt);
     json_object_set_new(ev, "request_on", json_boolean(turn_on));
@@ -303,8 +303,8 @@ op_maintenance(struct sk__master *m, struct sk__ctl_client *c, json_t *req,
     for (size_t i = 0; i < n; i++)
         json_array_append_new(req_paths, json_string(pv[i]));
     json_object_set_new(ev, "request_paths", req_paths);
-    json_object_set_new(ev, "peer_uid", json_integer(c->uid));
-    json_object_set_new(ev, "peer_pid", json_integer(c->pid));
+    json_object_set_new(ev, "peer_uid", json_integer(uid));
+    json_object_set_new(ev, "peer_pid", json_integer(pid));
     char *evs = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
     if (evs != NULL)
@@ -317,40 +317,51 @@ op_maintenance(struct sk__master *m, struct sk__ctl_client *c, json_t *req,
     reply_json(out, o);
 }
 
-static void
-handle_line(struct sk__master *m, struct sk__ctl_client *c, const char *line,
-            size_t len)
+void
+sk__ctl_request(struct sk__master *m, uid_t uid, pid_t pid, const char *line,
+                size_t len, struct sk_buf *out)
 {
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' '))
         len--;
     if (len == 0)
         return; /* blank lines are ignored */
+    if (len > SK__CTL_LINE_MAX) {
+        reply_error(out, "request longer than 64 KiB");
+        return;
+    }
     json_error_t err;
     json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
     if (req == NULL || !json_is_object(req)) {
         char e[256];
         snprintf(e, sizeof(e), "not a JSON object: %s",
                  req == NULL ? err.text : "another type");
-        reply_error(&c->out, e);
+        reply_error(out, e);
         json_decref(req);
         return;
     }
     const char *op = json_string_value(json_object_get(req, "op"));
     if (op == NULL)
-        reply_error(&c->out, "missing \"op\"");
+        reply_error(out, "missing \"op\"");
     else if (strcmp(op, "maintenance") == 0)
-        op_maintenance(m, c, req, &c->out);
+        op_maintenance(m, uid, pid, req, out);
     else if (strcmp(op, "status") == 0)
-        op_status(m, &c->out);
+        op_status(m, out);
     else if (strcmp(op, "reload") == 0)
-        op_reload(m, &c->out);
+        op_reload(m, out);
     else {
         char e[128], cop[64];
         clean_text(op, cop, sizeof(cop));
         snprintf(e, sizeof(e), "unknown op \"%s\"", cop);
-        reply_error(&c->out, e);
+        reply_error(out, e);
     }
     json_decref(req);
+}
+
+static void
+handle_line(struct sk__master *m, struct sk__ctl_client *c, const char *line,
+            size_t len)
+{
+    sk__ctl_request(m, c->uid, c->pid, line, len, &c->out);
 }
 
 /* ---- Control: connections ---------------------------------------------- */
@@ -565,8 +576,7 @@ static int
 master_gauges(struct sk__master *m, struct sk_buf *b)
 {
     const struct sk_proxy_maint *mt = &m->shm->maint;
-    uint64_t dropped =
-        m->events != NULL ? sk_proxy_events_dropped(m->events) : 0;
+    uint64_t dropped = m->ev_dropped;
     return sk_buf_printf(
         b,
         "# HELP sekimori_workers Worker processes of the current "
@@ -609,36 +619,40 @@ master_gauges(struct sk__master *m, struct sk_buf *b)
         (unsigned long long)dropped, (long long)m->started);
 }
 
-static void
-met_respond(struct sk__master *m, struct sk__metrics_client *c)
+int
+sk__metrics_route(const uint8_t *p, size_t len, bool *head)
 {
-    c->responded = true;
-    int status = 400;
-    const uint8_t *p = c->in.p;
-    size_t len = c->in.len;
+    *head = false;
     size_t le = 0;
     while (le < len && p[le] != '\r' && p[le] != '\n')
         le++;
     /* METHOD SP TARGET SP HTTP/1.x */
-    const uint8_t *sp1 = memchr(p, ' ', le);
+    const uint8_t *sp1 = le > 0 ? memchr(p, ' ', le) : NULL;
     const uint8_t *sp2 =
         sp1 != NULL ? memchr(sp1 + 1, ' ', le - (size_t)(sp1 + 1 - p)) : NULL;
+    if (sp1 == NULL || sp2 == NULL || (size_t)(p + le - (sp2 + 1)) != 8 ||
+        memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || sp2[8] < '0' || sp2[8] > '9')
+        return 400;
+    struct sk_str method = sk_str_make(p, (size_t)(sp1 - p));
+    struct sk_str target = sk_str_make(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    for (size_t i = 0; i < target.len; i++)
+        if (target.p[i] == '?') {
+            target.len = i;
+            break;
+        }
+    *head = sk_str_eq_c(method, "HEAD");
+    return (sk_str_eq_c(method, "GET") || *head) &&
+                   sk_str_eq_c(target, "/metrics")
+               ? 200
+               : 404;
+}
+
+static void
+met_respond(struct sk__master *m, struct sk__metrics_client *c)
+{
+    c->responded = true;
     bool head = false;
-    if (sp1 != NULL && sp2 != NULL && (size_t)(p + le - (sp2 + 1)) == 8 &&
-        memcmp(sp2 + 1, "HTTP/1.", 7) == 0) {
-        struct sk_str method = sk_str_make(p, (size_t)(sp1 - p));
-        struct sk_str target = sk_str_make(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-        for (size_t i = 0; i < target.len; i++)
-            if (target.p[i] == '?') {
-                target.len = i;
-                break;
-            }
-        head = sk_str_eq_c(method, "HEAD");
-        status = (sk_str_eq_c(method, "GET") || head) &&
-                         sk_str_eq_c(target, "/metrics")
-                     ? 200
-                     : 404;
-    }
+    int status = sk__metrics_route(c->in.p, c->in.len, &head);
     struct sk_buf body = {0};
     if (status == 200) {
         struct sk_buf extra = {0};

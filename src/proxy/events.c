@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include "evlog/evlog.h"
@@ -269,7 +270,10 @@ sk_proxy_events_new(const char *socket_path, const char *source,
                     struct sk_proxy_events **out)
 {
     size_t sl = strlen(source), pl = strlen(socket_path);
-    if (!valid_name(source, sl) || pl == 0)
+    struct sockaddr_un sa;
+    /* A path that cannot be a socket address would fail every connect:
+     * refuse it now, loudly, rather than queue and drop forever. */
+    if (!valid_name(source, sl) || pl == 0 || pl >= sizeof(sa.sun_path))
         return -SK_EINVAL;
     struct sk_proxy_events *e = sk_calloc(1, sizeof(*e));
     if (e == NULL)

@@ -25,7 +25,8 @@ struct sk_proxy_events;
 /*
  * Starts the sender thread for the writer socket `socket_path`; records
  * carry `source` ("proxy"). Does not connect yet (the writer may start
- * later). Call after fork. 0 or a negative error.
+ * later). Call after fork. 0, -SK_EINVAL (source not [a-z0-9_.-]{1,32},
+ * or a socket path too long for a UNIX socket address), -SK_ENOMEM.
  */
 int sk_proxy_events_new(const char *socket_path, const char *source,
                         struct sk_proxy_events **out);

@@ -51,6 +51,7 @@
 #include "proxy/metrics.h"
 #include "proxy/plog.h"
 #include "proxy/tls.h"
+#include "evlog/evlog.h"
 #include "util/diag.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -679,12 +680,142 @@ all_live_workers(const struct sk__master *m)
     return n;
 }
 
+/* ---- The master's event records ------------------------------------------ */
+
+#define MEV_TIMEOUT_MS 1000
+#define MEV_BACKOFF_MIN_MS 1000
+#define MEV_BACKOFF_MAX_MS 30000
+
+static void
+mev_disconnect(struct sk__master *m)
+{
+    if (m->ev_client != NULL)
+        sk_evlog_client_close(m->ev_client);
+    m->ev_client = NULL;
+}
+
+/* Sends what is pending, oldest first; on failure keeps the rest for the
+ * next attempt (with a growing backoff). Blocks up to about 1 s per
+ * record on a writer that stopped answering. */
+static void
+mev_flush(struct sk__master *m)
+{
+    if (m->ev_socket == NULL || m->ev_n == 0)
+        return;
+    size_t done = 0;
+    int rc = 0;
+    if (m->ev_client == NULL) {
+        rc = sk_evlog_client_connect(m->ev_socket, &m->ev_client);
+        if (rc == 0)
+            rc = sk_evlog_client_set_timeout(m->ev_client, MEV_TIMEOUT_MS);
+        if (rc != 0)
+            mev_disconnect(m);
+    }
+    while (rc == 0 && done < m->ev_n) {
+        struct sk__mevent *e = &m->ev_q[done];
+        uint64_t seq;
+        rc = sk_evlog_client_append(m->ev_client, SK_STR_LIT("proxy"),
+                                    sk_str_c(e->type), sk_str_c(e->body), &seq);
+        if (rc == -SK_EINVAL || rc == -SK_ELIMIT || rc == -SK_EPARSE) {
+            /* The writer refused this record: it never will take it. */
+            sk_log(SK_LOG_ERROR, "proxy: event %s refused: %s", e->type,
+                   sk_evlog_client_error(m->ev_client));
+            m->ev_dropped++;
+            rc = 0;
+        } else if (rc != 0) {
+            break;
+        }
+        free(e->body);
+        done++;
+    }
+    if (done > 0) {
+        memmove(m->ev_q, m->ev_q + done, (m->ev_n - done) * sizeof(*m->ev_q));
+        m->ev_n -= done;
+    }
+    if (rc != 0) {
+        if (m->ev_backoff == 0)
+            sk_log(SK_LOG_WARN,
+                   "proxy: event log writer %s unreachable (%s); %zu "
+                   "records wait",
+                   m->ev_socket, sk_strerror(rc), m->ev_n);
+        mev_disconnect(m);
+        m->ev_backoff = m->ev_backoff == 0 ? MEV_BACKOFF_MIN_MS
+                        : m->ev_backoff >= MEV_BACKOFF_MAX_MS / 2
+                            ? MEV_BACKOFF_MAX_MS
+                            : m->ev_backoff * 2;
+        m->ev_retry_at = sk__now_ms() + m->ev_backoff;
+    } else {
+        if (m->ev_backoff != 0)
+            sk_log(SK_LOG_INFO, "proxy: event log writer %s reachable again",
+                   m->ev_socket);
+        m->ev_backoff = 0;
+    }
+}
+
+/* Points the master's events at `socket` (NULL: none); what is pending
+ * for another writer is sent there first, or dropped. */
+static void
+mev_configure(struct sk__master *m, const char *socket)
+{
+    if (m->ev_socket != NULL && socket != NULL &&
+        strcmp(m->ev_socket, socket) == 0)
+        return;
+    if (m->ev_socket != NULL) {
+        mev_flush(m);
+        mev_disconnect(m);
+        for (size_t i = 0; i < m->ev_n; i++)
+            free(m->ev_q[i].body);
+        m->ev_dropped += m->ev_n;
+        m->ev_n = 0;
+        free(m->ev_socket);
+        m->ev_socket = NULL;
+    }
+    m->ev_backoff = 0;
+    if (socket != NULL)
+        m->ev_socket = strdup(socket);
+}
+
 void
 sk__master_event(struct sk__master *m, const char *type, const char *json)
 {
-    if (m->events != NULL &&
-        sk_proxy_events_emit(m->events, type, sk_str_c(json)) != 0)
-        sk_log(SK_LOG_WARN, "proxy: event %s dropped (queue full)", type);
+    if (m->ev_socket == NULL)
+        return;
+    if (m->ev_q == NULL) {
+        m->ev_q = calloc(SK__MEVENTS_MAX, sizeof(*m->ev_q));
+        if (m->ev_q == NULL) {
+            m->ev_dropped++;
+            return;
+        }
+    }
+    char *body = strdup(json);
+    if (m->ev_n == SK__MEVENTS_MAX || body == NULL) {
+        free(body);
+        if (m->ev_dropped++ == 0)
+            sk_log(SK_LOG_WARN, "proxy: event %s dropped (%zu waiting)", type,
+                   m->ev_n);
+        return;
+    }
+    struct sk__mevent *e = &m->ev_q[m->ev_n++];
+    snprintf(e->type, sizeof(e->type), "%s", type);
+    e->body = body;
+    if (m->ev_backoff == 0)
+        mev_flush(m); /* else the loop retries when the backoff ends */
+}
+
+static void
+mev_fini(struct sk__master *m)
+{
+    mev_flush(m);
+    if (m->ev_n > 0)
+        sk_log(SK_LOG_WARN, "proxy: %zu event records not delivered", m->ev_n);
+    mev_disconnect(m);
+    for (size_t i = 0; i < m->ev_n; i++)
+        free(m->ev_q[i].body);
+    free(m->ev_q);
+    m->ev_q = NULL;
+    m->ev_n = 0;
+    free(m->ev_socket);
+    m->ev_socket = NULL;
 }
 
 static void
@@ -834,7 +965,22 @@ reap(struct sk__master *m)
             continue;
         char how[64];
         describe_status(st, how, sizeof(how));
-        m->slot_used[w->mslot] = false; /* reused, never zeroed */
+        /* The slot is reused, its counters never zeroed; the connections
+         * a dead worker still held are taken off the shared count that
+         * max_connections is checked against. */
+        int64_t held = sk_proxy_metrics_slot_dead(
+            sk_proxy_metrics_slot(m->metrics, w->mslot));
+        if (held > 0) {
+            uint32_t cur = atomic_load(&m->shm->connections), next;
+            do
+                next = cur > (uint64_t)held ? cur - (uint32_t)held : 0;
+            while (!atomic_compare_exchange_weak(&m->shm->connections, &cur,
+                                                 next));
+            sk_log(SK_LOG_WARN,
+                   "proxy: worker %u (pid %ld) left %lld connections open",
+                   w->id, (long)pid, (long long)held);
+        }
+        m->slot_used[w->mslot] = false;
         bool expected = w->draining || m->stopping;
         if (expected) {
             sk_log(SK_LOG_INFO,
@@ -1046,15 +1192,7 @@ sk__master_reload(struct sk__master *m, struct sk_buf *why)
                 m->pid_file = strdup(np->pid_file);
         }
     }
-    if (str_differs(ng.conf->log.socket, m->g.conf->log.socket) ||
-        ng.conf->proxy.events != m->g.conf->proxy.events) {
-        if (m->events != NULL)
-            sk_proxy_events_free(m->events, EVENTS_FLUSH_MS);
-        m->events = NULL;
-        if (ng.conf->proxy.events && ng.conf->log.socket != NULL &&
-            sk_proxy_events_new(ng.conf->log.socket, "proxy", &m->events) != 0)
-            m->events = NULL;
-    }
+    mev_configure(m, ng.conf->proxy.events ? ng.conf->log.socket : NULL);
 
     uint32_t old_drain = op->drain_timeout;
     struct sk__gen old = m->g;
@@ -1238,6 +1376,14 @@ run_loop(struct sk__master *m)
         int64_t io = sk__io_expire(m, now);
         if (io < next)
             next = io;
+        if (m->ev_n > 0 && m->ev_socket != NULL) {
+            if (now >= m->ev_retry_at) {
+                mev_flush(m);
+                now = sk__now_ms();
+            }
+            if (m->ev_n > 0 && m->ev_retry_at < next)
+                next = m->ev_retry_at;
+        }
         if (m->stopping) {
             if (all_live_workers(m) == 0)
                 return;
@@ -1358,8 +1504,7 @@ master_fini(struct sk__master *m)
     if (m->ready_written)
         unlink(m->opts->ready_file);
     listeners_free(m->lst, m->nlst);
-    if (m->events != NULL)
-        sk_proxy_events_free(m->events, EVENTS_FLUSH_MS);
+    mev_fini(m);
     gen_free(&m->g);
     free(m->workers);
     free(m->restart);
@@ -1461,9 +1606,7 @@ sk_proxy_main(const struct sk_proxy_opts *o)
     }
     if (p->error_log != NULL && redirect_stderr(p->error_log) != 0)
         goto fail;
-    if (p->events && m->g.conf->log.socket != NULL &&
-        sk_proxy_events_new(m->g.conf->log.socket, "proxy", &m->events) != 0)
-        m->events = NULL;
+    mev_configure(m, p->events ? m->g.conf->log.socket : NULL);
     if (geteuid() == 0 && !m->g.drop)
         sk_log(SK_LOG_WARN, "proxy: workers run as root; set `user` in the "
                             "proxy section to drop privileges");

@@ -79,6 +79,16 @@ struct sk__gen {
 };
 
 struct sk__ctl_client; /* control.c */
+struct sk_evlog_client;
+
+/* A master event waiting for the writer. */
+struct sk__mevent {
+    char type[32];
+    char *body; /* malloc */
+};
+/* Master events kept while the writer is unreachable; more are dropped
+ * (and counted). Reloads and maintenance switches are rare. */
+#define SK__MEVENTS_MAX 256
 struct sk__metrics_client;
 
 struct sk__master {
@@ -101,9 +111,19 @@ struct sk__master {
     struct sk__restart *restart; /* nworkers of them */
     uint64_t restarts, reload_failures;
 
-    struct sk_proxy_events *events; /* the master's own, NULL: none */
-    char *pid_file;                 /* written by us, removed at exit */
-    char *error_log;                /* stderr goes there when set */
+    /* The master's own event records (reload, maintenance). Sent
+     * synchronously from the loop, never by a thread: a thread in the
+     * master could hold a lock (the allocator's) at the moment of a fork,
+     * and the worker would inherit it locked. */
+    char *ev_socket; /* NULL: no event log */
+    struct sk_evlog_client *ev_client;
+    struct sk__mevent *ev_q; /* pending records, oldest first */
+    size_t ev_n;
+    uint64_t ev_dropped;
+    int64_t ev_retry_at; /* monotonic ms of the next attempt */
+    unsigned ev_backoff; /* ms */
+    char *pid_file;      /* written by us, removed at exit */
+    char *error_log;     /* stderr goes there when set */
     int epfd;
     struct sk__io sig; /* signalfd */
     bool stopping;
@@ -142,7 +162,9 @@ int sk__bind(const struct sockaddr *sa, socklen_t len, int backlog,
 /* Workers of the current generation alive now. */
 unsigned sk__master_live_workers(const struct sk__master *m);
 
-/* Queues an event of the master's event sender, if there is one. */
+/* Records an event of the master in the event log, if there is one:
+ * sent at once when the writer answers (blocks up to about 1 s), else
+ * kept and retried from the loop. */
 void sk__master_event(struct sk__master *m, const char *type, const char *json);
 
 /* ---- control.c, for master.c ------------------------------------------ */
@@ -169,6 +191,19 @@ int sk__metrics_bind(const struct sk_conf_addr *a, struct sk_buf *why);
 /* Makes `fd` the metrics listener of the loop, closing the previous one. */
 void sk__metrics_install(struct sk__master *m, int fd);
 void sk__metrics_close(struct sk__master *m);
+
+/*
+ * Carries out one control request line (without its '\n') from a peer
+ * with credentials uid/pid and appends the reply line to `out` (nothing
+ * for a blank line). May reload (blocks while the rules compile).
+ */
+void sk__ctl_request(struct sk__master *m, uid_t uid, pid_t pid,
+                     const char *line, size_t len, struct sk_buf *out);
+
+/* What the metrics listener answers to a request head: 200 for GET or
+ * HEAD /metrics (*head set for HEAD), 404 for anything else, 400 when
+ * the request line is malformed. Pure. */
+int sk__metrics_route(const uint8_t *p, size_t len, bool *head);
 
 /* Drops control and metrics clients past their deadline; returns the
  * earliest remaining deadline (monotonic ms) or INT64_MAX. */

@@ -136,10 +136,10 @@ sk_proxy_metrics_log_error(struct sk_proxy_mslot *s)
     add(&s->log_errors, 1);
 }
 
-void
+int64_t
 sk_proxy_metrics_slot_dead(struct sk_proxy_mslot *s)
 {
-    __atomic_store_n(&s->connections, 0, __ATOMIC_RELAXED);
+    return __atomic_exchange_n(&s->connections, 0, __ATOMIC_RELAXED);
 }
 
 /* ---- Rendering -------------------------------------------------------- */
@@ -195,7 +195,7 @@ sk_proxy_metrics_render(const void *mem, unsigned nslots, const char *extra,
                         struct sk_buf *out)
 {
     static const char *const up_kind[SK_PROXY_UP__COUNT] = {
-        "refused", "timeout", "reset", "bad_response"};
+        "refused", "timeout", "reset", "bad"};
     /* Sum the slots first: one pass, so the numbers are of one moment as
      * far as relaxed reads allow. */
     struct sk_proxy_mslot sum;

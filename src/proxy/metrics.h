@@ -50,9 +50,12 @@ void sk_proxy_metrics_log_error(struct sk_proxy_mslot *s);
 /*
  * The master, after reaping the slot's worker (no writer left): zeroes
  * the slot's gauges (open connections died with the process); counters
- * are kept. Never blocks.
+ * are kept. Returns the connections the gauge still counted (h/master
+ * addition: the master takes them off shm->connections too, or a killed
+ * worker's connections would count against max_connections forever).
+ * Never blocks.
  */
-void sk_proxy_metrics_slot_dead(struct sk_proxy_mslot *s);
+int64_t sk_proxy_metrics_slot_dead(struct sk_proxy_mslot *s);
 
 /*
  * Appends the Prometheus text exposition (version 0.0.4) of the sum of

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "evlog/evlog.h"
 #include "util/alloc.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -141,9 +142,13 @@ sk_proxy_logfile_free(struct sk_proxy_logfile *f)
 #define PLOG_MAX_MESSAGES 256
 /* Longest redacted rule message, data or variable name kept. */
 #define PLOG_MAX_FIELD 4096
-/* Rule messages and path length in an event-log body (SK_EVLOG_MAX_BODY
- * is 64 KiB; escaping may grow a byte to six). */
-#define PLOG_EVENT_MESSAGES 16
+/*
+ * Rule messages and path length in an event-log body. The writer takes at
+ * most SK_EVLOG_MAX_BODY (64 KiB) and escaping may grow a byte to six:
+ * 12 messages of 512 bytes, the path, host and error stay under 48 KiB.
+ * Should a body still be too big, it is built again without messages.
+ */
+#define PLOG_EVENT_MESSAGES 12
 #define PLOG_EVENT_FIELD 512
 #define PLOG_EVENT_PATH 2048
 
@@ -984,8 +989,9 @@ sk_proxy_access_format(const struct sk_proxy_txn_info *ti, struct sk_buf *out)
     return 0;
 }
 
-int
-sk_proxy_event_format(const struct sk_proxy_txn_info *ti, struct sk_buf *out)
+static int
+event_build(const struct sk_proxy_txn_info *ti, size_t max_messages,
+            struct sk_buf *out)
 {
     size_t start = out->len;
     struct sk_buf b = {0}, tmp = {0};
@@ -1057,7 +1063,7 @@ sk_proxy_event_format(const struct sk_proxy_txn_info *ti, struct sk_buf *out)
         rc = json_key(&b, true, "messages");
     if (rc == 0)
         rc = sk_buf_putc(&b, '[');
-    for (size_t i = 0; rc == 0 && i < nm && i < PLOG_EVENT_MESSAGES; i++) {
+    for (size_t i = 0; rc == 0 && i < nm && i < max_messages; i++) {
         const struct sk_waf_match *m = sk_waf_txn_match(ti->waf, i);
         sk_buf_clear(&tmp);
         bool secret = var_is_secret(m->matched_var_name);
@@ -1088,4 +1094,16 @@ sk_proxy_event_format(const struct sk_proxy_txn_info *ti, struct sk_buf *out)
         return -SK_ENOMEM;
     }
     return 0;
+}
+
+int
+sk_proxy_event_format(const struct sk_proxy_txn_info *ti, struct sk_buf *out)
+{
+    size_t start = out->len;
+    int rc = event_build(ti, PLOG_EVENT_MESSAGES, out);
+    if (rc == 0 && out->len - start > SK_EVLOG_MAX_BODY) {
+        out->len = start;
+        rc = event_build(ti, 0, out);
+    }
+    return rc;
 }

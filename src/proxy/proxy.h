@@ -27,15 +27,15 @@
 #include "sekimori/waf.h"
 #include "util/str.h"
 
-struct sk_tls_ctx;         /* proxy/tls.h */
-struct sk_proxy_logfile;   /* proxy/plog.h */
-struct sk_proxy_mslot;     /* proxy/metrics.h */
-struct sk_proxy_events;    /* proxy/events.h */
+struct sk_tls_ctx;       /* proxy/tls.h */
+struct sk_proxy_logfile; /* proxy/plog.h */
+struct sk_proxy_mslot;   /* proxy/metrics.h */
+struct sk_proxy_events;  /* proxy/events.h */
 
 /* ---- State shared by the master and every worker (MAP_SHARED) ---------- */
 
-#define SK_PROXY_MAINT_MAX 32       /* URL path prefixes in maintenance */
-#define SK_PROXY_MAINT_PATH 256     /* longest such prefix, NUL included */
+#define SK_PROXY_MAINT_MAX 32   /* URL path prefixes in maintenance */
+#define SK_PROXY_MAINT_PATH 256 /* longest such prefix, NUL included */
 #define SK_PROXY_MAINT_REASON 256
 
 /*
@@ -69,8 +69,8 @@ struct sk_proxy_shm {
  * are too many.
  */
 int sk_proxy_maint_set(struct sk_proxy_maint *m, bool on,
-                       const char *const *paths, size_t n,
-                       const char *reason, const char *file);
+                       const char *const *paths, size_t n, const char *reason,
+                       const char *file);
 
 /*
  * Whether a request path (as received, before '?') falls under a
@@ -83,8 +83,8 @@ bool sk_proxy_maint_match(const struct sk_proxy_maint *m, struct sk_str path);
 /* ---- What the master hands a worker ------------------------------------ */
 
 struct sk_proxy_listener {
-    int fd;                     /* bound, listening, non-blocking */
-    struct sk_tls_ctx *tls;     /* NULL for plain HTTP */
+    int fd;                 /* bound, listening, non-blocking */
+    struct sk_tls_ctx *tls; /* NULL for plain HTTP */
     const struct sk_conf_listen *conf;
 };
 
@@ -97,10 +97,10 @@ struct sk_proxy_runtime {
     struct sk_proxy_mslot *metrics;     /* this worker's slot */
     struct sk_proxy_logfile *audit_log; /* NULL: none */
     struct sk_proxy_logfile *access_log;
-    struct sk_proxy_events *events;     /* NULL: no event log */
-    struct sk_str deny_page;  /* template with %{id} and %{status} */
-    struct sk_str maint_page; /* template with %{id} */
-    unsigned worker_id;       /* 0..workers-1 */
+    struct sk_proxy_events *events; /* NULL: no event log */
+    struct sk_str deny_page;        /* template with %{id} and %{status} */
+    struct sk_str maint_page;       /* template with %{id} */
+    unsigned worker_id;             /* 0..workers-1 */
     uint64_t generation;
 };
 

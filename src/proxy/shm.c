@@ -33,7 +33,7 @@
 #define MAINT_READ_SPINS 4096
 
 /* Request paths up to this many bytes are normalized on the stack. */
-#define NORM_STACK 8192
+#define NORM_STACK 4096
 
 static bool
 is_unreserved(unsigned c)
@@ -81,16 +81,22 @@ path_part(struct sk_str in)
     return in;
 }
 
+/* Room normalize() needs for an input of n bytes. */
+#define NORM_ROOM(n) (3 * (n) + 1)
+
 /*
- * Normalizes the path `in` into `out` (room for at least in.len + 1
- * bytes; the result is never longer than the input plus a leading '/').
- * `full` decodes every percent-encoding instead of only unreserved bytes.
- * Returns the length written; the result always starts with '/'.
+ * Normalizes the path `in` into `out` (room for NORM_ROOM(in.len) bytes:
+ * a bare '%' becomes "%25", and a leading '/' may be added). `full`
+ * decodes every percent-encoding instead of only unreserved bytes.
+ * Returns the length written; the result always starts with '/'. Without
+ * `full` the result is its own normal form (normalizing it again gives
+ * it back), which is what lets a stored path match itself.
  */
 static size_t
 normalize(struct sk_str in, bool full, uint8_t *out)
 {
-    /* Pass 1: percent-decoding into out (never grows). */
+    /* Pass 1: percent-decoding into out. */
+    static const char hex[] = "0123456789ABCDEF";
     size_t n = 0;
     for (size_t i = 0; i < in.len; i++) {
         uint8_t c = in.p[i];
@@ -101,7 +107,6 @@ normalize(struct sk_str in, bool full, uint8_t *out)
                 if (full || is_unreserved(v)) {
                     out[n++] = (uint8_t)v;
                 } else {
-                    static const char hex[] = "0123456789ABCDEF";
                     out[n++] = '%';
                     out[n++] = (uint8_t)hex[v >> 4];
                     out[n++] = (uint8_t)hex[v & 15];
@@ -110,14 +115,21 @@ normalize(struct sk_str in, bool full, uint8_t *out)
                 continue;
             }
         }
+        if (c == '%' && !full) {
+            /* A '%' that starts no escape is a literal percent sign. */
+            out[n++] = '%';
+            out[n++] = '2';
+            out[n++] = '5';
+            continue;
+        }
         out[n++] = c;
     }
     /*
      * Pass 2, in place: segments. The write position w never passes the
      * read position r, since every segment written was read first and
-     * the only byte added is the leading '/' (accounted for by the +1 of
-     * the buffer: the output starts with '/' where the input may not, so
-     * the decoded bytes are shifted right by one first).
+     * the only byte added is the leading '/' (the output starts with '/'
+     * where the input may not, so the decoded bytes are shifted right by
+     * one first).
      */
     memmove(out + 1, out, n);
     size_t r = 1, end = n + 1, w = 0;
@@ -196,7 +208,7 @@ sk_proxy_maint_set(struct sk_proxy_maint *m, bool on, const char *const *paths,
             free(norm);
             return -SK_ELIMIT;
         }
-        uint8_t tmp[SK_PROXY_MAINT_PATH + 1];
+        uint8_t tmp[NORM_ROOM(SK_PROXY_MAINT_PATH)];
         size_t l = normalize(sk_str_make(paths[i], len), false, tmp);
         if (l >= SK_PROXY_MAINT_PATH || memchr(tmp, 0, l) != NULL) {
             free(norm);
@@ -286,7 +298,7 @@ match_pass(const struct sk_proxy_maint *m, const uint8_t *rn, size_t rnl,
         if (covers((const uint8_t *)p, pl, rn, rnl))
             return true;
         /* The fully decoded request against the fully decoded path. */
-        uint8_t pf[SK_PROXY_MAINT_PATH + 1];
+        uint8_t pf[NORM_ROOM(SK_PROXY_MAINT_PATH)];
         size_t pfl = p[0] == '/' && memchr(p, '%', pl) == NULL
                          ? (memcpy(pf, p, pl), pl)
                          : normalize(sk_str_make(p, pl), true, pf);
@@ -307,14 +319,14 @@ sk_proxy_maint_match(const struct sk_proxy_maint *m, struct sk_str path)
             return false;
     }
     struct sk_str p = path_part(path);
-    uint8_t stack[2][NORM_STACK + 1];
+    uint8_t stack[2][NORM_ROOM(NORM_STACK)];
     uint8_t *rn = stack[0], *rf = stack[1], *heap = NULL;
     if (p.len > NORM_STACK) {
-        heap = malloc(2 * (p.len + 1));
+        heap = malloc(2 * NORM_ROOM(p.len));
         if (heap == NULL)
             return true; /* fail closed: the path cannot be checked */
         rn = heap;
-        rf = heap + p.len + 1;
+        rf = heap + NORM_ROOM(p.len);
     }
     size_t rnl = normalize(p, false, rn);
     size_t rfl = normalize(p, true, rf);

@@ -203,6 +203,7 @@ struct sk__pw_conn {
     struct sk_http_response resp;
     struct sk_str rhead; /* response head copy (arena) */
     bool resp_head_sent;
+    bool resp_fed;                  /* the engine has a response status */
     struct sk_waf_body_policy spol; /* response body policy */
     struct sk_buf sbuf;             /* buffered response body (decoded) */
     bool sbuf_over;

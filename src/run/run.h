@@ -42,7 +42,9 @@ struct sk_run_opts {
  * the proxy). Creates c->run.state_dir and writes there, atomically, one
  * JSON state file per part (<part>.json) and the supervisor's (run.json).
  * Returns 0 after a clean stop, or a negative error when it could not
- * start at all (state directory, signals). Blocks for its whole run;
+ * start at all: -SK_EAGAIN when another supervisor holds the state
+ * directory's lock (run.lock), -SK_EIO for the state directory or
+ * signals. Blocks for its whole run;
  * installs signal handling of its own (the signals above and SIGCHLD are
  * blocked and read through a signalfd).
  */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -432,6 +433,7 @@ spawn(struct sup *s, struct part *p)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL); /* ignored here; exec would keep that */
         int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (fd != -1) {
             dup2(fd, 0);
@@ -641,6 +643,36 @@ stop_part(struct sup *s, struct part *p)
     }
 }
 
+/* mkdir -p, mode 0755 for what it creates; 0 or -1 with errno. */
+static int
+mkdir_p(const char *path)
+{
+    char p[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(p)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char save = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0755) == -1 && errno != EEXIST)
+            return -1;
+        p[i] = save;
+    }
+    struct stat st;
+    if (stat(path, &st) == -1)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
 int
 sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
 {
@@ -663,9 +695,28 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
     }
     if (rc == 0)
         rc = build_argv(s);
-    if (rc == 0 && mkdir(c->run.state_dir, 0755) == -1 && errno != EEXIST) {
+    if (rc == 0 && mkdir_p(c->run.state_dir) != 0) {
         say("state_dir %s: %s", c->run.state_dir, strerror(errno));
         rc = -SK_EIO;
+    }
+    /* One supervisor per state directory: a second one would start a
+     * second set of parts and overwrite the first one's state. */
+    int lockfd = -1;
+    if (rc == 0) {
+        char lp[PATH_MAX];
+        snprintf(lp, sizeof(lp), "%s/run.lock", c->run.state_dir);
+        lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lockfd == -1) {
+            say("%s: %s", lp, strerror(errno));
+            rc = -SK_EIO;
+        } else if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) {
+            rc = errno == EWOULDBLOCK ? -SK_EAGAIN : -SK_EIO;
+            if (rc == -SK_EAGAIN)
+                say("another sekimori run is using %s (see run.json there)",
+                    c->run.state_dir);
+            else
+                say("%s: flock: %s", lp, strerror(errno));
+        }
     }
     sigset_t mask, old;
     sigemptyset(&mask);
@@ -749,6 +800,8 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
         close(sfd);
         sigprocmask(SIG_SETMASK, &old, NULL);
     }
+    if (lockfd != -1)
+        close(lockfd);
     sk_evlog_client_close(s->client);
     while (s->npending > 0)
         pending_drop_first(s);

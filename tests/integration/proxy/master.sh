@@ -58,6 +58,24 @@ PHP_CLI_SERVER_WORKERS=4 php -S "127.0.0.1:$U" "$HERE/master-upstream.php" \
 PIDS+=($!)
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$U/" || fail "php -S did not start"
 
+# ---- event log ------------------------------------------------------------
+# As root, the workers run as nobody: the temp dir must let them in.
+USER_LINE=""
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+  chmod 755 "$T"
+  USER_LINE="    user nobody"
+fi
+"$SK" log keygen --key "$T/log.key" >/dev/null || fail "log keygen"
+"$SK" log serve --dir "$T/evlog" --key "$T/log.key" --socket "$T/log.sock" \
+  --allow-uid "$(id -u)" --allow-uid "$(id -u nobody 2>/dev/null || echo 65534)" \
+  --durability record 2>"$T/serve.err" &
+PIDS+=($!)
+wait_for 10 test -S "$T/log.sock" || fail "log serve did not start: $(cat "$T/serve.err")"
+# The socket is 0660: workers that run as nobody reach it through its group.
+[ -n "$USER_LINE" ] && chgrp "$(id -gn nobody)" "$T/log.sock"
+events() { "$SK" log query --dir "$T/evlog" --type "$1" --json 2>/dev/null; }
+has_event() { events "$1" | grep -q "$2"; }
+
 # ---- config ---------------------------------------------------------------
 mkdir -p "$T/rules"
 cat > "$T/rules/10-base.conf" <<'R'
@@ -77,6 +95,12 @@ proxy {
     metrics_listen 127.0.0.1:$M
     pid_file $T/proxy.pid
     drain_timeout 10s
+$USER_LINE
+}
+log {
+    dir $T/evlog
+    key $T/log.key
+    socket $T/log.sock
 }
 C
 
@@ -107,6 +131,15 @@ body="$(curl -s --max-time 5 "http://127.0.0.1:$P/hello")"
 [ "$body" = "ok /hello" ] || fail "body: $body"
 is_code 403 "/?attack=yes" || fail "rule 1001 did not block"
 ok "requests pass, the rule blocks"
+if [ -n "$USER_LINE" ]; then
+  for w in $(children); do
+    uid="$(awk '/^Uid:/ {print $2}' "/proc/$w/status")"
+    [ "$uid" = "$(id -u nobody)" ] || fail "worker $w runs as uid $uid"
+  done
+  ok "workers run as nobody"
+fi
+wait_for 10 has_event proxy.block '1001' || fail "no proxy.block event in the event log"
+ok "the block is recorded in the event log"
 
 # ---- reload with changed rules ---------------------------------------------
 is_code 200 "/?evil=yes" || fail "evil before reload"
@@ -117,7 +150,23 @@ kill -HUP "$MASTER"
 wait_for 10 is_code 403 "/?evil=yes" || fail "reload did not take the new rule"
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
 [ "$gen" = "1" ] || fail "generation after reload: $gen"
+wait_for 10 has_event proxy.reload '"ok":true' || fail "no proxy.reload event"
 ok "SIGHUP reload takes changed rules (generation 1)"
+
+# ---- reload adds and removes a listener; `ctl reload` ------------------------
+read -r P2 _ _ <<<"$(free_ports)"
+sed -i "s|^    listen 127.0.0.1:$P\$|&\n    listen 127.0.0.1:$P2|" "$T/sekimori.conf"
+out="$(ctl reload)" || fail "ctl reload: $out"
+echo "$out" | grep -q "generation 2" || fail "ctl reload: $out"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P2/x")" = 200 ] \
+  || fail "the new listener does not serve"
+is_code 200 /hello || fail "the kept listener does not serve"
+sed -i "/^    listen 127.0.0.1:$P2\$/d" "$T/sekimori.conf"
+ctl reload >/dev/null || fail "ctl reload (remove)"
+gone() { ! curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$P2/x"; }
+wait_for 15 gone || fail "the removed listener still accepts"
+is_code 200 /hello || fail "the kept listener after removal"
+ok "reload binds an added listener, keeps the others, closes a removed one"
 
 # ---- reload with broken rules keeps the old ones ----------------------------
 printf 'SecRule ARGS:x "@streq y" "id:1003,phase:1,deny,nonsense_action"\n' > "$T/rules/30-broken.conf"
@@ -131,7 +180,8 @@ out="$(ctl reload 2>&1)"; rc=$?
 echo "$out" | grep -q "30-broken.conf:1" || fail "ctl reload did not say why: $out"
 rm "$T/rules/30-broken.conf"
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
-[ "$gen" = "1" ] || fail "generation after failed reloads: $gen"
+[ "$gen" = "3" ] || fail "generation after failed reloads: $gen"
+wait_for 10 has_event proxy.reload '"ok":false' || fail "no failed proxy.reload event"
 ok "a broken rules file keeps the old rules, the reason is logged"
 
 # ---- maintenance -----------------------------------------------------------
@@ -160,6 +210,7 @@ st="$(ctl status --json)"
 echo "$st" | grep -q '"reason":"fim.tamper"' || fail "status: $st"
 echo "$st" | grep -q '"file":"/var/www/html/shop/pay.php"' || fail "status: $st"
 grep -q "maintenance ON for /shop/" "$T/proxy.log" || fail "maintenance not logged"
+wait_for 10 has_event proxy.maintenance 'fim.tamper' || fail "no proxy.maintenance event"
 ctl maintenance off /shop/ >/dev/null || fail "ctl maintenance off /shop/"
 is_code 200 /shop/pay.php || fail "/shop/ still in maintenance"
 out="$(printf '{"op":"nope"}\n' | python3 -c '
@@ -175,7 +226,7 @@ echo "$met" | grep -q '^sekimori_requests_total{code="200"} [1-9]' || fail "metr
 echo "$met" | grep -q '^sekimori_requests_total{code="503"} [1-9]' || fail "metrics: no 503 count"
 echo "$met" | grep -q '^sekimori_blocked_total [1-9]' || fail "metrics: no blocked count"
 echo "$met" | grep -q '^sekimori_workers 2$' || fail "metrics: workers"
-echo "$met" | grep -q '^sekimori_generation 1$' || fail "metrics: generation"
+echo "$met" | grep -q '^sekimori_generation 3$' || fail "metrics: generation"
 echo "$met" | grep -q '^sekimori_reload_failures_total 2$' || fail "metrics: reload failures"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/other")" = 404 ] || fail "metrics: /other not 404"
 ok "/metrics shows the counters and the master's gauges"
@@ -200,6 +251,28 @@ wait_for 10 sh -c "[ \"\$(pgrep -P $MASTER | wc -l)\" = 2 ] && ! pgrep -P $MASTE
 grep -q "died unexpectedly" "$T/proxy.log" || fail "the death was not logged"
 is_code 200 /hello || fail "requests after a restart"
 ok "a SIGKILLed worker is restarted"
+
+# Connections held by killed workers no longer count (max_connections).
+conns() { ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["connections"])'; }
+conns_ge() { [ "$(conns)" -ge "$1" ]; }
+conns_eq() { [ "$(conns)" = "$1" ]; }
+nworkers_eq() { [ "$(pgrep -P "$MASTER" | wc -l)" = "$1" ]; }
+python3 - "$P" "$T/held" <<'PY' &
+import socket, sys, time
+ss = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(4)]
+open(sys.argv[2], "w").close()
+time.sleep(1.5)
+PY
+HOLD=$!
+PIDS+=($HOLD)
+wait_for 5 test -e "$T/held" || fail "could not open idle connections"
+wait_for 5 conns_ge 4 || fail "status counts $(conns) connections, expected >= 4"
+for w in $(children); do kill -KILL "$w"; done
+wait_for 10 nworkers_eq 2 || fail "workers not restarted: $(children)"
+wait "$HOLD"
+wait_for 5 conns_eq 0 || fail "killed workers' connections still counted: $(conns)"
+is_code 200 /hello || fail "requests after restarting both workers"
+ok "connections of killed workers are no longer counted"
 
 # ---- SIGTERM drains a slow request --------------------------------------------
 curl -s --max-time 20 "http://127.0.0.1:$P/slow?s=3" > "$T/slow.out" &

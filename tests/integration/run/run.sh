@@ -145,6 +145,40 @@ grep -q "bad.conf:2:16: error: 'max_restarts' takes a number" <<<"$out" || fail 
 grep -q "bad.conf:3:3: error: unknown option 'bogus'" <<<"$out" || fail "$out"
 grep -q "bad.conf:5:1: error: the proxy needs at least one 'listen'" <<<"$out" || fail "$out"
 
+# 2b. -t checks everything the parts would refuse, then exits.
+out=$("$S" run -t -c "$tmp/sekimori.conf" 2>&1) || fail "run -t: $out"
+grep -q "OK: log fim" <<<"$out" || fail "run -t summary: $out"
+sed "s|config $tmp/fim.conf|config $tmp/sekimori.conf|" "$tmp/sekimori.conf" >"$tmp/badfim.conf"
+set +e
+out=$("$S" run -t -c "$tmp/badfim.conf" 2>&1)
+rc=$?
+set -e
+[[ $rc -eq 2 ]] || fail "run -t with a bad fim config: exit $rc"
+grep -q "sekimori.conf:1:" <<<"$out" || fail "run -t fim error position: $out"
+# A monitor that takes pages offline needs the proxy's control socket.
+sed -e "s|^check_interval 3600|check_interval 3600\nmaintenance_socket $tmp/other.sock\nmaintenance_path /pay/|" \
+    -e "s|respond alert quarantine restore|respond alert maintenance|" \
+    "$tmp/fim.conf" >"$tmp/fim-maint.conf"
+sed -e "s|config $tmp/fim.conf|config $tmp/fim-maint.conf|" -e '/^proxy {/,$d' \
+    "$tmp/sekimori.conf" >"$tmp/maint.conf"
+out=$("$S" run -t -c "$tmp/maint.conf" 2>&1) || fail "run -t maint: $out"
+grep -q "responds 'maintenance' but .* has no proxy section" <<<"$out" ||
+    fail "no maintenance warning: $out"
+if [[ $have_proxy == 1 ]]; then
+    sed "s|config $tmp/fim.conf|config $tmp/fim-maint.conf|" "$tmp/sekimori.conf" >"$tmp/maint.conf"
+    out=$("$S" run -t -c "$tmp/maint.conf" 2>&1) || fail "run -t maint: $out"
+    grep -q "maintenance_socket $tmp/other.sock is not the proxy's control_socket $tmp/ctl.sock" \
+        <<<"$out" || fail "no socket mismatch warning: $out"
+    printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' >"$tmp/rules/99-bad.conf"
+    set +e
+    out=$("$S" run -t -c "$tmp/sekimori.conf" 2>&1)
+    rc=$?
+    set -e
+    [[ $rc -eq 2 ]] || fail "run -t with a bad rule: exit $rc"
+    grep -q "99-bad.conf:1:" <<<"$out" || fail "run -t rule error position: $out"
+    rm "$tmp/rules/99-bad.conf"
+fi
+
 # 3. Start: log first, then fim; both running, the ready file made.
 "$S" run -c "$tmp/sekimori.conf" --ready "$tmp/ready" >"$tmp/run.out" 2>"$tmp/run.err" &
 runpid=$!
@@ -159,6 +193,15 @@ grep -q "log: started" "$tmp/run.err" || fail "no start line"
 # Order: the log was ready before fim started.
 awk '/log: ready/ {r=NR} /fim: started/ {f=NR} END {exit !(r && f && r < f)}' \
     "$tmp/run.err" || fail "fim started before the log was ready"
+
+# A second supervisor on the same state directory is refused.
+set +e
+out=$(timeout 10 "$S" run -c "$tmp/sekimori.conf" 2>&1)
+rc=$?
+set -e
+[[ $rc -eq 3 ]] || fail "second run: exit $rc"
+grep -q "another sekimori run is using" <<<"$out" || fail "second run: $out"
+[[ $(state log pid) == "$logpid" ]] || fail "second run touched the state"
 
 # 4. status: healthy, every field there.
 wait_for 10 test -f "$tmp/state/fim-watch.json" || fail "no fim watch status"

@@ -143,6 +143,23 @@ test_example(void **state)
     assert_true(c->proxy.events);
     assert_string_equal(c->log.keep, "400d");
     sk_conf_free(c);
+
+    /* And the deployment examples (docs/deployment.md). */
+    static const char *const deploy[] = {
+        SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-nginx.conf",
+        SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-terminator.conf",
+    };
+    for (size_t i = 0; i < sizeof(deploy) / sizeof(deploy[0]); i++) {
+        f = fopen(deploy[i], "r");
+        assert_non_null(f);
+        len = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[len] = '\0';
+        c = parse_ok(text);
+        assert_true(c->proxy.present && c->log.present && c->fim.present);
+        assert_true(c->proxy.events);
+        sk_conf_free(c);
+    }
 }
 
 static void
@@ -396,6 +413,9 @@ struct err_case {
 static const struct err_case err_cases[] = {
     {"nope {\n}\n", "t.conf:1:1: error: unknown section 'nope'"},
     {"run\n", "t.conf:1:1: error: expected '{' after 'run'"},
+    {"listen 127.0.0.1:80\n",
+     "t.conf:1:1: error: 'listen' belongs inside a 'proxy { }' section"},
+    {"nope 1\n", "t.conf:1:1: error: unknown section 'nope'"},
     {"run {\n", "t.conf:1:1: error: section 'run' is not closed"},
     {"run {\n}\nrun {\n}\n", "t.conf:3:1: error: section 'run' is given twice"},
     {"}\n", "t.conf:1:1: error: unexpected '}' outside a section"},
@@ -564,6 +584,12 @@ test_reports_all(void **state)
     assert_non_null(strstr(m, "t.conf:3:16:"));
     assert_non_null(strstr(m, "t.conf:6:13:"));
     assert_non_null(strstr(m, "t.conf:8:1:"));
+    sk_diag_fini(&d);
+
+    /* A string the lexer refused is one error, not two. */
+    t = "run {\n state_dir \"/a\\q\"\n}\n";
+    assert_int_equal(sk_conf_parse("t.conf", t, strlen(t), &c, &d), -SK_EPARSE);
+    assert_int_equal(d.errors, 1);
     sk_diag_fini(&d);
 
     /* Too large a file. */

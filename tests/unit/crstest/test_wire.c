@@ -378,6 +378,19 @@ test_round_trip(void **state)
     sk_arena_free(ar);
     sk_waf_rules_free(rules);
 
+    /* A refused request line with a NUL byte (escaped \u0000) is read. */
+    static const char nul_rec[] =
+        "{\"transaction\":{\"unique_id\":\"n1\",\"response\":{"
+        "\"http_code\":400},\"messages\":[],\"sekimori\":{\"blocked\":"
+        "false,\"error\":\"http: bad method\",\"request_line\":"
+        "\"G\\u0000T / HTTP/1.1\"}}}";
+    refused = false;
+    assert_int_equal(
+        sk_crswire_record_lines(nul_rec, sizeof(nul_rec) - 1, &wire, &refused),
+        0);
+    assert_true(refused);
+    assert_int_equal(wire.len, 0);
+
     /* Not an audit record. */
     assert_int_equal(sk_crswire_record_lines("[1]", 3, &wire, &refused),
                      -SK_EPARSE);

@@ -25,6 +25,7 @@
 
 #include "evlog/evlog.h"
 #include "proxy/events.h"
+#include "util/alloc.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -163,6 +164,14 @@ test_send_in_order(void **state)
             usleep(1000);
         assert_int_equal(rc, 0);
     }
+    /* Bad arguments of new(). */
+    struct sk_proxy_events *bad = NULL;
+    char longpath[200];
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = '\0';
+    assert_int_equal(sk_proxy_events_new(longpath, "proxy", &bad), -SK_EINVAL);
+    assert_int_equal(sk_proxy_events_new(s.sock, "Proxy!", &bad), -SK_EINVAL);
+    assert_null(bad);
     /* Bad input is refused at once and counted. */
     assert_int_equal(
         sk_proxy_events_emit(e, "Bad Type", SK_STR_LIT("{\"x\":1}")),
@@ -242,6 +251,13 @@ test_full_queue_drops(void **state)
     assert_int_equal(sk_proxy_events_new(s.sock, "proxy", &e), 0);
     for (size_t i = 0; i < 100; i++)
         assert_int_equal(emit_i(e, i), 0);
+    /* Out of memory for the copy: dropped and counted, nothing queued.
+     * (The sender makes no allocation while the writer is absent.) */
+    sk_alloc_fail_at(1, 0);
+    int rc = emit_i(e, 100);
+    sk_alloc_fail_at(0, 0);
+    assert_int_equal(rc, -SK_ENOMEM);
+    assert_int_equal(sk_proxy_events_dropped(e), 1);
     t0 = now_ms();
     sk_proxy_events_free(e, 300);
     uint64_t took = now_ms() - t0;

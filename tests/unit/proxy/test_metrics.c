@@ -296,7 +296,8 @@ test_render_sums(void **state)
     assert_true(fabs(sum - 30.0021) < 1e-9);
 
     /* A reaped worker's connections are forgotten, counters kept. */
-    sk_proxy_metrics_slot_dead(s2);
+    assert_int_equal(sk_proxy_metrics_slot_dead(s2), 1);
+    assert_int_equal(sk_proxy_metrics_slot_dead(s2), 0);
     sk_buf_clear(&out);
     assert_int_equal(sk_proxy_metrics_render(mem, N, NULL, &out), 0);
     parse_exposition(sk_buf_cstr(&out), ps);

@@ -21,9 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "evlog/evlog.h"
 #include "http/http.h"
 #include "proxy/plog.h"
 #include "sekimori/waf.h"
+#include "util/alloc.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -392,6 +394,124 @@ test_combined_exact(void **state)
     sk_arena_free(a);
 }
 
+/*
+ * Every allocation of the three formatters fails in turn: each call
+ * returns -SK_ENOMEM and leaves `out` as it was (ASan sees no leak), and
+ * once allocations succeed the output is the same as without failures.
+ */
+static void
+test_alloc_failures(void **state)
+{
+    (void)state;
+    struct txn x;
+    txn_run(&x, "GET /a?cc=" CARD "&pwd=x HTTP/1.1\r\nHost: h\r\n"
+                "Referer: http://r/?q=1\r\nUser-Agent: u\r\n\r\n");
+    int (*fmt[3])(const struct sk_proxy_txn_info *, struct sk_buf *) = {
+        sk_proxy_audit_format, sk_proxy_access_format, sk_proxy_event_format};
+    for (int f = 0; f < 3; f++) {
+        struct sk_buf want = {0};
+        assert_int_equal(fmt[f](&x.ti, &want), 0);
+        unsigned long n;
+        for (n = 1;; n++) {
+            struct sk_buf out = {0};
+            assert_int_equal(sk_buf_append_c(&out, "prefix"), 0);
+            sk_alloc_fail_at(n, 0);
+            int rc = fmt[f](&x.ti, &out);
+            unsigned long used = sk_alloc_count();
+            sk_alloc_fail_at(0, 0);
+            if (rc == 0) {
+                assert_int_equal(out.len, 6 + want.len);
+                assert_memory_equal(out.p + 6, want.p, want.len);
+                sk_buf_fini(&out);
+                if (used < n)
+                    break; /* the failure point was never reached */
+                continue;
+            }
+            assert_int_equal(rc, -SK_ENOMEM);
+            assert_int_equal(out.len, 6);
+            assert_memory_equal(out.p, "prefix", 6);
+            sk_buf_fini(&out);
+        }
+        assert_true(n > 2);
+        sk_buf_fini(&want);
+    }
+    txn_fini(&x);
+}
+
+/* A write error (a full disk) is reported, not hidden or retried forever. */
+static void
+test_write_error(void **state)
+{
+    (void)state;
+    struct sk_proxy_logfile *f;
+    if (sk_proxy_logfile_open("/dev/full", &f) != 0)
+        skip();
+    assert_int_equal(sk_proxy_logfile_write(f, "x\n", 2), -SK_EIO);
+    assert_int_equal(sk_proxy_logfile_reopen(f), 0);
+    assert_int_equal(sk_proxy_logfile_write(f, "x\n", 2), -SK_EIO);
+    sk_proxy_logfile_free(f);
+}
+
+/*
+ * The worst event body: many matches whose message and data are long runs
+ * of invalid UTF-8 (each byte escaped to six) still fits the event log's
+ * SK_EVLOG_MAX_BODY, and the audit record stays valid JSON.
+ */
+static void
+test_event_size_bound(void **state)
+{
+    (void)state;
+    struct sk_buf raw = {0};
+    assert_int_equal(sk_buf_append_c(&raw, "GET /big HTTP/1.1\r\nHost: h\r\n"),
+                     0);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(sk_buf_printf(&raw, "X-Big-%d: zz", i), 0);
+        for (int k = 0; k < 500; k++)
+            assert_int_equal(sk_buf_putc(&raw, 0xff), 0);
+        assert_int_equal(sk_buf_append_c(&raw, "\r\n"), 0);
+    }
+    assert_int_equal(sk_buf_append_c(&raw, "\r\n"), 0);
+    /* One rule per header: a rule logs once however many targets match. */
+    struct sk_buf text = {0};
+    assert_int_equal(sk_buf_append_c(&text, "SecRuleEngine On\n"), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(
+            sk_buf_printf(&text,
+                          "SecRule REQUEST_HEADERS:X-Big-%d \"@contains zz\" "
+                          "\"id:%d,phase:1,pass,log,msg:'%%{MATCHED_VAR}',"
+                          "logdata:'%%{MATCHED_VAR}'\"\n",
+                          i, 1000 + i),
+            0);
+    struct sk_waf_rules *saved = rules;
+    rules = sk_waf_rules_new();
+    assert_int_equal(sk_waf_rules_add_text(rules, "big.conf",
+                                           (const char *)text.p, text.len),
+                     0);
+    if (sk_waf_rules_compile(rules) != 0)
+        fail_msg("%s", sk_waf_rules_errors(rules));
+    struct txn x;
+    txn_run(&x, sk_buf_cstr(&raw));
+    assert_int_equal(sk_waf_txn_match_count(x.waf), 100);
+    struct sk_buf ev = {0}, audit = {0};
+    assert_int_equal(sk_proxy_event_format(&x.ti, &ev), 0);
+    assert_true(ev.len <= SK_EVLOG_MAX_BODY);
+    assert_true(ev.len > 30000); /* the messages are in it */
+    json_t *j = parse_json(&ev);
+    assert_int_equal(json_array_size(json_object_get(j, "messages")), 12);
+    assert_true(json_array_size(json_object_get(j, "rule_ids")) >= 100);
+    json_decref(j);
+    assert_int_equal(sk_proxy_audit_format(&x.ti, &audit), 0);
+    j = parse_json(&audit);
+    json_decref(j);
+    sk_buf_fini(&ev);
+    sk_buf_fini(&audit);
+    sk_buf_fini(&raw);
+    sk_buf_fini(&text);
+    txn_fini(&x);
+    sk_waf_rules_free(rules);
+    rules = saved;
+}
+
 #define NLINES 10000
 
 static void
@@ -489,6 +609,9 @@ main(void)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_combined_exact),
         cmocka_unit_test(test_append_no_interleave),
+        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_event_size_bound),
+        cmocka_unit_test(test_write_error),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -164,12 +164,23 @@ test_stored_paths_normalized(void **state)
     assert_true(hit(m, "/%7euser/%41"));
     assert_false(hit(m, "/~user/a"));
 
-    /* A malformed escape stays as it is. */
+    /* A '%' that starts no escape is a literal percent sign, %25. */
     m = fresh();
     set_on(m, "/x%zz");
-    assert_string_equal(m->paths[0], "/x%zz");
+    assert_string_equal(m->paths[0], "/x%25zz");
     assert_true(hit(m, "/x%zz"));
+    assert_true(hit(m, "/x%25zz"));
     assert_false(hit(m, "/x"));
+
+    /* The stored form is its own normal form: "%%34" + "1" is a literal
+     * '%' then "41", not an escape for 'A' made up after decoding. */
+    m = fresh();
+    set_on(m, "/%%341");
+    assert_string_equal(m->paths[0], "/%2541");
+    assert_true(hit(m, "/%%341"));
+    assert_true(hit(m, m->paths[0]));
+    assert_false(hit(m, "/A"));
+    assert_false(hit(m, "/%41"));
 }
 
 static void

@@ -28,13 +28,21 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "conf/conf.h"
 #include "proxy/plog.h"
 #include "proxy/proxy.h"
+#include "proxy/tls.h"
 #include "sekimori/waf.h"
 #include "util/error.h"
 
@@ -42,6 +50,7 @@
 
 static int up_port;
 static pid_t up_pid;
+static char up_sock[108];
 
 static ssize_t
 read_full(int fd, void *p, size_t n)
@@ -187,6 +196,27 @@ up_respond(int fd, int connno, const char *head, const char *body, size_t blen)
         write_all(fd, r, strlen(r));
         return;
     }
+    if (strncmp(path, "/bigpage", 8) == 0) {
+        /* 200 KiB of HTML, chunked; the token where the query says:
+         * "head" (inspected) or "tail" (past the inspection limit). */
+        bool early = strstr(path, "head") != NULL;
+        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n";
+        write_all(fd, h, strlen(h));
+        char chunk[8192];
+        for (int i = 0; i < 25; i++) {
+            memset(chunk, 'x', sizeof(chunk));
+            if ((early && i == 1) || (!early && i == 24))
+                memcpy(chunk + 100, "secret-token", 12);
+            char sz[32];
+            int n = snprintf(sz, sizeof(sz), "%zx\r\n", sizeof(chunk));
+            write_all(fd, sz, (size_t)n);
+            write_all(fd, chunk, sizeof(chunk));
+            write_all(fd, "\r\n", 2);
+        }
+        write_all(fd, "0\r\n\r\n", 5);
+        return;
+    }
     if (strncmp(path, "/page", 5) == 0) {
         const char *r =
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
@@ -243,25 +273,39 @@ upstream_start(void)
     socklen_t len = sizeof(a);
     getsockname(ls, (struct sockaddr *)&a, &len);
     up_port = ntohs(a.sin_port);
+    /* The same server on a UNIX socket. */
+    int us = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(us >= 0);
+    struct sockaddr_un ua = {.sun_family = AF_UNIX};
+    snprintf(ua.sun_path, sizeof(ua.sun_path), "%s", up_sock);
+    unlink(up_sock);
+    assert_int_equal(bind(us, (struct sockaddr *)&ua, sizeof(ua)), 0);
+    assert_int_equal(listen(us, 64), 0);
     up_pid = fork();
     assert_true(up_pid >= 0);
     if (up_pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         signal(SIGCHLD, SIG_IGN); /* no zombies */
         for (int n = 1;; n++) {
-            int fd = accept(ls, NULL, NULL);
+            struct pollfd pf[2] = {{.fd = ls, .events = POLLIN},
+                                   {.fd = us, .events = POLLIN}};
+            if (poll(pf, 2, -1) <= 0)
+                continue;
+            int fd = accept(pf[0].revents ? ls : us, NULL, NULL);
             if (fd < 0)
                 continue;
             pid_t p = fork();
             if (p == 0) {
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 close(ls);
+                close(us);
                 up_serve_conn(fd, n);
             }
             close(fd);
         }
     }
     close(ls);
+    close(us);
 }
 
 /* ---- The proxy under test ---------------------------------------------- */
@@ -275,6 +319,7 @@ static const char rules_text[] =
     "SecResponseBodyAccess On\n"
     "SecResponseBodyMimeType text/html\n"
     "SecResponseBodyLimit 65536\n"
+    "SecResponseBodyLimitAction ProcessPartial\n"
     "SecAuditEngine RelevantOnly\n"
     "SecRule REQUEST_HEADERS:X-Detect \"@streq 1\" "
     "\"id:1000,phase:1,pass,nolog,ctl:ruleEngine=DetectionOnly\"\n"
@@ -284,6 +329,9 @@ static const char rules_text[] =
     "\"id:1002,phase:2,deny,status:403,log,msg:'evil body'\"\n"
     "SecRule RESPONSE_HEADERS:X-Evil \"@streq yes\" "
     "\"id:1003,phase:3,deny,status:403,log,msg:'evil response'\"\n"
+    "SecRule ARGS:go \"@streq away\" "
+    "\"id:1005,phase:1,redirect:http://example.com/blocked,log\"\n"
+    "SecRule ARGS:drop \"@streq 1\" \"id:1006,phase:1,drop,log\"\n"
     "SecRule RESPONSE_BODY \"@contains secret-token\" "
     "\"id:1004,phase:4,deny,status:403,log,msg:'leak'\"\n";
 
@@ -291,7 +339,11 @@ static struct sk_waf_rules *rules;
 static struct sk_proxy_shm *shm;
 static struct sk_conf_proxy conf;
 static struct sk_conf_listen lconf;
-static struct sk_proxy_listener listener;
+static struct sk_proxy_listener listeners[2];
+static struct sk_conf_listen tlsconf;
+static struct sk_tls_ctx *tls_ctx;
+static int tls_port;
+static char cert_path[128], key_path[128];
 static struct sk_proxy_runtime rt;
 static int proxy_port;
 static pid_t proxy_pid;
@@ -333,8 +385,9 @@ conf_defaults(void)
     conf.forwarded = true;
 }
 
-static void
-proxy_start(void)
+/* A listening, non-blocking socket on 127.0.0.1:0; its port in *port. */
+static int
+listen_any(int *port)
 {
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     assert_true(ls >= 0);
@@ -344,11 +397,23 @@ proxy_start(void)
     assert_int_equal(listen(ls, 128), 0);
     socklen_t len = sizeof(a);
     getsockname(ls, (struct sockaddr *)&a, &len);
-    proxy_port = ntohs(a.sin_port);
+    *port = ntohs(a.sin_port);
+    return ls;
+}
+
+static void
+proxy_start(void)
+{
+    int ls = listen_any(&proxy_port);
+    int tls_ls = listen_any(&tls_port);
     lconf.tls = false;
-    listener.fd = ls;
-    listener.tls = NULL;
-    listener.conf = &lconf;
+    listeners[0].fd = ls;
+    listeners[0].tls = NULL;
+    listeners[0].conf = &lconf;
+    tlsconf.tls = true;
+    listeners[1].fd = tls_ls;
+    listeners[1].tls = tls_ctx;
+    listeners[1].conf = &tlsconf;
     /* A previous worker that did not exit cleanly may have left its
      * connections counted. */
     atomic_store(&shm->connections, 0);
@@ -357,8 +422,8 @@ proxy_start(void)
     memset(&rt, 0, sizeof(rt));
     rt.conf = &conf;
     rt.rules = rules;
-    rt.listeners = &listener;
-    rt.nlisteners = 1;
+    rt.listeners = listeners;
+    rt.nlisteners = 2;
     rt.shm = shm;
     rt.audit_log = audit;
     rt.deny_page = sk_str_c("<p>denied %{status} ref %{id}</p>\n");
@@ -380,6 +445,7 @@ proxy_start(void)
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(ls);
+    close(tls_ls);
     sk_proxy_logfile_free(audit);
 }
 
@@ -405,6 +471,42 @@ proxy_stop(void)
     return -1;
 }
 
+/* A P-256 key and a self-signed certificate for localhost, as PEM files
+ * in tmpdir. 0 or -1. */
+static int
+make_cert(void)
+{
+    snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", tmpdir);
+    snprintf(key_path, sizeof(key_path), "%s/key.pem", tmpdir);
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    int rc = -1;
+    if (k != NULL && x != NULL) {
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+        X509_gmtime_adj(X509_getm_notBefore(x), -60);
+        X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+        X509_set_pubkey(x, k);
+        X509_NAME *n = X509_get_subject_name(x);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+                                   (const unsigned char *)"localhost", -1, -1,
+                                   0);
+        X509_set_issuer_name(x, n);
+        FILE *c = NULL, *kf = NULL;
+        if (X509_sign(x, k, EVP_sha256()) != 0 &&
+            (c = fopen(cert_path, "w")) != NULL &&
+            (kf = fopen(key_path, "w")) != NULL && PEM_write_X509(c, x) == 1 &&
+            PEM_write_PrivateKey(kf, k, NULL, NULL, 0, NULL, NULL) == 1)
+            rc = 0;
+        if (c != NULL && fclose(c) != 0)
+            rc = -1;
+        if (kf != NULL && fclose(kf) != 0)
+            rc = -1;
+    }
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return rc;
+}
+
 static int
 group_setup(void **state)
 {
@@ -427,6 +529,14 @@ group_setup(void **state)
     if (mkdtemp(tmpdir) == NULL)
         return -1;
     snprintf(audit_path, sizeof(audit_path), "%s/audit.log", tmpdir);
+    snprintf(up_sock, sizeof(up_sock), "%s/up.sock", tmpdir);
+    if (make_cert() != 0)
+        return -1;
+    char err[512];
+    if (sk_tls_ctx_new(cert_path, key_path, &tls_ctx, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sk_tls_ctx_new: %s\n", err);
+        return -1;
+    }
     upstream_start();
     return 0;
 }
@@ -440,7 +550,11 @@ group_teardown(void **state)
         waitpid(up_pid, NULL, 0);
     }
     unlink(audit_path);
+    unlink(up_sock);
+    unlink(cert_path);
+    unlink(key_path);
     rmdir(tmpdir);
+    sk_tls_ctx_free(tls_ctx);
     munmap(shm, sizeof(*shm));
     sk_waf_rules_free(rules);
     return 0;
@@ -585,7 +699,8 @@ test_keepalive_reuse(void **state)
     int fd = dial();
     struct resp r1, r2;
     send_str(fd, "GET /echo?a=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: "
-                 "10.0.0.1\r\nConnection: keep-alive, X-Drop\r\nX-Drop: 1\r\n"
+                 "10.0.0.1\r\nConnection: keep-alive, X-Drop, host\r\n"
+                 "X-Drop: 1\r\n"
                  "X-Keep: 1\r\n\r\n");
     assert_int_equal(read_resp(fd, &r1, false), 0);
     assert_int_equal(r1.status, 200);
@@ -595,6 +710,7 @@ test_keepalive_reuse(void **state)
     assert_non_null(strstr(r1.body, "X-Keep: 1"));
     assert_null(strstr(r1.body, "X-Drop"));
     assert_null(strstr(r1.body, "Connection:"));
+    assert_non_null(strstr(r1.body, "\r\nHost: x\r\n"));
     assert_non_null(strstr(r1.body, "X-Forwarded-For: 10.0.0.1, 127.0.0.1"));
     assert_non_null(strstr(r1.body, "X-Forwarded-Proto: http"));
     assert_non_null(strstr(r1.body, "Forwarded: for=127.0.0.1;proto=http"));
@@ -748,6 +864,31 @@ test_deny_and_detection_only(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     resp_free(&r);
+    /* A phase-1 deny of a small post that arrived whole: the body is
+     * skipped and the connection kept. */
+    send_str(fd, "POST /echo?attack=yes HTTP/1.1\r\nHost: x\r\n"
+                 "Content-Length: 5\r\n\r\nabcde");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
+    assert_null(find_header(r.head, "Connection"));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    /* redirect and drop. */
+    fd = dial();
+    send_str(fd, "GET /echo?go=away HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 302);
+    header_is(&r, "Location", "http://example.com/blocked");
+    assert_non_null(find_header(r.head, "X-Sekimori-Id"));
+    resp_free(&r);
+    send_str(fd, "GET /echo?drop=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    char b1;
+    ssize_t n1 = read(fd, &b1, 1); /* no answer at all */
+    assert_true(n1 == 0 || (n1 < 0 && errno == ECONNRESET));
     close(fd);
     /* Both are in the audit log (RELEVANT: matched rules). */
     for (int i = 0; i < 20 && !(audit_has(id) && audit_has(id2)); i++)
@@ -828,6 +969,18 @@ test_response_deny(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 403);
     assert_null(strstr(r.body, "secret-token"));
+    resp_free(&r);
+    /* Over SecResponseBodyLimit with ProcessPartial: the first 64 KiB
+     * are inspected, the rest streams (re-chunked). */
+    send_str(fd, "GET /bigpage?tail HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Transfer-Encoding", "chunked");
+    assert_int_equal(r.blen, 25 * 8192);
+    resp_free(&r);
+    send_str(fd, "GET /bigpage?head HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
     resp_free(&r);
     close(fd);
 }
@@ -1005,6 +1158,8 @@ test_head_and_http10(void **state)
     assert_int_equal(read_resp(fd, &r, false), 0);
     assert_int_equal(r.status, 200);
     header_is(&r, "Connection", "close");
+    /* The upstream was asked to keep its connection. */
+    assert_non_null(strstr(r.body, "Connection: keep-alive"));
     assert_true(sees_close(fd));
     resp_free(&r);
     close(fd);
@@ -1043,6 +1198,138 @@ test_connection_cap(void **state)
     close(b);
 }
 
+static void
+test_unix_upstream(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    memset(&conf.upstream, 0, sizeof(conf.upstream));
+    struct sockaddr_un *u = (struct sockaddr_un *)&conf.upstream.ss;
+    u->sun_family = AF_UNIX;
+    snprintf(u->sun_path, sizeof(u->sun_path), "%s", up_sock);
+    conf.upstream.len = sizeof(*u);
+    conf.upstream.family = AF_UNIX;
+    proxy_start();
+    int fd = dial();
+    struct resp r;
+    for (int i = 0; i < 2; i++) {
+        send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                     "\r\nxyz");
+        assert_int_equal(read_resp(fd, &r, false), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "body=3:xyz"));
+        resp_free(&r);
+    }
+    close(fd);
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (t1.tv_sec - t0->tv_sec) * 1000 +
+           (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void
+test_client_timeouts(void **state)
+{
+    (void)state;
+    assert_int_equal(proxy_stop(), 0);
+    conf.keepalive_timeout = 300;
+    conf.body_timeout = 300;
+    proxy_start();
+    /* Idle keep-alive: closed after keepalive_timeout. */
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    resp_free(&r);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_true(sees_close(fd));
+    long ms = ms_since(&t0);
+    assert_true(ms >= 200 && ms < 3000);
+    close(fd);
+    /* A body that stops coming: 408 after body_timeout (the body is
+     * inspected, so nothing reached the upstream yet). */
+    fd = dial();
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                 "\r\nabc");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    ms = ms_since(&t0);
+    assert_int_equal(r.status, 408);
+    assert_true(ms >= 200 && ms < 3000);
+    header_is(&r, "Connection", "close");
+    resp_free(&r);
+    close(fd);
+    /* keepalive_timeout 0: every answer closes. */
+    assert_int_equal(proxy_stop(), 0);
+    conf.keepalive_timeout = 0;
+    proxy_start();
+    fd = dial();
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    header_is(&r, "Connection", "close");
+    assert_true(sees_close(fd));
+    resp_free(&r);
+    close(fd);
+}
+
+static void
+test_tls_keepalive_and_body(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)tls_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    SSL_CTX *cx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(cx);
+    SSL *ssl = SSL_new(cx);
+    assert_non_null(ssl);
+    SSL_set_fd(ssl, fd);
+    assert_int_equal(SSL_connect(ssl), 1);
+    /* Two requests on one TLS connection; the second closes it. */
+    static const char reqs[] =
+        "GET /echo?t=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /echo?t=2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "Connection: close\r\n\r\n4\r\ntls!\r\n0\r\n\r\n";
+    assert_int_equal(SSL_write(ssl, reqs, (int)sizeof(reqs) - 1),
+                     (int)sizeof(reqs) - 1);
+    size_t cap = 65536, n = 0;
+    char *all = calloc(1, cap + 1);
+    assert_non_null(all);
+    for (;;) {
+        int r = SSL_read(ssl, all + n, (int)(cap - n));
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        if (n == cap)
+            break;
+    }
+    all[n] = '\0';
+    const char *second = strstr(all + 1, "HTTP/1.1 200");
+    assert_true(strncmp(all, "HTTP/1.1 200", 12) == 0);
+    assert_non_null(second);
+    assert_non_null(strstr(all, "?t=1 HTTP/1.1"));
+    assert_non_null(strstr(second, "body=4:tls!"));
+    assert_non_null(strstr(all, "X-Forwarded-Proto: https"));
+    assert_non_null(strstr(second, "Connection: close"));
+    free(all);
+    SSL_free(ssl);
+    SSL_CTX_free(cx);
+    close(fd);
+}
+
 int
 main(void)
 {
@@ -1067,6 +1354,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_header_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_head_and_http10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unix_upstream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_keepalive_and_body, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_client_timeouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_completes_in_flight, setup,
                                         teardown),
     };
