@@ -56,8 +56,8 @@ demo_prepare() {
     { demo_log "demo: evlog keygen failed"; return 1; }
   "$DEMO_SK" fim keygen -c "$DEMO_STATE/fim.conf" >/dev/null 2>&1 ||
     { demo_log "demo: fim keygen failed"; return 1; }
-  "$DEMO_SK" -t "$DEMO_STATE/crs-setup.conf" >"$DEMO_STATE/logs/rules-check.txt" 2>&1 ||
-    { demo_log "demo: the CRS rules do not compile: $(tail -n 5 "$DEMO_STATE/logs/rules-check.txt")"; return 1; }
+  "$DEMO_SK" run -t -c "$DEMO_STATE/sekimori.conf" >"$DEMO_STATE/logs/config-check.txt" 2>&1 ||
+    { demo_log "demo: the configuration does not load: $(tail -n 10 "$DEMO_STATE/logs/config-check.txt")"; return 1; }
   "$DEMO_SK" fim init -c "$DEMO_STATE/fim.conf" --force \
     >"$DEMO_STATE/logs/fim-init.txt" 2>&1 ||
     { demo_log "demo: fim init failed: $(cat "$DEMO_STATE/logs/fim-init.txt")"; return 1; }
