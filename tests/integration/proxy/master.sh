@@ -222,8 +222,27 @@ out="$(ctl reload 2>&1)"; rc=$?
 [ $rc -eq 1 ] || fail "ctl reload with broken rules: exit $rc"
 echo "$out" | grep -q "30-broken.conf:1" || fail "ctl reload did not say why: $out"
 rm "$T/rules/30-broken.conf"
+# A new listener whose port is taken: the reload fails, nothing changes.
+python3 - "$P2" "$T/busy" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+open(sys.argv[2], "w").close(); time.sleep(4)
+PY
+BUSY=$!
+PIDS+=($BUSY)
+wait_for 5 test -e "$T/busy" || fail "could not take port $P2"
+cp "$T/sekimori.conf" "$T/sekimori.conf.good"
+sed -i "s|^    listen 127.0.0.1:$P\$|&\n    listen 127.0.0.1:$P2|" "$T/sekimori.conf"
+out="$(ctl reload 2>&1)"; rc=$?
+[ $rc -eq 1 ] || fail "reload onto a taken port: exit $rc"
+echo "$out" | grep -q "sekimori.conf:3:.*$P2.*in use" || fail "reload onto a taken port: $out"
+mv "$T/sekimori.conf.good" "$T/sekimori.conf"
+is_code 200 /hello || fail "requests after a reload that could not bind"
+kill "$BUSY" 2>/dev/null
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
 [ "$gen" = "$((gen_base + 3))" ] || fail "generation after failed reloads: $gen"
+ok "a reload onto a port in use fails and keeps the running listeners"
 wait_for 10 has_event proxy.reload '"ok":false' || fail "no failed proxy.reload event"
 ok "a broken rules file keeps the old rules, the reason is logged"
 
@@ -316,7 +335,7 @@ echo "$met" | grep -q '^sekimori_requests_total{code="503"} [1-9]' || fail "metr
 echo "$met" | grep -q '^sekimori_blocked_total [1-9]' || fail "metrics: no blocked count"
 echo "$met" | grep -q '^sekimori_workers 2$' || fail "metrics: workers"
 echo "$met" | grep -q "^sekimori_generation $((gen_base + 3))\$" || fail "metrics: generation"
-echo "$met" | grep -q '^sekimori_reload_failures_total 2$' || fail "metrics: reload failures"
+echo "$met" | grep -q '^sekimori_reload_failures_total 3$' || fail "metrics: reload failures"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/other")" = 404 ] || fail "metrics: /other not 404"
 ok "/metrics shows the counters and the master's gauges"
 
