@@ -717,9 +717,15 @@ run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
     return 0;
 }
 
+static inline bool
+tcache_busy(const uint64_t *used, size_t i)
+{
+    return used[i / 64] >> (i % 64) & 1;
+}
+
 static size_t
-tcache_slot(const struct sk_tfn_entry *tab, size_t cap, const uint8_t *in,
-            size_t len, const void *key)
+tcache_slot(const struct sk_tfn_entry *tab, const uint64_t *used, size_t cap,
+            const uint8_t *in, size_t len, const void *key)
 {
     /* Pointers are aligned, so mix all bits (a 64-bit finalizer). */
     uint64_t h = (uint64_t)(uintptr_t)in ^
@@ -728,10 +734,8 @@ tcache_slot(const struct sk_tfn_entry *tab, size_t cap, const uint8_t *in,
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
     size_t i = (size_t)h & (cap - 1);
-    while (tab[i].key != NULL &&
+    while (tcache_busy(used, i) &&
            !(tab[i].in == in && tab[i].in_len == len && tab[i].key == key))
         i = (i + 1) & (cap - 1);
     return i;
@@ -741,44 +745,70 @@ tcache_slot(const struct sk_tfn_entry *tab, size_t cap, const uint8_t *in,
 static bool
 tcache_room(struct sk_waf_txn *t)
 {
-    if (t->tcache_n * 4 >= t->tcache_cap * 3) {
-        size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 4096;
-        struct sk_tfn_entry *tab = sk_arena_calloc(t->arena, cap, sizeof(*tab));
-        if (tab != NULL) {
-            for (size_t i = 0; i < t->tcache_cap; i++) {
-                const struct sk_tfn_entry *e = &t->tcache[i];
-                if (e->key != NULL)
-                    tab[tcache_slot(tab, cap, e->in, e->in_len, e->key)] = *e;
-            }
-            t->tcache = tab;
-            t->tcache_cap = cap;
-        } else if (t->tcache == NULL || t->tcache_n + 1 >= t->tcache_cap) {
-            return false;
-        }
+    if (t->tcache_n * 4 < t->tcache_cap * 3)
+        return true;
+    size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 4096;
+    struct sk_tfn_entry *tab = NULL;
+    uint64_t *used = NULL;
+    if (cap <= SIZE_MAX / 2 / sizeof(*tab)) {
+        tab = sk_arena_alloc(t->arena, cap * sizeof(*tab));
+        used = sk_arena_calloc(t->arena, cap / 64, sizeof(*used));
     }
+    if (tab == NULL || used == NULL)
+        return t->tcache != NULL && t->tcache_n + 1 < t->tcache_cap;
+    for (size_t i = 0; i < t->tcache_cap; i++) {
+        if (!tcache_busy(t->tcache_used, i))
+            continue;
+        const struct sk_tfn_entry *e = &t->tcache[i];
+        size_t j = tcache_slot(tab, used, cap, e->in, e->in_len, e->key);
+        tab[j] = *e;
+        used[j / 64] |= (uint64_t)1 << (j % 64);
+    }
+    t->tcache = tab;
+    t->tcache_used = used;
+    t->tcache_cap = cap;
     return true;
 }
 
+/*
+ * The slot for (in, key): a hit when tcache_hit() says so, else the free
+ * slot for tcache_put(). NULL when the value is not cached at all.
+ */
 static struct sk_tfn_entry *
 tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key)
 {
-    if (!tcache_room(t))
+    if (in.len > SK_TCACHE_MAX_LEN || !tcache_room(t))
         return NULL;
-    return &t->tcache[tcache_slot(t->tcache, t->tcache_cap, in.p, in.len, key)];
+    return &t->tcache[tcache_slot(t->tcache, t->tcache_used, t->tcache_cap,
+                                  in.p, in.len, key)];
+}
+
+static inline bool
+tcache_hit(const struct sk_waf_txn *t, const struct sk_tfn_entry *e)
+{
+    return e != NULL && tcache_busy(t->tcache_used, (size_t)(e - t->tcache));
+}
+
+static inline struct sk_str
+tcache_out(const struct sk_tfn_entry *e)
+{
+    return sk_str_make(e->out, e->out_len & ~SK_TCACHE_CHANGED);
 }
 
 static void
 tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
            const void *key, struct sk_str out, bool changed)
 {
-    if (e == NULL)
+    if (e == NULL || out.len > SK_TCACHE_MAX_LEN)
         return;
     e->in = in.p;
-    e->in_len = in.len;
+    e->in_len = (uint32_t)in.len;
     e->key = key;
-    e->out = out;
-    e->changed = changed;
+    e->out = out.p;
+    e->out_len = (uint32_t)out.len | (changed ? SK_TCACHE_CHANGED : 0);
     e->pf_bits = NULL;
+    size_t i = (size_t)(e - t->tcache);
+    t->tcache_used[i / 64] |= (uint64_t)1 << (i % 64);
     t->tcache_n++;
 }
 
@@ -788,9 +818,9 @@ transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
           struct sk_str in, struct sk_str *out, bool *changed)
 {
     struct sk_tfn_entry *e = tcache_find(t, in, tfn);
-    if (e != NULL && e->key != NULL) {
-        *out = e->out;
-        *changed = e->changed;
+    if (tcache_hit(t, e)) {
+        *out = tcache_out(e);
+        *changed = (e->out_len & SK_TCACHE_CHANGED) != 0;
         return 0;
     }
     int rc = tfn->fn(t->arena, in, out, changed);
@@ -810,8 +840,8 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
                 struct sk_tfn_entry **entry)
 {
     struct sk_tfn_entry *e = tcache_find(t, in, rule->tfns);
-    if (e != NULL && e->key != NULL) {
-        *out = e->out;
+    if (tcache_hit(t, e)) {
+        *out = tcache_out(e);
         *entry = e;
         return 0;
     }
@@ -825,9 +855,9 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
     /* The per-step lookups may have grown the table: find the slot
      * again. */
     e = tcache_find(t, in, rule->tfns);
-    if (e != NULL && e->key == NULL)
+    if (e != NULL && !tcache_hit(t, e))
         tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
-    *entry = e != NULL && e->key == rule->tfns ? e : NULL;
+    *entry = tcache_hit(t, e) ? e : NULL;
     *out = cur;
     return 0;
 }
@@ -903,8 +933,8 @@ pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
         return 0;
     }
     struct sk_tfn_entry *e = tcache_find(t, v, g);
-    if (e != NULL && e->key != NULL) {
-        *bits = (const uint64_t *)(const void *)e->out.p;
+    if (tcache_hit(t, e)) {
+        *bits = (const uint64_t *)(const void *)e->out;
         return 0;
     }
     int rc = pf_scan(t, g, v, bits);
