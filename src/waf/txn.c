@@ -727,13 +727,12 @@ static size_t
 tcache_slot(const struct sk_tfn_entry *tab, const uint64_t *used, size_t cap,
             const uint8_t *in, size_t len, const void *key)
 {
-    /* Pointers are aligned, so mix all bits (a 64-bit finalizer). */
-    uint64_t h = (uint64_t)(uintptr_t)in ^
-                 ((uint64_t)len << 48 | (uint64_t)len >> 16) ^
-                 ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
+    /* Multiplying spreads each pointer's bits upwards; folding the high
+     * half down gives every bit a say in the slot. */
+    uint64_t h = ((uint64_t)(uintptr_t)in ^ (uint64_t)len << 40) *
+                     0x9e3779b97f4a7c15ULL ^
+                 (uint64_t)(uintptr_t)key * 0xc2b2ae3d27d4eb4fULL;
+    h ^= h >> 32;
     size_t i = (size_t)h & (cap - 1);
     while (tcache_busy(used, i) &&
            !(tab[i].in == in && tab[i].in_len == len && tab[i].key == key))
@@ -741,21 +740,16 @@ tcache_slot(const struct sk_tfn_entry *tab, const uint64_t *used, size_t cap,
     return i;
 }
 
-/* Makes room in the cache; false when there is none (then uncached). */
+/* Moves the cache to a table of `cap` slots; false when out of memory. */
 static bool
-tcache_room(struct sk_waf_txn *t)
+tcache_grow(struct sk_waf_txn *t, size_t cap)
 {
-    if (t->tcache_n * 4 < t->tcache_cap * 3)
-        return true;
-    size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 4096;
-    struct sk_tfn_entry *tab = NULL;
-    uint64_t *used = NULL;
-    if (cap <= SIZE_MAX / 2 / sizeof(*tab)) {
-        tab = sk_arena_alloc(t->arena, cap * sizeof(*tab));
-        used = sk_arena_calloc(t->arena, cap / 64, sizeof(*used));
-    }
+    if (cap > SIZE_MAX / 2 / sizeof(struct sk_tfn_entry))
+        return false;
+    struct sk_tfn_entry *tab = sk_arena_alloc(t->arena, cap * sizeof(*tab));
+    uint64_t *used = sk_arena_calloc(t->arena, cap / 64, sizeof(*used));
     if (tab == NULL || used == NULL)
-        return t->tcache != NULL && t->tcache_n + 1 < t->tcache_cap;
+        return false;
     for (size_t i = 0; i < t->tcache_cap; i++) {
         if (!tcache_busy(t->tcache_used, i))
             continue;
@@ -771,22 +765,21 @@ tcache_room(struct sk_waf_txn *t)
 }
 
 /*
- * The slot for (in, key): a hit when tcache_hit() says so, else the free
- * slot for tcache_put(). NULL when the value is not cached at all.
+ * The slot for (in, key): *hit says whether it holds that entry; if not,
+ * it is the free slot for tcache_put(). NULL when the value is not cached
+ * at all. The table always keeps a free slot, so the probe ends.
  */
 static struct sk_tfn_entry *
-tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key)
+tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key, bool *hit)
 {
-    if (in.len > SK_TCACHE_MAX_LEN || !tcache_room(t))
+    *hit = false;
+    if (in.len > SK_TCACHE_MAX_LEN ||
+        (t->tcache == NULL && !tcache_grow(t, 4096)))
         return NULL;
-    return &t->tcache[tcache_slot(t->tcache, t->tcache_used, t->tcache_cap,
-                                  in.p, in.len, key)];
-}
-
-static inline bool
-tcache_hit(const struct sk_waf_txn *t, const struct sk_tfn_entry *e)
-{
-    return e != NULL && tcache_busy(t->tcache_used, (size_t)(e - t->tcache));
+    size_t i = tcache_slot(t->tcache, t->tcache_used, t->tcache_cap, in.p,
+                           in.len, key);
+    *hit = tcache_busy(t->tcache_used, i);
+    return &t->tcache[i];
 }
 
 static inline struct sk_str
@@ -795,12 +788,18 @@ tcache_out(const struct sk_tfn_entry *e)
     return sk_str_make(e->out, e->out_len & ~SK_TCACHE_CHANGED);
 }
 
-static void
+/*
+ * Fills the free slot `e` (from tcache_find(), no cache operation since).
+ * Returns where the entry is now (the table may have grown), or NULL when
+ * it was not stored.
+ */
+static struct sk_tfn_entry *
 tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
            const void *key, struct sk_str out, bool changed)
 {
-    if (e == NULL || out.len > SK_TCACHE_MAX_LEN)
-        return;
+    if (e == NULL || out.len > SK_TCACHE_MAX_LEN ||
+        t->tcache_n + 2 > t->tcache_cap)
+        return NULL;
     e->in = in.p;
     e->in_len = (uint32_t)in.len;
     e->key = key;
@@ -810,6 +809,11 @@ tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
     size_t i = (size_t)(e - t->tcache);
     t->tcache_used[i / 64] |= (uint64_t)1 << (i % 64);
     t->tcache_n++;
+    if (t->tcache_n * 4 < t->tcache_cap * 3 ||
+        !tcache_grow(t, t->tcache_cap * 2))
+        return e;
+    return &t->tcache[tcache_slot(t->tcache, t->tcache_used, t->tcache_cap,
+                                  in.p, in.len, key)];
 }
 
 /* Applies one transformation through the transaction's cache. */
@@ -817,8 +821,9 @@ static int
 transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
           struct sk_str in, struct sk_str *out, bool *changed)
 {
-    struct sk_tfn_entry *e = tcache_find(t, in, tfn);
-    if (tcache_hit(t, e)) {
+    bool hit;
+    struct sk_tfn_entry *e = tcache_find(t, in, tfn, &hit);
+    if (hit) {
         *out = tcache_out(e);
         *changed = (e->out_len & SK_TCACHE_CHANGED) != 0;
         return 0;
@@ -839,8 +844,9 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
                 struct sk_str in, struct sk_str *out,
                 struct sk_tfn_entry **entry)
 {
-    struct sk_tfn_entry *e = tcache_find(t, in, rule->tfns);
-    if (tcache_hit(t, e)) {
+    bool hit;
+    struct sk_tfn_entry *e = tcache_find(t, in, rule->tfns, &hit);
+    if (hit) {
         *out = tcache_out(e);
         *entry = e;
         return 0;
@@ -854,10 +860,10 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
     }
     /* The per-step lookups may have grown the table: find the slot
      * again. */
-    e = tcache_find(t, in, rule->tfns);
-    if (e != NULL && !tcache_hit(t, e))
-        tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
-    *entry = tcache_hit(t, e) ? e : NULL;
+    e = tcache_find(t, in, rule->tfns, &hit);
+    if (!hit)
+        e = tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
+    *entry = e;
     *out = cur;
     return 0;
 }
@@ -914,36 +920,38 @@ pf_scan(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
 }
 
 /*
- * The prefilter hits of `rule` on the value `v` it is about to test.
- * `ce` is the value's whole-chain cache entry when there is one (the hits
- * are stored with it); otherwise they are cached under the group.
+ * The prefilter hits of `rule` on the value `v` it is about to test,
+ * cached under (v, group): chains that leave a value unchanged share one
+ * scan. `ce` is the whole-chain cache entry that made `v`, when there is
+ * one: the hits are also kept there, which saves the lookup next time.
  */
 static int
 pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
         struct sk_tfn_entry *ce, const uint64_t **bits)
 {
     const struct sk_pf_group *g = rule->pf;
-    if (ce != NULL) {
-        if (ce->pf_bits == NULL) {
-            int rc = pf_scan(t, g, v, &ce->pf_bits);
-            if (rc != 0)
-                return rc;
-        }
+    if (ce != NULL && ce->pf_bits != NULL) {
         *bits = ce->pf_bits;
         return 0;
     }
-    struct sk_tfn_entry *e = tcache_find(t, v, g);
-    if (tcache_hit(t, e)) {
+    /* The hits belong to the value, whatever chain made it. */
+    const struct sk_tfn_entry *tab = t->tcache;
+    bool hit;
+    struct sk_tfn_entry *e = tcache_find(t, v, g, &hit);
+    if (hit) {
         *bits = (const uint64_t *)(const void *)e->out;
-        return 0;
-    }
-    int rc = pf_scan(t, g, v, bits);
-    if (rc != 0 || *bits == NULL)
-        return rc;
-    /* The scan did not touch the cache: the slot is still valid. */
-    if (e != NULL)
+    } else {
+        int rc = pf_scan(t, g, v, bits);
+        if (rc != 0 || *bits == NULL)
+            return rc;
+        /* The scan did not touch the cache: the slot is still valid. */
         tcache_put(t, e, v, g, sk_str_make(*bits, (g->nrules + 63) / 64),
                    false);
+    }
+    /* Kept with the chain's entry too, unless tcache_put() grew the
+     * table (which moves the entries). */
+    if (ce != NULL && t->tcache == tab)
+        ce->pf_bits = *bits;
     return 0;
 }
 
