@@ -1976,6 +1976,13 @@ build_prefilters(struct sk_waf_rules *r)
             size_t nl;
             if (!sk__prefilter_literals(tmp, l->op_arg, &lits, &nl))
                 continue;
+            /* Vectorscan's literal API takes a literal starting with NUL
+             * for an empty one and fails the whole database. */
+            bool nul = false;
+            for (size_t j = 0; j < nl; j++)
+                nul |= lits[j].p[0] == '\0';
+            if (nul)
+                continue;
             if (n == cap) {
                 size_t nc = cap ? cap * 2 : 256;
                 struct pf_cand *c2 = sk_arena_calloc(tmp, nc, sizeof(*c2));

@@ -67,13 +67,37 @@ set_min_len(struct sset s)
     return s.n ? m : 0;
 }
 
-/* Better of two required sets: longer shortest string, then fewer. */
+/* Whether every string of `s` shorter than SK_PREFILTER_MIN_LIT is a
+ * byte that benign text seldom holds (strchr() also finds the NUL). */
+static bool
+set_short_rare(struct sset s)
+{
+    for (size_t i = 0; i < s.n; i++)
+        if (s.s[i].len < SK_PREFILTER_MIN_LIT &&
+            (s.s[i].len != 1 || s.s[i].p[0] == '\0' ||
+             strchr(SK_PREFILTER_RARE_BYTES, s.s[i].p[0]) == NULL))
+            return false;
+    return true;
+}
+
+/* How selective a set is: its shortest string's length, doubled, and
+ * one more when its short strings are rare bytes. */
+static size_t
+set_rank(struct sset s)
+{
+    size_t m = set_min_len(s);
+    if (m >= SK_PREFILTER_MAX_LIT_LEN)
+        m = SK_PREFILTER_MAX_LIT_LEN;
+    return m * 2 + (m > 0 && m < SK_PREFILTER_MIN_LIT && set_short_rare(s));
+}
+
+/* Better of two required sets: higher rank, then fewer strings. */
 static bool
 set_better(struct sset a, struct sset b)
 {
-    size_t la = set_min_len(a), lb = set_min_len(b);
-    if (la != lb)
-        return la > lb;
+    size_t ra = set_rank(a), rb = set_rank(b);
+    if (ra != rb)
+        return ra > rb;
     return a.n < b.n;
 }
 
@@ -664,13 +688,9 @@ sk__prefilter_literals(struct sk_arena *a, const char *re, struct sk_str **lits,
     if (!as_required(&top, &s) || s.n == 0 || set_min_len(s) == 0)
         return false;
     /* A literal shorter than SK_PREFILTER_MIN_LIT is only worth a scan
-     * when benign text seldom holds it (strchr() also finds the NUL). */
-    for (size_t i = 0; i < s.n; i++)
-        if (s.s[i].len < SK_PREFILTER_MIN_LIT &&
-            (s.s[i].len == 0 ||
-             strchr(SK_PREFILTER_RARE_BYTES, s.s[i].p[0]) == NULL ||
-             s.s[i].p[0] == '\0'))
-            return false;
+     * when benign text seldom holds it. */
+    if (!set_short_rare(s))
+        return false;
     *lits = s.s;
     *n = s.n;
     return true;

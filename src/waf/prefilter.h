@@ -24,7 +24,8 @@
  * [\"'`]...|union... unfiltered, 1 made most values hit). */
 #define SK_PREFILTER_MIN_LIT 2
 /* Single bytes accepted as literals all the same: benign text seldom holds
- * them (quotes, brackets, shell metacharacters, line breaks). */
+ * them (quotes, brackets, shell metacharacters, line breaks). Not NUL:
+ * Vectorscan's literal API takes a literal starting with NUL for empty. */
 #define SK_PREFILTER_RARE_BYTES "\"'`<>|$\\{}!@^~[]();&\n\r"
 /* Most literals kept per pattern (alternations multiply). */
 #define SK_PREFILTER_MAX_LITS 64

@@ -103,6 +103,9 @@ test_extraction(void **state)
     assert_string_equal(lits("[\"'`]"), "\"|'|`");
     assert_string_equal(lits("[\\n\\r]"), "\n|\r");
     assert_null(lits("[ab]"));
+    /* Among one-byte sets, rare bytes beat common ones. */
+    assert_string_equal(lits(",x*[\"'`]"), "\"|'|`");
+    assert_string_equal(lits("[\"']x*,"), "\"|'");
     assert_null(lits("a"));
     assert_null(lits("<|a"));
     /* Optional, or syntax we do not model. */
