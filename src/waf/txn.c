@@ -851,6 +851,7 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
         *entry = e;
         return 0;
     }
+    const struct sk_tfn_entry *tab = t->tcache;
     struct sk_str cur = in;
     for (size_t i = 0; i < rule->ntfns; i++) {
         bool changed = false;
@@ -858,11 +859,19 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
         if (rc != 0)
             return rc;
     }
-    /* The per-step lookups may have grown the table: find the slot
-     * again. */
-    e = tcache_find(t, in, rule->tfns, &hit);
-    if (!hit)
-        e = tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
+    /* The steps' entries may have grown the table or taken the free
+     * slot: then find it again (with linear probing and no deletions,
+     * a slot still free in the same table is still the right one). */
+    if (e == NULL || t->tcache != tab ||
+        tcache_busy(t->tcache_used, (size_t)(e - t->tcache))) {
+        e = tcache_find(t, in, rule->tfns, &hit);
+        if (hit) {
+            *entry = e;
+            *out = cur;
+            return 0;
+        }
+    }
+    e = tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
     *entry = e;
     *out = cur;
     return 0;
