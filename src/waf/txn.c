@@ -668,11 +668,12 @@ on_value_match(struct sk_waf_txn *t, const struct sk_rule *rule,
         s[dl + 1 + name.len] = '\0';
         full = sk_str_make(s, dl + 1 + name.len);
     }
-    int rc = sk__scalar_set(t, SK_V_MATCHED_VAR, value);
-    if (rc == 0)
-        rc = sk__scalar_set(t, SK_V_MATCHED_VAR_NAME, full);
-    if (rc == 0)
-        rc = sk__coll_add(t, &t->colls[SK_V_MATCHED_VARS], full, value);
+    /* No copies: `full` is in the arena or static, and so is every value
+     * a target yields (variables, transformation results, XML text that
+     * sk_bodyproc_xml_eval() copied), unchanged for the transaction. */
+    sk__scalar_set_view(t, SK_V_MATCHED_VAR, value);
+    sk__scalar_set_view(t, SK_V_MATCHED_VAR_NAME, full);
+    int rc = sk__coll_add_view(t, &t->colls[SK_V_MATCHED_VARS], full, value);
     if (rc == 0 && rule->capture && res->ncaptures > 0)
         rc = set_capture(t, res);
     if (rc != 0)

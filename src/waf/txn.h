@@ -158,6 +158,16 @@ int sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
 void sk__coll_del(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name);
 
+/*
+ * Without a copy: `name` and `value` (or `v`) must live as long as the
+ * transaction (in its arena, or static), as values read from variables,
+ * transformation results and macro expansions do.
+ */
+int sk__coll_add_view(struct sk_waf_txn *t, struct sk_coll *c,
+                      struct sk_str name, struct sk_str value);
+void sk__scalar_set_view(struct sk_waf_txn *t, enum sk_var_id id,
+                         struct sk_str v);
+
 /* Sets a scalar variable to a copy of `v`. */
 int sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v);
 int sk__scalar_set_c(struct sk_waf_txn *t, enum sk_var_id id, const char *v);
