@@ -69,6 +69,9 @@
 /* Metrics slots per configured worker: room for old generations that
  * drain while new ones run, and for restarts. */
 #define SLOTS_PER_WORKER 4
+/* ...and at least this many (about 4 KiB each), so that a small proxy
+ * can reload several times while old workers still drain. */
+#define SLOTS_MIN 64
 /* Events are flushed for at most this long at exit. */
 #define EVENTS_FLUSH_MS 1000
 
@@ -1573,7 +1576,8 @@ sk_proxy_main(const struct sk_proxy_opts *o)
         sk_buf_printf(&why, "proxy: epoll: %s\n", strerror(errno));
         goto fail;
     }
-    if (map_shm(m, SLOTS_PER_WORKER * m->nworkers) != 0) {
+    unsigned nslots = SLOTS_PER_WORKER * m->nworkers;
+    if (map_shm(m, nslots > SLOTS_MIN ? nslots : SLOTS_MIN) != 0) {
         sk_buf_printf(&why, "proxy: shared memory: %s\n", strerror(errno));
         goto fail;
     }

@@ -222,8 +222,27 @@ out="$(ctl reload 2>&1)"; rc=$?
 [ $rc -eq 1 ] || fail "ctl reload with broken rules: exit $rc"
 echo "$out" | grep -q "30-broken.conf:1" || fail "ctl reload did not say why: $out"
 rm "$T/rules/30-broken.conf"
+# A new listener whose port is taken: the reload fails, nothing changes.
+python3 - "$P2" "$T/busy" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+open(sys.argv[2], "w").close(); time.sleep(4)
+PY
+BUSY=$!
+PIDS+=($BUSY)
+wait_for 5 test -e "$T/busy" || fail "could not take port $P2"
+cp "$T/sekimori.conf" "$T/sekimori.conf.good"
+sed -i "s|^    listen 127.0.0.1:$P\$|&\n    listen 127.0.0.1:$P2|" "$T/sekimori.conf"
+out="$(ctl reload 2>&1)"; rc=$?
+[ $rc -eq 1 ] || fail "reload onto a taken port: exit $rc"
+echo "$out" | grep -q "sekimori.conf:3:.*$P2.*in use" || fail "reload onto a taken port: $out"
+mv "$T/sekimori.conf.good" "$T/sekimori.conf"
+is_code 200 /hello || fail "requests after a reload that could not bind"
+kill "$BUSY" 2>/dev/null
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
 [ "$gen" = "$((gen_base + 3))" ] || fail "generation after failed reloads: $gen"
+ok "a reload onto a port in use fails and keeps the running listeners"
 wait_for 10 has_event proxy.reload '"ok":false' || fail "no failed proxy.reload event"
 ok "a broken rules file keeps the old rules, the reason is logged"
 
@@ -261,6 +280,16 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(sys.stdin.buffer.read()); print(s.makefile().readline().strip())' "$T/ctl.sock")"
 echo "$out" | grep -q '"ok":false' || fail "unknown op reply: $out"
+# Several requests on one connection, written at once: one reply each.
+n="$(python3 - "$T/ctl.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+s.sendall(b'{"op":"status"}\n{"op":"bad"}\n{"op":"status"}\n')
+f = s.makefile()
+print(sum(1 for _ in range(3) if f.readline().startswith('{"ok"')))
+PY
+)"
+[ "$n" = 3 ] || fail "pipelined control requests: $n replies of 3"
 ok "maintenance on/off via ctl and via a FIM-style line; 503 on that path only"
 
 # ---- the real thing: `sekimori fim watch` sees a skimmer, the proxy 503s -----
@@ -306,7 +335,7 @@ echo "$met" | grep -q '^sekimori_requests_total{code="503"} [1-9]' || fail "metr
 echo "$met" | grep -q '^sekimori_blocked_total [1-9]' || fail "metrics: no blocked count"
 echo "$met" | grep -q '^sekimori_workers 2$' || fail "metrics: workers"
 echo "$met" | grep -q "^sekimori_generation $((gen_base + 3))\$" || fail "metrics: generation"
-echo "$met" | grep -q '^sekimori_reload_failures_total 2$' || fail "metrics: reload failures"
+echo "$met" | grep -q '^sekimori_reload_failures_total 3$' || fail "metrics: reload failures"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/other")" = 404 ] || fail "metrics: /other not 404"
 ok "/metrics shows the counters and the master's gauges"
 
@@ -357,6 +386,8 @@ wait_for 10 nworkers_eq 2 || fail "workers not restarted: $(children)"
 wait "$HOLD"
 wait_for 5 conns_eq 0 || fail "killed workers' connections still counted: $(conns)"
 is_code 200 /hello || fail "requests after restarting both workers"
+# The worker killed twice within 10 s waits twice as long the second time.
+grep -q "restarting in 200 ms" "$T/proxy.log" || fail "no restart backoff: $(grep restarting "$T/proxy.log")"
 ok "connections of killed workers are no longer counted"
 
 # ---- SIGTERM drains a slow request --------------------------------------------

@@ -1,0 +1,1 @@
+<footer>Tree Fund &mdash; a deliberately vulnerable demo shop. Loopback only.</footer>
