@@ -34,7 +34,7 @@ static const struct {
     [SK_HTTP_E_TOO_MANY_HEADERS] = {"too many header fields", 431},
     [SK_HTTP_E_CL_AND_TE] = {"both Content-Length and Transfer-Encoding", 400},
     [SK_HTTP_E_BAD_CL] = {"bad or repeated Content-Length", 400},
-    [SK_HTTP_E_BAD_TE] = {"unsupported Transfer-Encoding", 501},
+    [SK_HTTP_E_BAD_TE] = {"unsupported Transfer-Encoding", 400},
     [SK_HTTP_E_CHUNK] = {"bad chunked framing", 400},
     [SK_HTTP_E_HOST] = {"missing, repeated or invalid Host", 400},
     [SK_HTTP_E_BARE_LF] = {"LF line ending without CR", 400},

@@ -15,7 +15,8 @@
 #include "util/arena.h"
 #include "util/str.h"
 
-/* Why a request was refused; each maps to status 400 (or 413/414/431/501). */
+/* Why a request was refused; each maps to status 400 (or 413/414/431; 502 for
+ * upstream status lines). */
 enum sk_http_err {
     SK_HTTP_OK = 0,
     SK_HTTP_E_REQUEST_LINE = 1,     /* malformed request line */
@@ -31,7 +32,7 @@ enum sk_http_err {
     SK_HTTP_E_TOO_MANY_HEADERS = 11,
     SK_HTTP_E_CL_AND_TE = 12, /* both Content-Length and T-E */
     SK_HTTP_E_BAD_CL = 13,    /* bad C-L, or several (even equal) */
-    SK_HTTP_E_BAD_TE = 14,    /* T-E other than chunked (501) */
+    SK_HTTP_E_BAD_TE = 14,    /* T-E other than chunked (400) */
     SK_HTTP_E_CHUNK = 15,     /* bad chunk size, extension or CRLF */
     SK_HTTP_E_HOST = 16,      /* missing (1.1) or several Host */
     SK_HTTP_E_BARE_LF = 17,   /* LF line ending without CR (added) */

@@ -343,7 +343,7 @@ test_err_tables(void **state)
         assert_true(sk_http_err_status((enum sk_http_err)e) >= 400);
         assert_true(strlen(sk_http_strerror((enum sk_http_err)e)) > 0);
     }
-    assert_int_equal(sk_http_err_status(SK_HTTP_E_BAD_TE), 501);
+    assert_int_equal(sk_http_err_status(SK_HTTP_E_BAD_TE), 400);
     assert_int_equal(sk_http_err_status(SK_HTTP_E_HEADERS_TOO_BIG), 431);
     assert_int_equal(sk_http_err_status((enum sk_http_err)999), 400);
     assert_non_null(sk_http_strerror((enum sk_http_err)999));
