@@ -144,9 +144,10 @@ test_example(void **state)
     assert_string_equal(c->log.keep, "400d");
     sk_conf_free(c);
 
-    /* And the deployment examples (docs/deployment.md). */
+    /* And the deployment examples (docs/deployment.md): both sit behind
+     * a front proxy they trust. */
     static const char *const deploy[] = {
-        SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-nginx.conf",
+        SK_SOURCE_ROOT "/examples/nginx-tls-front/sekimori.conf",
         SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-terminator.conf",
     };
     for (size_t i = 0; i < sizeof(deploy) / sizeof(deploy[0]); i++) {
@@ -158,6 +159,8 @@ test_example(void **state)
         c = parse_ok(text);
         assert_true(c->proxy.present && c->log.present && c->fim.present);
         assert_true(c->proxy.events);
+        assert_true(c->proxy.ntrusted_proxies > 0);
+        assert_true(c->proxy.xff);
         sk_conf_free(c);
     }
 }
