@@ -1037,8 +1037,9 @@ static const struct row run_rows[] = {
 
 static const struct row log_rows[] = {
     {"allow_uid", opt_allow_uid, "UID...",
-     "numeric uids besides the writer's own allowed to append through the "
-     "socket (repeatable, at most 16)",
+     "numeric uids allowed to append through the "
+     "socket (repeatable, at most 16); `sekimori run` adds the proxy's "
+     "`user` (with root and its own uid when the list is empty)",
      0, 0, 0, true},
     {"compress_after", opt_age, "AGE",
      "compress segments older than this (zstd); needs keep", LG(compress_after),

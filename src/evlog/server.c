@@ -341,8 +341,14 @@ commit(struct server *s)
     }
 }
 
+/*
+ * The socket's file mode: with an explicit uid list the writer checks
+ * every peer's uid (SO_PEERCRED), so the file may be reachable by all
+ * (0666) and a proxy worker running as www-data can connect; without one
+ * only root and our own uid are allowed, and 0660 says the same.
+ */
 static int
-listen_on(const char *path)
+listen_on(const char *path, mode_t mode)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(sa.sun_path))
@@ -354,7 +360,7 @@ listen_on(const char *path)
     /* A stale socket of a dead writer; the log lock says we are alone. */
     unlink(path);
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-        chmod(path, 0660) == -1 || listen(fd, 128) == -1) {
+        chmod(path, mode) == -1 || listen(fd, 128) == -1) {
         close(fd);
         return -SK_EIO;
     }
@@ -365,7 +371,7 @@ int
 sk_evlog_serve(struct sk_evlog *log, const struct sk_evlog_server_config *cfg)
 {
     struct server s = {.log = log, .cfg = cfg, .ep = -1, .lfd = -1};
-    s.lfd = listen_on(cfg->socket_path);
+    s.lfd = listen_on(cfg->socket_path, cfg->nuids > 0 ? 0666 : 0660);
     if (s.lfd < 0)
         return s.lfd;
     s.ep = epoll_create1(EPOLL_CLOEXEC);

@@ -448,7 +448,11 @@ sk_op_exec(const struct sk_op *op, struct sk_arena *txn_arena,
            struct sk_str input, struct sk_str dyn_arg, bool want_captures,
            struct sk_op_result *res)
 {
-    memset(res, 0, sizeof(*res));
+    /* Not a memset: the ten captures past ncaptures are never read, and
+     * this runs for every value of every rule. */
+    res->matched = false;
+    res->ncaptures = 0;
+    res->matched_data = SK_STR_NULL;
     if (input.p == NULL)
         input = SK_STR_LIT("");
     struct sk_str arg = op->dynamic ? dyn_arg : op->arg;

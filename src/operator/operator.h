@@ -50,7 +50,8 @@ struct sk_op_config {
 struct sk_op_result {
     bool matched;
     /* With `want_captures`: @rx groups 0..9, @pm the phrase found (as 0),
-     * @detectSQLi the fingerprint (as 0). Views into the input or arena. */
+     * @detectSQLi the fingerprint (as 0). Views into the input or arena.
+     * Only the first ncaptures are set. */
     struct sk_str captures[SK_OP_MAX_CAPTURES];
     unsigned ncaptures;
     /* A short description of what matched, for the log ("Matched Data"). */

@@ -476,11 +476,17 @@ sk__pw_conn_free(struct sk__pw_conn *c)
     free(c);
 }
 
-/* Waiting between requests with nothing buffered: drain may close it. */
+/*
+ * Waiting between requests with nothing buffered: drain may close it. A
+ * connection that has not been served yet is not idle (h/master): it was
+ * accepted just before a reload's SIGTERM and its first request is on the
+ * way; closing it would fail that request. It gets its header timeout.
+ */
 bool
 sk__pw_conn_idle(const struct sk__pw_conn *c)
 {
-    return !c->in_txn && (c->state == SK__C_IDLE || c->state == SK__C_TLS) &&
+    return c->served && !c->in_txn &&
+           (c->state == SK__C_IDLE || c->state == SK__C_TLS) &&
            pending(&c->in, c->in_off) == 0 && pending(&c->out, c->out_off) == 0;
 }
 

@@ -406,7 +406,9 @@ on_ctl_client(struct sk__master *m, struct sk__io *io, uint32_t events)
 {
     struct sk__ctl_client *c = (struct sk__ctl_client *)io;
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->closing) {
-        for (;;) {
+        /* At most 64 KiB per wakeup, so that one client cannot keep the
+         * loop (signals, other clients) waiting. */
+        for (int reads = 0; reads < 16; reads++) {
             if (sk_buf_reserve(&c->in, 4096) != 0) {
                 ctl_client_free(m, c);
                 return;
@@ -427,11 +429,21 @@ on_ctl_client(struct sk__master *m, struct sk__io *io, uint32_t events)
             c->in.len += (size_t)n;
             /* Every complete line. */
             size_t start = 0;
-            for (size_t i = 0; i < c->in.len; i++) {
+            for (size_t i = 0; i < c->in.len && !c->closing; i++) {
                 if (c->in.p[i] != '\n')
                     continue;
                 handle_line(m, c, (const char *)c->in.p + start, i - start);
                 start = i + 1;
+                /* A client that pipelines requests without reading the
+                 * replies is cut off rather than buffered for. */
+                if (c->out.len > SK__CTL_OUT_MAX) {
+                    reply_error(&c->out, "too many replies unread");
+                    c->closing = true;
+                }
+            }
+            if (c->closing) {
+                sk_buf_clear(&c->in);
+                break;
             }
             if (start > 0) {
                 memmove(c->in.p, c->in.p + start, c->in.len - start);

@@ -69,6 +69,9 @@
 /* Metrics slots per configured worker: room for old generations that
  * drain while new ones run, and for restarts. */
 #define SLOTS_PER_WORKER 4
+/* ...and at least this many (about 4 KiB each), so that a small proxy
+ * can reload several times while old workers still drain. */
+#define SLOTS_MIN 64
 /* Events are flushed for at most this long at exit. */
 #define EVENTS_FLUSH_MS 1000
 
@@ -564,15 +567,18 @@ open_logs(struct sk__gen *g, struct sk_buf *why)
     return 0;
 }
 
-/* Points stderr (the operational log) at `path`. */
+/* Points stderr (the operational log) at `path`; the file goes to the
+ * workers' user, who reopen it after a rotation. */
 static int
-redirect_stderr(const char *path)
+redirect_stderr(const char *path, const struct sk__gen *g)
 {
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (fd == -1) {
         sk_log(SK_LOG_ERROR, "proxy: error_log %s: %s", path, strerror(errno));
         return -SK_EIO;
     }
+    if (g->drop && fchown(fd, g->uid, g->gid) == -1)
+        sk_log(SK_LOG_WARN, "proxy: chown %s: %s", path, strerror(errno));
     fflush(stderr);
     int rc = dup2(fd, STDERR_FILENO) == -1 ? -SK_EIO : 0;
     close(fd);
@@ -855,6 +861,7 @@ worker_main(struct sk__master *m, unsigned id, unsigned slot)
     close(m->epfd);
     close(m->sig.fd);
     sk__io_close_in_child(m);
+    mev_disconnect(m); /* the master's connection to the event log */
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -1176,7 +1183,7 @@ sk__master_reload(struct sk__master *m, struct sk_buf *why)
             sk__ctl_close(m, true, false);
     }
     if (str_differs(np->error_log, op->error_log) && np->error_log != NULL)
-        redirect_stderr(np->error_log);
+        redirect_stderr(np->error_log, &ng);
     if (str_differs(np->pid_file, m->pid_file)) {
         if (m->pid_file != NULL)
             unlink(m->pid_file);
@@ -1237,7 +1244,7 @@ reopen_logs(struct sk__master *m)
 {
     const struct sk_conf_proxy *p = &m->g.conf->proxy;
     if (p->error_log != NULL)
-        redirect_stderr(p->error_log);
+        redirect_stderr(p->error_log, &m->g);
     if (m->g.audit_log != NULL && sk_proxy_logfile_reopen(m->g.audit_log) != 0)
         sk_log(SK_LOG_ERROR, "proxy: cannot reopen %s", p->audit_log);
     if (m->g.access_log != NULL &&
@@ -1569,7 +1576,8 @@ sk_proxy_main(const struct sk_proxy_opts *o)
         sk_buf_printf(&why, "proxy: epoll: %s\n", strerror(errno));
         goto fail;
     }
-    if (map_shm(m, SLOTS_PER_WORKER * m->nworkers) != 0) {
+    unsigned nslots = SLOTS_PER_WORKER * m->nworkers;
+    if (map_shm(m, nslots > SLOTS_MIN ? nslots : SLOTS_MIN) != 0) {
         sk_buf_printf(&why, "proxy: shared memory: %s\n", strerror(errno));
         goto fail;
     }
@@ -1604,7 +1612,7 @@ sk_proxy_main(const struct sk_proxy_opts *o)
         sk_buf_printf(&why, "proxy: signals: %s\n", strerror(errno));
         goto fail;
     }
-    if (p->error_log != NULL && redirect_stderr(p->error_log) != 0)
+    if (p->error_log != NULL && redirect_stderr(p->error_log, &m->g) != 0)
         goto fail;
     mev_configure(m, p->events ? m->g.conf->log.socket : NULL);
     if (geteuid() == 0 && !m->g.drop)

@@ -21,6 +21,8 @@
  * request with SK_PROXY_MAINT_MAX paths of SK_PROXY_MAINT_PATH bytes,
  * escaped, fits several times over. */
 #define SK__CTL_LINE_MAX 65536
+/* Replies queued for one control client at most (it does not read). */
+#define SK__CTL_OUT_MAX (1 << 20)
 /* Control and metrics clients served at once; more are refused. */
 #define SK__CTL_CLIENTS 16
 #define SK__METRICS_CLIENTS 32

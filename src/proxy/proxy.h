@@ -62,21 +62,29 @@ struct sk_proxy_shm {
 };
 
 /*
- * Sets (on) or clears maintenance paths. `paths` are URL paths; they are
- * normalized (percent-decoding of unreserved bytes, dot segments, repeated
- * slashes) before they are stored. Clearing with n == 0 clears every
- * path. Master only. 0, or -SK_ELIMIT when a path is too long or there
- * are too many.
+ * Sets (on: added to those already there, duplicates merged) or clears
+ * maintenance paths. `paths` are URL paths; they are normalized
+ * (percent-decoding of unreserved bytes, upper-case hex for the other
+ * escapes, a bare '%' as %25, dot segments, repeated slashes) before they
+ * are stored. Clearing with n == 0 clears every path. `reason` and `file`
+ * are copied (cut to fit). Master only; nothing changes on error. 0,
+ * -SK_ELIMIT when a path is too long or there are too many, -SK_EINVAL
+ * when a path does not start with '/' or holds '?' or '#', or `on` comes
+ * with no path.
  */
 int sk_proxy_maint_set(struct sk_proxy_maint *m, bool on,
                        const char *const *paths, size_t n, const char *reason,
                        const char *file);
 
 /*
- * Whether a request path (as received, before '?') falls under a
+ * Whether a request path (as received; a query, a fragment and an
+ * absolute-form "http://host" prefix are ignored) falls under a
  * maintenance path: equal to it after the same normalization, or below it
- * when the stored path ends in '/'. Lock-free, any process. Pure apart
- * from reading `m`.
+ * as path segments (a stored "/pay/" also covers "/pay"; a stored
+ * "/x.php" also covers "/x.php/info", PHP's PATH_INFO), compared both as
+ * normalized and fully percent-decoded (for upstreams that decode %2F).
+ * Lock-free, any process; true when no consistent view can be had (fail
+ * closed). Pure apart from reading `m`.
  */
 bool sk_proxy_maint_match(const struct sk_proxy_maint *m, struct sk_str path);
 

@@ -16,6 +16,7 @@
 #include "proxy/proxy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -249,6 +250,17 @@ accept_some(struct sk__pw *w, const struct sk_proxy_listener *l)
 static void
 reopen_logs(struct sk__pw *w)
 {
+    /* The operational log is standard error, inherited from the master,
+     * which reopened its own copy already (h/master). */
+    if (w->conf->error_log != NULL) {
+        int fd = open(w->conf->error_log,
+                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd == -1 || dup2(fd, STDERR_FILENO) == -1)
+            sk_log(SK_LOG_ERROR, "proxy worker: error log reopen failed: %s",
+                   strerror(errno));
+        if (fd != -1)
+            close(fd);
+    }
     if (w->rt->audit_log != NULL &&
         sk_proxy_logfile_reopen(w->rt->audit_log) != 0)
         sk_log(SK_LOG_ERROR, "proxy worker: audit log reopen failed");
@@ -261,7 +273,7 @@ static void
 close_idle(struct sk__pw *w)
 {
     for (struct sk__pw_conn *c = w->conns; c != NULL; c = c->next)
-        if (!c->dead && sk__pw_conn_idle(c))
+        if (!c->dead && c->served && sk__pw_conn_idle(c))
             sk__pw_conn_close(c);
 }
 

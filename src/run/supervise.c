@@ -16,9 +16,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,8 +400,32 @@ build_argv(struct sup *s)
             ARG(lg, "--syslog");
             ARG(lg, c->log.syslog);
         }
-        for (size_t i = 0; i < c->log.nallow_uids; i++) {
-            snprintf(num, sizeof(num), "%u", c->log.allow_uids[i]);
+        /* The proxy's workers drop to proxy.user and still send their
+         * block events: that uid joins the writer's allow list. */
+        unsigned uids[SK_EVLOG_MAX_UIDS];
+        size_t nuids = 0;
+        for (size_t i = 0; i < c->log.nallow_uids && nuids < SK_EVLOG_MAX_UIDS;
+             i++)
+            uids[nuids++] = c->log.allow_uids[i];
+        if (c->proxy.present && c->proxy.user != NULL) {
+            struct passwd *pw = getpwnam(c->proxy.user);
+            if (pw != NULL) {
+                /* An explicit list replaces the default (root and our own
+                 * uid), which the supervisor and the monitor need. */
+                if (nuids == 0) {
+                    uids[nuids++] = 0;
+                    if (geteuid() != 0)
+                        uids[nuids++] = (unsigned)geteuid();
+                }
+                bool have = false;
+                for (size_t i = 0; i < nuids; i++)
+                    have |= uids[i] == (unsigned)pw->pw_uid;
+                if (!have && nuids < SK_EVLOG_MAX_UIDS)
+                    uids[nuids++] = (unsigned)pw->pw_uid;
+            }
+        }
+        for (size_t i = 0; i < nuids && i < SK_EVLOG_MAX_UIDS; i++) {
+            snprintf(num, sizeof(num), "%u", uids[i]);
             ARG(lg, "--allow-uid");
             ARG(lg, num);
         }

@@ -9,6 +9,9 @@ sk_str_eq_nocase(struct sk_str a, struct sk_str b)
 {
     if (a.len != b.len)
         return false;
+    /* Most names compared are spelled alike (TX variables, headers). */
+    if (a.len == 0 || memcmp(a.p, b.p, a.len) == 0)
+        return true;
     for (size_t i = 0; i < a.len; i++)
         if (sk_ascii_lower(a.p[i]) != sk_ascii_lower(b.p[i]))
             return false;

@@ -1893,14 +1893,17 @@ free_hs_scratch(void *s)
     hs_free_scratch(s);
 }
 
-/* Builds one group's literal database; false leaves it unfiltered. */
+/*
+ * Builds the literal database of the candidates on transformation chain
+ * `chain` (NULL: of all of them); false leaves them unfiltered.
+ */
 static bool
 build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
                size_t n, const void *chain, struct sk_pf_group *g)
 {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
-        if (c[i].link->tfns == chain)
+        if (chain == NULL || c[i].link->tfns == chain)
             total += c[i].nlits;
     const char **exprs = sk_arena_calloc(tmp, total, sizeof(*exprs));
     size_t *lens = sk_arena_calloc(tmp, total, sizeof(*lens));
@@ -1911,7 +1914,7 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
     size_t k = 0;
     unsigned id = 0;
     for (size_t i = 0; i < n; i++) {
-        if (c[i].link->tfns != chain)
+        if (chain != NULL && c[i].link->tfns != chain)
             continue;
         for (size_t j = 0; j < c[i].nlits; j++) {
             exprs[k] = (const char *)c[i].lits[j].p;
@@ -1943,7 +1946,7 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
     g->nrules = id;
     id = 0;
     for (size_t i = 0; i < n; i++)
-        if (c[i].link->tfns == chain) {
+        if (chain == NULL || c[i].link->tfns == chain) {
             c[i].link->pf = g;
             c[i].link->pf_id = id++;
         }
@@ -1952,8 +1955,8 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
 
 /*
  * Regex prefilters (prefilter.h): static @rx links (not multiMatch) whose
- * pattern has a required-literal set, grouped by transformation chain.
- * Purely an optimisation: a link without one runs its regex every time.
+ * pattern has a required-literal set, in one database. Purely an
+ * optimisation: a link without one runs its regex every time.
  */
 static int
 build_prefilters(struct sk_waf_rules *r)
@@ -1973,6 +1976,13 @@ build_prefilters(struct sk_waf_rules *r)
             size_t nl;
             if (!sk__prefilter_literals(tmp, l->op_arg, &lits, &nl))
                 continue;
+            /* Vectorscan's literal API takes a literal starting with NUL
+             * for an empty one and fails the whole database. */
+            bool nul = false;
+            for (size_t j = 0; j < nl; j++)
+                nul |= lits[j].p[0] == '\0';
+            if (nul)
+                continue;
             if (n == cap) {
                 size_t nc = cap ? cap * 2 : 256;
                 struct pf_cand *c2 = sk_arena_calloc(tmp, nc, sizeof(*c2));
@@ -1991,32 +2001,16 @@ build_prefilters(struct sk_waf_rules *r)
             n++;
         }
     }
-    /* Distinct chains, in first-seen order. */
-    const void **chains = sk_arena_calloc(tmp, n ? n : 1, sizeof(*chains));
-    size_t nchains = 0;
-    for (size_t i = 0; chains != NULL && i < n; i++) {
-        size_t k = 0;
-        while (k < nchains && chains[k] != c[i].link->tfns)
-            k++;
-        if (k == nchains)
-            chains[nchains++] = c[i].link->tfns;
-    }
-    if (chains == NULL) {
-        sk_arena_free(tmp);
-        return -SK_ENOMEM;
-    }
-    r->pf_groups =
-        sk_arena_calloc(r->arena, nchains ? nchains : 1, sizeof(*r->pf_groups));
+    /* One database for all of them: a value that several chains leave
+     * as it is (most benign values) is then scanned once. */
+    r->pf_groups = sk_arena_calloc(r->arena, 1, sizeof(*r->pf_groups));
     if (r->pf_groups == NULL) {
         sk_arena_free(tmp);
         return -SK_ENOMEM;
     }
-    for (size_t k = 0; k < nchains; k++) {
-        struct sk_pf_group *g = &r->pf_groups[r->npf_groups];
-        if (build_pf_group(r, tmp, c, n, chains[k], g)) {
-            r->pf_rules += g->nrules;
-            r->npf_groups++;
-        }
+    if (n > 0 && build_pf_group(r, tmp, c, n, NULL, &r->pf_groups[0])) {
+        r->pf_rules += r->pf_groups[0].nrules;
+        r->npf_groups++;
     }
     sk_arena_free(tmp);
     if (r->pf_proto != NULL &&

@@ -343,11 +343,13 @@ struct sk_phase_prog {
 };
 
 /*
- * One Vectorscan literal database per transformation chain: the required
- * literals of every prefiltered @rx that sees values through that chain.
+ * A Vectorscan literal database: the required literals of the prefiltered
+ * @rx links. The compiler builds one for all links, whatever their
+ * transformation chain: the hits are a property of the value scanned, so
+ * a value that several chains leave unchanged is scanned once.
  */
 struct sk_pf_group {
-    const void *chain; /* the interned tfns array (NULL: no transforms) */
+    const void *chain; /* the links' interned tfns array, NULL: any */
     struct hs_database *db;
     unsigned nrules;
 };

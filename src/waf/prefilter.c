@@ -67,13 +67,37 @@ set_min_len(struct sset s)
     return s.n ? m : 0;
 }
 
-/* Better of two required sets: longer shortest string, then fewer. */
+/* Whether every string of `s` shorter than SK_PREFILTER_MIN_LIT is a
+ * byte that benign text seldom holds (strchr() also finds the NUL). */
+static bool
+set_short_rare(struct sset s)
+{
+    for (size_t i = 0; i < s.n; i++)
+        if (s.s[i].len < SK_PREFILTER_MIN_LIT &&
+            (s.s[i].len != 1 || s.s[i].p[0] == '\0' ||
+             strchr(SK_PREFILTER_RARE_BYTES, s.s[i].p[0]) == NULL))
+            return false;
+    return true;
+}
+
+/* How selective a set is: its shortest string's length, doubled, and
+ * one more when its short strings are rare bytes. */
+static size_t
+set_rank(struct sset s)
+{
+    size_t m = set_min_len(s);
+    if (m >= SK_PREFILTER_MAX_LIT_LEN)
+        m = SK_PREFILTER_MAX_LIT_LEN;
+    return m * 2 + (m > 0 && m < SK_PREFILTER_MIN_LIT && set_short_rare(s));
+}
+
+/* Better of two required sets: higher rank, then fewer strings. */
 static bool
 set_better(struct sset a, struct sset b)
 {
-    size_t la = set_min_len(a), lb = set_min_len(b);
-    if (la != lb)
-        return la > lb;
+    size_t ra = set_rank(a), rb = set_rank(b);
+    if (ra != rb)
+        return ra > rb;
     return a.n < b.n;
 }
 
@@ -266,23 +290,55 @@ parse_escape(struct reader *r)
     }
 }
 
-/* Skips a [...] class (a class never helps a literal). */
+/* A class member as a byte: a plain character or an escaped punctuation
+ * character; -1 for anything else (\d, \x.., \b = backspace, ...). */
+static int
+class_byte(const char *p, const char *end, size_t *adv)
+{
+    if (*p != '\\') {
+        *adv = 1;
+        return (uint8_t)*p;
+    }
+    *adv = 2;
+    if (end - p < 2)
+        return -1;
+    char c = p[1];
+    if (c == 'n')
+        return '\n';
+    if (c == 'r')
+        return '\r';
+    if (c == 't')
+        return '\t';
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+        (c >= 'A' && c <= 'Z') || (uint8_t)c >= 0x80)
+        return -1;
+    return (uint8_t)c;
+}
+
+/*
+ * A [...] class after the '['. A small positive class of plain bytes is
+ * an exact set of one-byte strings (ASCII case folded); any other class
+ * is skipped as unknown.
+ */
 static struct info
 parse_class(struct reader *r)
 {
-    if (r->p < r->end && *r->p == '^')
+    bool simple = true;
+    uint8_t bytes[SK_PREFILTER_MAX_CLASS];
+    size_t nbytes = 0;
+    if (r->p < r->end && *r->p == '^') {
         r->p++;
-    if (r->p < r->end && *r->p == ']')
-        r->p++; /* a literal ']' first */
-    while (r->p < r->end && *r->p != ']') {
-        if (*r->p == '\\') {
+        simple = false;
+    }
+    bool first = true;
+    while (r->p < r->end && (*r->p != ']' || first)) {
+        /* A ']' first is a literal ']'. */
+        first = false;
+        if (*r->p == '\\' &&
+            (r->end - r->p < 2 || r->p[1] == 'Q' || r->p[1] == 'c')) {
             /* \Q...\E and \cX can hide a ']' from a simple scan. */
-            if (r->end - r->p < 2 || r->p[1] == 'Q' || r->p[1] == 'c') {
-                r->bad = true;
-                return info_unknown();
-            }
-            r->p += 2;
-            continue;
+            r->bad = true;
+            return info_unknown();
         }
         if (*r->p == '[' && r->p + 1 < r->end &&
             (r->p[1] == ':' || r->p[1] == '.' || r->p[1] == '=')) {
@@ -291,14 +347,63 @@ parse_class(struct reader *r)
             r->bad = true;
             return info_unknown();
         }
-        r->p++;
+        size_t adv;
+        int lo = class_byte(r->p, r->end, &adv);
+        r->p += adv;
+        int hi = lo;
+        if (r->p + 1 < r->end && *r->p == '-' && r->p[1] != ']') {
+            /* A range lo-hi (a '-' last or first is a literal). */
+            if (r->p[1] == '[') {
+                simple = false; /* '[' could open a POSIX class */
+                continue;
+            }
+            if (r->p[1] == '\\' &&
+                (r->end - r->p < 3 || r->p[2] == 'Q' || r->p[2] == 'c')) {
+                r->bad = true;
+                return info_unknown();
+            }
+            size_t adv2;
+            hi = class_byte(r->p + 1, r->end, &adv2);
+            r->p += 1 + adv2;
+            if (lo < 0 || hi < 0 || hi < lo)
+                simple = false;
+        }
+        if (lo < 0) {
+            simple = false;
+            continue;
+        }
+        for (int b = lo; simple && b <= hi; b++) {
+            uint8_t f = (b >= 'A' && b <= 'Z') ? (uint8_t)(b + 32) : (uint8_t)b;
+            size_t k = 0;
+            while (k < nbytes && bytes[k] != f)
+                k++;
+            if (k < nbytes)
+                continue;
+            if (nbytes == SK_PREFILTER_MAX_CLASS)
+                simple = false;
+            else
+                bytes[nbytes++] = f;
+        }
     }
     if (r->p >= r->end) {
         r->bad = true;
         return info_unknown();
     }
     r->p++;
-    return info_unknown();
+    if (!simple || nbytes == 0)
+        return info_unknown();
+    struct sset set = {sk_arena_calloc(r->a, nbytes, sizeof(struct sk_str)), 0};
+    uint8_t *mem = sk_arena_alloc(r->a, nbytes * 2);
+    if (set.s == NULL || mem == NULL) {
+        r->bad = true;
+        return info_unknown();
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        mem[i * 2] = bytes[i];
+        mem[i * 2 + 1] = '\0';
+        set.s[set.n++] = sk_str_make(mem + i * 2, 1);
+    }
+    return info_exact(set);
 }
 
 /* ( ... ) after the '('. */
@@ -335,9 +440,22 @@ parse_group(struct reader *r)
             /* A named group: skip the opening '<', '\'' or "P<" first. */
             char close = c == '\'' ? '\'' : '>';
             r->p += c == 'P' ? 2 : 1;
-            while (r->p < r->end && *r->p != close)
+            /* A name is word characters, not starting with a digit;
+             * anything else is other syntax, such as PCRE2's (?<*...)
+             * lookbehind (found by fuzz_prefilter). */
+            const char *name = r->p;
+            while (r->p < r->end && *r->p != close) {
+                char n = *r->p;
+                bool word = n == '_' || (n >= 'a' && n <= 'z') ||
+                            (n >= 'A' && n <= 'Z') ||
+                            (n >= '0' && n <= '9' && r->p != name);
+                if (!word) {
+                    r->bad = true;
+                    return info_unknown();
+                }
                 r->p++;
-            if (r->p >= r->end) {
+            }
+            if (r->p >= r->end || r->p == name) {
                 r->bad = true;
                 return info_unknown();
             }
@@ -531,7 +649,7 @@ parse_alt(struct reader *r)
 {
     struct info acc = parse_seq(r);
     bool exact_ok = acc.exact_ok, req_ok;
-    struct sset exact = acc.exact, req;
+    struct sset exact = acc.exact, req = {NULL, 0};
     req_ok = as_required(&acc, &req) && set_min_len(req) > 0;
     while (!r->bad && r->p < r->end && *r->p == '|') {
         r->p++;
@@ -567,8 +685,11 @@ sk__prefilter_literals(struct sk_arena *a, const char *re, struct sk_str **lits,
     if (r.bad || r.p != r.end)
         return false; /* an unmatched ')' or something we stopped at */
     struct sset s;
-    if (!as_required(&top, &s) || s.n == 0 ||
-        set_min_len(s) < SK_PREFILTER_MIN_LIT)
+    if (!as_required(&top, &s) || s.n == 0 || set_min_len(s) == 0)
+        return false;
+    /* A literal shorter than SK_PREFILTER_MIN_LIT is only worth a scan
+     * when benign text seldom holds it. */
+    if (!set_short_rare(s))
         return false;
     *lits = s.s;
     *n = s.n;

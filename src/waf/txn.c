@@ -668,11 +668,12 @@ on_value_match(struct sk_waf_txn *t, const struct sk_rule *rule,
         s[dl + 1 + name.len] = '\0';
         full = sk_str_make(s, dl + 1 + name.len);
     }
-    int rc = sk__scalar_set(t, SK_V_MATCHED_VAR, value);
-    if (rc == 0)
-        rc = sk__scalar_set(t, SK_V_MATCHED_VAR_NAME, full);
-    if (rc == 0)
-        rc = sk__coll_add(t, &t->colls[SK_V_MATCHED_VARS], full, value);
+    /* No copies: `full` is in the arena or static, and so is every value
+     * a target yields (variables, transformation results, XML text that
+     * sk_bodyproc_xml_eval() copied), unchanged for the transaction. */
+    sk__scalar_set_view(t, SK_V_MATCHED_VAR, value);
+    sk__scalar_set_view(t, SK_V_MATCHED_VAR_NAME, full);
+    int rc = sk__coll_add_view(t, &t->colls[SK_V_MATCHED_VARS], full, value);
     if (rc == 0 && rule->capture && res->ncaptures > 0)
         rc = set_capture(t, res);
     if (rc != 0)
@@ -717,69 +718,103 @@ run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
     return 0;
 }
 
-static size_t
-tcache_slot(const struct sk_tfn_entry *tab, size_t cap, const uint8_t *in,
-            size_t len, const void *key)
+static inline bool
+tcache_busy(const uint64_t *used, size_t i)
 {
-    /* Pointers are aligned, so mix all bits (a 64-bit finalizer). */
-    uint64_t h = (uint64_t)(uintptr_t)in ^
-                 ((uint64_t)len << 48 | (uint64_t)len >> 16) ^
-                 ((uint64_t)(uintptr_t)key * 0x9e3779b97f4a7c15ULL);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
+    return used[i / 64] >> (i % 64) & 1;
+}
+
+static size_t
+tcache_slot(const struct sk_tfn_entry *tab, const uint64_t *used, size_t cap,
+            const uint8_t *in, size_t len, const void *key)
+{
+    /* Multiplying spreads each pointer's bits upwards; folding the high
+     * half down gives every bit a say in the slot. */
+    uint64_t h = ((uint64_t)(uintptr_t)in ^ (uint64_t)len << 40) *
+                     0x9e3779b97f4a7c15ULL ^
+                 (uint64_t)(uintptr_t)key * 0xc2b2ae3d27d4eb4fULL;
+    h ^= h >> 32;
     size_t i = (size_t)h & (cap - 1);
-    while (tab[i].key != NULL &&
+    while (tcache_busy(used, i) &&
            !(tab[i].in == in && tab[i].in_len == len && tab[i].key == key))
         i = (i + 1) & (cap - 1);
     return i;
 }
 
-/* Makes room in the cache; false when there is none (then uncached). */
+/* Moves the cache to a table of `cap` slots; false when out of memory. */
 static bool
-tcache_room(struct sk_waf_txn *t)
+tcache_grow(struct sk_waf_txn *t, size_t cap)
 {
-    if (t->tcache_n * 4 >= t->tcache_cap * 3) {
-        size_t cap = t->tcache_cap ? t->tcache_cap * 2 : 4096;
-        struct sk_tfn_entry *tab = sk_arena_calloc(t->arena, cap, sizeof(*tab));
-        if (tab != NULL) {
-            for (size_t i = 0; i < t->tcache_cap; i++) {
-                const struct sk_tfn_entry *e = &t->tcache[i];
-                if (e->key != NULL)
-                    tab[tcache_slot(tab, cap, e->in, e->in_len, e->key)] = *e;
-            }
-            t->tcache = tab;
-            t->tcache_cap = cap;
-        } else if (t->tcache == NULL || t->tcache_n + 1 >= t->tcache_cap) {
-            return false;
-        }
+    if (cap > SIZE_MAX / 2 / sizeof(struct sk_tfn_entry))
+        return false;
+    struct sk_tfn_entry *tab = sk_arena_alloc(t->arena, cap * sizeof(*tab));
+    uint64_t *used = sk_arena_calloc(t->arena, cap / 64, sizeof(*used));
+    if (tab == NULL || used == NULL)
+        return false;
+    for (size_t i = 0; i < t->tcache_cap; i++) {
+        if (!tcache_busy(t->tcache_used, i))
+            continue;
+        const struct sk_tfn_entry *e = &t->tcache[i];
+        size_t j = tcache_slot(tab, used, cap, e->in, e->in_len, e->key);
+        tab[j] = *e;
+        used[j / 64] |= (uint64_t)1 << (j % 64);
     }
+    t->tcache = tab;
+    t->tcache_used = used;
+    t->tcache_cap = cap;
     return true;
 }
 
+/*
+ * The slot for (in, key): *hit says whether it holds that entry; if not,
+ * it is the free slot for tcache_put(). NULL when the value is not cached
+ * at all. The table always keeps a free slot, so the probe ends.
+ */
 static struct sk_tfn_entry *
-tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key)
+tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key, bool *hit)
 {
-    if (!tcache_room(t))
+    *hit = false;
+    if (in.len > SK_TCACHE_MAX_LEN ||
+        (t->tcache == NULL && !tcache_grow(t, 4096)))
         return NULL;
-    return &t->tcache[tcache_slot(t->tcache, t->tcache_cap, in.p, in.len, key)];
+    size_t i = tcache_slot(t->tcache, t->tcache_used, t->tcache_cap, in.p,
+                           in.len, key);
+    *hit = tcache_busy(t->tcache_used, i);
+    return &t->tcache[i];
 }
 
-static void
+static inline struct sk_str
+tcache_out(const struct sk_tfn_entry *e)
+{
+    return sk_str_make(e->out, e->out_len & ~SK_TCACHE_CHANGED);
+}
+
+/*
+ * Fills the free slot `e` (from tcache_find(), no cache operation since).
+ * Returns where the entry is now (the table may have grown), or NULL when
+ * it was not stored.
+ */
+static struct sk_tfn_entry *
 tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
            const void *key, struct sk_str out, bool changed)
 {
-    if (e == NULL)
-        return;
+    if (e == NULL || out.len > SK_TCACHE_MAX_LEN ||
+        t->tcache_n + 2 > t->tcache_cap)
+        return NULL;
     e->in = in.p;
-    e->in_len = in.len;
+    e->in_len = (uint32_t)in.len;
     e->key = key;
-    e->out = out;
-    e->changed = changed;
+    e->out = out.p;
+    e->out_len = (uint32_t)out.len | (changed ? SK_TCACHE_CHANGED : 0);
     e->pf_bits = NULL;
+    size_t i = (size_t)(e - t->tcache);
+    t->tcache_used[i / 64] |= (uint64_t)1 << (i % 64);
     t->tcache_n++;
+    if (t->tcache_n * 4 < t->tcache_cap * 3 ||
+        !tcache_grow(t, t->tcache_cap * 2))
+        return e;
+    return &t->tcache[tcache_slot(t->tcache, t->tcache_used, t->tcache_cap,
+                                  in.p, in.len, key)];
 }
 
 /* Applies one transformation through the transaction's cache. */
@@ -787,10 +822,11 @@ static int
 transform(struct sk_waf_txn *t, const struct sk_transform_def *tfn,
           struct sk_str in, struct sk_str *out, bool *changed)
 {
-    struct sk_tfn_entry *e = tcache_find(t, in, tfn);
-    if (e != NULL && e->key != NULL) {
-        *out = e->out;
-        *changed = e->changed;
+    bool hit;
+    struct sk_tfn_entry *e = tcache_find(t, in, tfn, &hit);
+    if (hit) {
+        *out = tcache_out(e);
+        *changed = (e->out_len & SK_TCACHE_CHANGED) != 0;
         return 0;
     }
     int rc = tfn->fn(t->arena, in, out, changed);
@@ -809,12 +845,14 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
                 struct sk_str in, struct sk_str *out,
                 struct sk_tfn_entry **entry)
 {
-    struct sk_tfn_entry *e = tcache_find(t, in, rule->tfns);
-    if (e != NULL && e->key != NULL) {
-        *out = e->out;
+    bool hit;
+    struct sk_tfn_entry *e = tcache_find(t, in, rule->tfns, &hit);
+    if (hit) {
+        *out = tcache_out(e);
         *entry = e;
         return 0;
     }
+    const struct sk_tfn_entry *tab = t->tcache;
     struct sk_str cur = in;
     for (size_t i = 0; i < rule->ntfns; i++) {
         bool changed = false;
@@ -822,12 +860,20 @@ transform_chain(struct sk_waf_txn *t, const struct sk_rule *rule,
         if (rc != 0)
             return rc;
     }
-    /* The per-step lookups may have grown the table: find the slot
-     * again. */
-    e = tcache_find(t, in, rule->tfns);
-    if (e != NULL && e->key == NULL)
-        tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
-    *entry = e != NULL && e->key == rule->tfns ? e : NULL;
+    /* The steps' entries may have grown the table or taken the free
+     * slot: then find it again (with linear probing and no deletions,
+     * a slot still free in the same table is still the right one). */
+    if (e == NULL || t->tcache != tab ||
+        tcache_busy(t->tcache_used, (size_t)(e - t->tcache))) {
+        e = tcache_find(t, in, rule->tfns, &hit);
+        if (hit) {
+            *entry = e;
+            *out = cur;
+            return 0;
+        }
+    }
+    e = tcache_put(t, e, in, rule->tfns, cur, cur.p != in.p);
+    *entry = e;
     *out = cur;
     return 0;
 }
@@ -884,36 +930,38 @@ pf_scan(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
 }
 
 /*
- * The prefilter hits of `rule` on the value `v` it is about to test.
- * `ce` is the value's whole-chain cache entry when there is one (the hits
- * are stored with it); otherwise they are cached under the group.
+ * The prefilter hits of `rule` on the value `v` it is about to test,
+ * cached under (v, group): chains that leave a value unchanged share one
+ * scan. `ce` is the whole-chain cache entry that made `v`, when there is
+ * one: the hits are also kept there, which saves the lookup next time.
  */
 static int
 pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
         struct sk_tfn_entry *ce, const uint64_t **bits)
 {
     const struct sk_pf_group *g = rule->pf;
-    if (ce != NULL) {
-        if (ce->pf_bits == NULL) {
-            int rc = pf_scan(t, g, v, &ce->pf_bits);
-            if (rc != 0)
-                return rc;
-        }
+    if (ce != NULL && ce->pf_bits != NULL) {
         *bits = ce->pf_bits;
         return 0;
     }
-    struct sk_tfn_entry *e = tcache_find(t, v, g);
-    if (e != NULL && e->key != NULL) {
-        *bits = (const uint64_t *)(const void *)e->out.p;
-        return 0;
-    }
-    int rc = pf_scan(t, g, v, bits);
-    if (rc != 0 || *bits == NULL)
-        return rc;
-    /* The scan did not touch the cache: the slot is still valid. */
-    if (e != NULL)
+    /* The hits belong to the value, whatever chain made it. */
+    const struct sk_tfn_entry *tab = t->tcache;
+    bool hit;
+    struct sk_tfn_entry *e = tcache_find(t, v, g, &hit);
+    if (hit) {
+        *bits = (const uint64_t *)(const void *)e->out;
+    } else {
+        int rc = pf_scan(t, g, v, bits);
+        if (rc != 0 || *bits == NULL)
+            return rc;
+        /* The scan did not touch the cache: the slot is still valid. */
         tcache_put(t, e, v, g, sk_str_make(*bits, (g->nrules + 63) / 64),
                    false);
+    }
+    /* Kept with the chain's entry too, unless tcache_put() grew the
+     * table (which moves the entries). */
+    if (ce != NULL && t->tcache == tab)
+        ce->pf_bits = *bits;
     return 0;
 }
 

@@ -45,16 +45,20 @@ struct sk_coll {
  */
 struct sk_tfn_entry {
     const uint8_t *in;
-    size_t in_len;
     /* A transformation (its table row) or a whole chain (a rule's tfns
      * array, interned at compile time so equal chains share it). */
     const void *key;
-    struct sk_str out;
-    bool changed;
+    const uint8_t *out;
     /* For a whole-chain entry: the regex prefilter's hits on `out` for
      * the chain's prefilter group, once computed (NULL before). */
     const uint64_t *pf_bits;
+    uint32_t in_len;
+    uint32_t out_len; /* with SK_TCACHE_CHANGED when the value changed */
 };
+
+/* Values longer than this are not cached (lengths are stored in 31 bits). */
+#define SK_TCACHE_MAX_LEN 0x7fffffffu
+#define SK_TCACHE_CHANGED 0x80000000u
 
 /* A target exclusion added at run time by ctl:ruleRemoveTarget*. */
 struct sk_rt_exclusion {
@@ -120,8 +124,11 @@ struct sk_waf_txn {
     /* Reused by selector regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/). */
     pcre2_match_data *selector_md;
 
-    /* Transformation cache (open addressing, power-of-two size). */
+    /* Transformation cache (open addressing, power-of-two size). Slots
+     * are not zeroed: a bit per slot in tcache_used says which hold an
+     * entry, so that a new table costs cap / 8 bytes of clearing. */
     struct sk_tfn_entry *tcache;
+    uint64_t *tcache_used;
     size_t tcache_cap, tcache_n;
 
     /* The rule being evaluated (for RULE.x macros). */
@@ -150,6 +157,16 @@ struct sk_entry *sk__coll_get(struct sk_coll *c, struct sk_str name);
 int sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
 void sk__coll_del(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name);
+
+/*
+ * Without a copy: `name` and `value` (or `v`) must live as long as the
+ * transaction (in its arena, or static), as values read from variables,
+ * transformation results and macro expansions do.
+ */
+int sk__coll_add_view(struct sk_waf_txn *t, struct sk_coll *c,
+                      struct sk_str name, struct sk_str value);
+void sk__scalar_set_view(struct sk_waf_txn *t, enum sk_var_id id,
+                         struct sk_str v);
 
 /* Sets a scalar variable to a copy of `v`. */
 int sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v);

@@ -32,9 +32,9 @@ index_rebuild(struct sk_waf_txn *t, struct sk_coll *c, size_t cap)
     return 0;
 }
 
-int
-sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
-             struct sk_str value)
+static int
+coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+         struct sk_str value, bool copy)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;
@@ -49,9 +49,13 @@ sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     if (c->n >= UINT32_MAX - 1)
         return -SK_ELIMIT;
     struct sk_entry *e = &c->e[c->n];
-    if (sk_arena_strdup_str(t->arena, name, &e->name) != 0 ||
-        sk_arena_strdup_str(t->arena, value, &e->value) != 0)
+    if (!copy) {
+        e->name = name;
+        e->value = value;
+    } else if (sk_arena_strdup_str(t->arena, name, &e->name) != 0 ||
+               sk_arena_strdup_str(t->arena, value, &e->value) != 0) {
         return -SK_ENOMEM;
+    }
     e->expires = 0;
     e->hash = sk__name_hash(name);
     c->n++;
@@ -64,6 +68,20 @@ sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
         c->idx[j] = (uint32_t)c->n;
     }
     return 0;
+}
+
+int
+sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+             struct sk_str value)
+{
+    return coll_add(t, c, name, value, true);
+}
+
+int
+sk__coll_add_view(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+                  struct sk_str value)
+{
+    return coll_add(t, c, name, value, false);
 }
 
 static struct sk_entry *
@@ -126,6 +144,13 @@ sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v)
         return -SK_ENOMEM;
     t->has_scalar[id] = true;
     return 0;
+}
+
+void
+sk__scalar_set_view(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v)
+{
+    t->scalars[id] = v;
+    t->has_scalar[id] = true;
 }
 
 int

@@ -27,7 +27,11 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-( sleep 90; echo "FAIL: timeout"; kill -TERM $$ ) 2>/dev/null &
+# The watchdog holds no output open (a test runner waits for EOF), and
+# takes its sleep along when it is stopped.
+trap 'echo "FAIL: timeout (90 s)"; exit 1' TERM
+( exec >/dev/null 2>&1; sleep 90 & s=$!; trap 'kill $s; exit 0' TERM
+  wait $s; kill -TERM $$ ) &
 WATCHDOG=$!
 PIDS+=($WATCHDOG)
 fail() { echo "FAIL: $*"; echo "--- proxy log:"; tail -n 40 "$T/proxy.log" 2>/dev/null; exit 1; }
@@ -47,6 +51,7 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))
 PY
 }
 read -r P M U <<<"$(free_ports)"
+read -r PT _ _ <<<"$(free_ports)"
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P$1"; }
 is_code() { [ "$(code "$2")" = "$1" ]; }
 ctl() { "$SK" proxy ctl --socket "$T/ctl.sock" "$@"; }
@@ -76,6 +81,12 @@ wait_for 10 test -S "$T/log.sock" || fail "log serve did not start: $(cat "$T/se
 events() { "$SK" log query --dir "$T/evlog" --type "$1" --json 2>/dev/null; }
 has_event() { events "$1" | grep -q "$2"; }
 
+# ---- TLS material: a matching pair and a key of another pair --------------
+for n in a b; do
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+    -keyout "$T/$n.key" -out "$T/$n.pem" >/dev/null 2>&1 || fail "openssl req"
+done
+
 # ---- config ---------------------------------------------------------------
 mkdir -p "$T/rules"
 cat > "$T/rules/10-base.conf" <<'R'
@@ -85,6 +96,7 @@ R
 cat > "$T/sekimori.conf" <<C
 proxy {
     listen 127.0.0.1:$P
+    listen 127.0.0.1:$PT tls cert=$T/a.pem key=$T/a.key
     upstream 127.0.0.1:$U
     rules "$T/rules/*.conf"
     workers 2
@@ -111,13 +123,17 @@ echo "$out" | grep -q "rules: *1 " || fail "-t rule count: $out"
 sed 's/^    workers 2$/    workers 2\n    no_such_option 1/' "$T/sekimori.conf" > "$T/bad.conf"
 out="$("$SK" proxy -t -c "$T/bad.conf" 2>&1)"; rc=$?
 [ $rc -eq 2 ] || fail "-t on a bad config: exit $rc"
-echo "$out" | grep -q "bad.conf:6:" || fail "-t did not give file:line: $out"
+echo "$out" | grep -q "bad.conf:7:" || fail "-t did not give file:line: $out"
 mkdir -p "$T/badrules"
 printf 'SecRule ARGS "@rx (" "id:5,phase:1,deny"\n' > "$T/badrules/x.conf"
 sed "s|$T/rules/\\*.conf|$T/badrules/x.conf|" "$T/sekimori.conf" > "$T/badrules.conf"
 out="$("$SK" proxy -t -c "$T/badrules.conf" 2>&1)"; rc=$?
 [ $rc -eq 2 ] || fail "-t on bad rules: exit $rc"
 echo "$out" | grep -q "x.conf:1:" || fail "-t did not give the rule's file:line: $out"
+sed "s|key=$T/a.key|key=$T/b.key|" "$T/sekimori.conf" > "$T/badkey.conf"
+out="$("$SK" proxy -t -c "$T/badkey.conf" 2>&1)"; rc=$?
+[ $rc -eq 2 ] || fail "-t with a key of another certificate: exit $rc"
+echo "$out" | grep -q "badkey.conf:3:.*tls" || fail "-t did not name the TLS listener: $out"
 ok "-t accepts a good config, refuses bad ones with file:line"
 
 # ---- start ----------------------------------------------------------------
@@ -130,7 +146,9 @@ wait_for 10 is_code 200 /hello || fail "GET /hello: $(code /hello)"
 body="$(curl -s --max-time 5 "http://127.0.0.1:$P/hello")"
 [ "$body" = "ok /hello" ] || fail "body: $body"
 is_code 403 "/?attack=yes" || fail "rule 1001 did not block"
-ok "requests pass, the rule blocks"
+body="$(curl -sk --max-time 5 "https://127.0.0.1:$PT/tls")"
+[ "$body" = "ok /tls" ] || fail "TLS listener: '$body'"
+ok "requests pass (plain and TLS), the rule blocks"
 if [ -n "$USER_LINE" ]; then
   for w in $(children); do
     uid="$(awk '/^Uid:/ {print $2}' "/proc/$w/status")"
@@ -153,11 +171,36 @@ gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdi
 wait_for 10 has_event proxy.reload '"ok":true' || fail "no proxy.reload event"
 ok "SIGHUP reload takes changed rules (generation 1)"
 
+# ---- reloads under a steady stream of requests lose none --------------------
+python3 - "$P" "$T/stream" <<'PY' &
+import http.client, sys, time
+bad = n = 0
+end = time.time() + 3
+while time.time() < end:
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=5)
+    try:
+        c.request("GET", "/stream%d" % n)
+        r = c.getresponse(); r.read()
+        bad += r.status != 200
+    except Exception:
+        bad += 1
+    n += 1
+    c.close()
+open(sys.argv[2], "w").write("%d %d\n" % (n, bad))
+PY
+STREAM=$!
+for i in 1 2 3; do sleep 0.6; kill -HUP "$MASTER"; done
+wait "$STREAM"
+read -r n bad < "$T/stream"
+[ "$n" -gt 20 ] && [ "$bad" = 0 ] || fail "reloads under requests: $bad of $n failed"
+ok "3 reloads during $n requests: none failed"
+gen_base=3
+
 # ---- reload adds and removes a listener; `ctl reload` ------------------------
 read -r P2 _ _ <<<"$(free_ports)"
 sed -i "s|^    listen 127.0.0.1:$P\$|&\n    listen 127.0.0.1:$P2|" "$T/sekimori.conf"
 out="$(ctl reload)" || fail "ctl reload: $out"
-echo "$out" | grep -q "generation 2" || fail "ctl reload: $out"
+echo "$out" | grep -q "generation $((gen_base + 2))" || fail "ctl reload: $out"
 [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$P2/x")" = 200 ] \
   || fail "the new listener does not serve"
 is_code 200 /hello || fail "the kept listener does not serve"
@@ -179,8 +222,27 @@ out="$(ctl reload 2>&1)"; rc=$?
 [ $rc -eq 1 ] || fail "ctl reload with broken rules: exit $rc"
 echo "$out" | grep -q "30-broken.conf:1" || fail "ctl reload did not say why: $out"
 rm "$T/rules/30-broken.conf"
+# A new listener whose port is taken: the reload fails, nothing changes.
+python3 - "$P2" "$T/busy" <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
+open(sys.argv[2], "w").close(); time.sleep(4)
+PY
+BUSY=$!
+PIDS+=($BUSY)
+wait_for 5 test -e "$T/busy" || fail "could not take port $P2"
+cp "$T/sekimori.conf" "$T/sekimori.conf.good"
+sed -i "s|^    listen 127.0.0.1:$P\$|&\n    listen 127.0.0.1:$P2|" "$T/sekimori.conf"
+out="$(ctl reload 2>&1)"; rc=$?
+[ $rc -eq 1 ] || fail "reload onto a taken port: exit $rc"
+echo "$out" | grep -q "sekimori.conf:3:.*$P2.*in use" || fail "reload onto a taken port: $out"
+mv "$T/sekimori.conf.good" "$T/sekimori.conf"
+is_code 200 /hello || fail "requests after a reload that could not bind"
+kill "$BUSY" 2>/dev/null
 gen="$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["generation"])')"
-[ "$gen" = "3" ] || fail "generation after failed reloads: $gen"
+[ "$gen" = "$((gen_base + 3))" ] || fail "generation after failed reloads: $gen"
+ok "a reload onto a port in use fails and keeps the running listeners"
 wait_for 10 has_event proxy.reload '"ok":false' || fail "no failed proxy.reload event"
 ok "a broken rules file keeps the old rules, the reason is logged"
 
@@ -218,7 +280,53 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
 s.sendall(sys.stdin.buffer.read()); print(s.makefile().readline().strip())' "$T/ctl.sock")"
 echo "$out" | grep -q '"ok":false' || fail "unknown op reply: $out"
+# Several requests on one connection, written at once: one reply each.
+n="$(python3 - "$T/ctl.sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+s.sendall(b'{"op":"status"}\n{"op":"bad"}\n{"op":"status"}\n')
+f = s.makefile()
+print(sum(1 for _ in range(3) if f.readline().startswith('{"ok"')))
+PY
+)"
+[ "$n" = 3 ] || fail "pipelined control requests: $n replies of 3"
 ok "maintenance on/off via ctl and via a FIM-style line; 503 on that path only"
+
+# ---- the real thing: `sekimori fim watch` sees a skimmer, the proxy 503s -----
+mkdir -p "$T/www/checkout" "$T/fimstate"
+chmod 700 "$T/fimstate"
+printf '<?php echo "pay";\n' > "$T/www/checkout/pay.php"
+cat > "$T/fim.conf" <<CONF
+baseline $T/fimstate/fim.db
+key $T/fimstate/fim.key
+store $T/fimstate/store
+quarantine $T/fimstate/q
+coalesce_ms 10
+check_interval 3600
+maintenance_socket $T/ctl.sock
+maintenance_path /checkout/
+rule $T/www {
+    include *.php
+    attrs all
+    respond alert maintenance
+}
+CONF
+"$SK" fim keygen -c "$T/fim.conf" >/dev/null 2>&1 || fail "fim keygen"
+"$SK" fim init -c "$T/fim.conf" --force >/dev/null 2>&1 || fail "fim init"
+"$SK" fim watch -c "$T/fim.conf" --events "$T/fim.ev" --ready "$T/fim.ready" \
+  --max-seconds 60 --no-fanotify 2>"$T/fim.err" &
+FIMW=$!
+PIDS+=($FIMW)
+wait_for 10 test -f "$T/fim.ready" || fail "fim watch did not start: $(cat "$T/fim.err")"
+is_code 200 /checkout/pay.php || fail "/checkout/ before the tampering"
+printf '<?php echo "pay"; file_put_contents("/tmp/cards", $_POST);\n' > "$T/www/checkout/pay.php"
+wait_for 10 is_code 503 /checkout/pay.php || fail "fim watch did not put /checkout/ in maintenance: $(cat "$T/fim.ev" | tail -n 3)"
+is_code 200 /hello || fail "/hello is 503 after the fim request"
+ctl status | grep -q "file $T/www/checkout/pay.php" || fail "status does not name the tampered file"
+kill "$FIMW" 2>/dev/null
+ctl maintenance off >/dev/null || fail "ctl maintenance off after fim"
+is_code 200 /checkout/pay.php || fail "/checkout/ after off"
+ok "sekimori fim watch on a tampered file puts its URL path in maintenance"
 
 # ---- metrics ----------------------------------------------------------------
 met="$(curl -s --max-time 5 "http://127.0.0.1:$M/metrics")"
@@ -226,20 +334,26 @@ echo "$met" | grep -q '^sekimori_requests_total{code="200"} [1-9]' || fail "metr
 echo "$met" | grep -q '^sekimori_requests_total{code="503"} [1-9]' || fail "metrics: no 503 count"
 echo "$met" | grep -q '^sekimori_blocked_total [1-9]' || fail "metrics: no blocked count"
 echo "$met" | grep -q '^sekimori_workers 2$' || fail "metrics: workers"
-echo "$met" | grep -q '^sekimori_generation 3$' || fail "metrics: generation"
-echo "$met" | grep -q '^sekimori_reload_failures_total 2$' || fail "metrics: reload failures"
+echo "$met" | grep -q "^sekimori_generation $((gen_base + 3))\$" || fail "metrics: generation"
+echo "$met" | grep -q '^sekimori_reload_failures_total 3$' || fail "metrics: reload failures"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$M/other")" = 404 ] || fail "metrics: /other not 404"
 ok "/metrics shows the counters and the master's gauges"
 
 # ---- SIGUSR1 ----------------------------------------------------------------
 wait_for 5 grep -q '"GET /hello' "$T/access.log" || fail "access log has no request"
 mv "$T/access.log" "$T/access.log.1"
+mv "$T/proxy.log" "$T/proxy.log.1"
 kill -USR1 "$MASTER"
 sleep 0.5
+wait_for 5 grep -q "logs reopened" "$T/proxy.log" 2>/dev/null || fail "the master did not reopen error_log"
+for w in $(children); do
+  [ "$(readlink "/proc/$w/fd/2")" = "$T/proxy.log" ] \
+    || fail "worker $w still writes its log to $(readlink "/proc/$w/fd/2")"
+done
 is_code 200 /after-rotate || fail "request after USR1"
 wait_for 5 grep -q '/after-rotate' "$T/access.log" 2>/dev/null || fail "the access log was not reopened"
 ! grep -q '/after-rotate' "$T/access.log.1" || fail "the moved log still written"
-ok "SIGUSR1 reopens a moved access log"
+ok "SIGUSR1 reopens a moved access log and error_log (master and workers)"
 
 # ---- a SIGKILLed worker is restarted ---------------------------------------
 before="$(children)"
@@ -272,6 +386,8 @@ wait_for 10 nworkers_eq 2 || fail "workers not restarted: $(children)"
 wait "$HOLD"
 wait_for 5 conns_eq 0 || fail "killed workers' connections still counted: $(conns)"
 is_code 200 /hello || fail "requests after restarting both workers"
+# The worker killed twice within 10 s waits twice as long the second time.
+grep -q "restarting in 200 ms" "$T/proxy.log" || fail "no restart backoff: $(grep restarting "$T/proxy.log")"
 ok "connections of killed workers are no longer counted"
 
 # ---- SIGTERM drains a slow request --------------------------------------------

@@ -69,6 +69,12 @@ test_extraction(void **state)
     assert_string_equal(lits("(?P<n>abc)d"), "abcd");
     assert_string_equal(lits("(?'n'abc)d"), "abcd");
     assert_null(lits("(?'mmmm')"));
+    /* Not a name: PCRE2's (?<*...) non-atomic lookbehind (found by
+     * fuzz/fuzz_prefilter.c), and names starting with a digit. */
+    assert_null(lits("(?<*|>~)"));
+    assert_null(lits("(?<*abc>)defg"));
+    assert_null(lits("(?<1a>abc)"));
+    assert_string_equal(lits("(?<a1_>abc)"), "abc");
     /* Classes whose end PCRE2 finds in subtle ways are not modelled. */
     assert_null(lits("[[:alpha:]]abcd"));
     assert_null(lits("[`[:4]]:x]|abcd"));
@@ -78,8 +84,31 @@ test_extraction(void **state)
     /* An alternative without a literal spoils the whole alternation. */
     assert_null(lits("abc|\\d+"));
     assert_null(lits("abc|x"));
-    /* Too short, optional, or syntax we do not model. */
-    assert_null(lits("ab"));
+    /* Small classes are sets of bytes (case folded); negated, escaped
+     * or large ones are unknown. */
+    assert_string_equal(lits("[\"'`]x"), "\"x|'x|`x");
+    assert_string_equal(lits("[aB]cd"), "acd|bcd");
+    assert_string_equal(lits("[Aa]cd"), "acd");
+    assert_string_equal(lits("[^a]bc"), "bc");
+    assert_string_equal(lits("[a-z]bc"), "bc");
+    assert_string_equal(lits("[a-c]de"), "ade|bde|cde");
+    assert_string_equal(lits("[]x]yz"), "]yz|xyz");
+    assert_string_equal(lits("[\\]\\-]ab"), "]ab|-ab");
+    assert_string_equal(lits("[+-]ab"), "+ab|-ab");
+    assert_string_equal(lits("[\\d.]ab"), "ab");
+    assert_string_equal(lits("[\\b]ab"), "ab");
+    assert_null(lits("[a-\\Q]\\E]"));
+    /* Two bytes are enough; one only when benign text seldom has it. */
+    assert_string_equal(lits("ab"), "ab");
+    assert_string_equal(lits("[\"'`]"), "\"|'|`");
+    assert_string_equal(lits("[\\n\\r]"), "\n|\r");
+    assert_null(lits("[ab]"));
+    /* Among one-byte sets, rare bytes beat common ones. */
+    assert_string_equal(lits(",x*[\"'`]"), "\"|'|`");
+    assert_string_equal(lits("[\"']x*,"), "\"|'");
+    assert_null(lits("a"));
+    assert_null(lits("<|a"));
+    /* Optional, or syntax we do not model. */
     assert_null(lits("(?:abc)?"));
     assert_null(lits("(a)bc\\1"));
     assert_null(lits("(*UTF)abcdef"));
@@ -124,6 +153,9 @@ test_soundness(void **state)
         {"\\$\\{jndi:(?:ldap|rmi|dns)", "${jndi:ldap://x}"},
         {"(?i)eval\\s*\\(\\s*base64_decode", "EVAL ( base64_decode("},
         {"(?:abc)+d(?:ef|gh)i", "abcabcdghi"},
+        {"(?i)[\"'`]\\s*(?:or|and)", "x' OR 1"},
+        {"(?:;|\\||&|[\\n\\r])\\s*[Cc][a-c]t", "a;\n CaT"},
+        {"[]x]Y[+-]", "a]Y-"},
     };
     static const char noise[] = "aAeElLnN .:;/\\<>(){}$|`=_-";
     srand(12345);

@@ -119,6 +119,48 @@ test_basic_rx_and_deny(void **state)
     sk_waf_rules_free(r);
 }
 
+/*
+ * The regex prefilter: one database for links on different transformation
+ * chains (the hits are cached per value, so a value two chains leave
+ * unchanged is scanned once and must still serve both), a negated link
+ * that the prefilter decides, and a literal Vectorscan cannot take (it
+ * starts with NUL) that leaves its link unfiltered, not the others.
+ */
+static void
+test_prefilter_across_chains(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule ARGS \"@rx \\x00abc\" \"id:70,phase:2,pass\"\n"
+             "SecRule ARGS \"@rx [\\\"']\\s*or\\b\" "
+             "\"id:71,phase:2,pass,t:none,t:lowercase\"\n"
+             "SecRule ARGS \"@rx union\\s+select\" \"id:72,phase:2,pass\"\n"
+             "SecRule ARGS \"!@rx (?:yes|ok)$\" "
+             "\"id:73,phase:2,pass,t:none,t:urlDecodeUni\"\n");
+    struct sk_waf_rules_stats st;
+    sk_waf_rules_stats(r, &st);
+    assert_int_equal(st.regex_links, 4);
+    assert_int_equal(st.regex_prefiltered, 3);
+    assert_int_equal(st.prefilter_groups, 1);
+    struct sk_waf_txn *t = run(
+        r, "GET", "/?a=x%27%20OR%201&b=1%20union%20select&c=ok", NULL, NULL);
+    assert_true(matched(t, 71));
+    assert_true(matched(t, 72));
+    assert_true(matched(t, 73)); /* a and b do not end in yes/ok */
+    assert_false(matched(t, 70));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/?a=fine&c=yes", NULL, NULL);
+    assert_false(matched(t, 71));
+    assert_false(matched(t, 72));
+    assert_true(matched(t, 73));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/?c=ok", NULL, NULL);
+    assert_int_equal(sk_waf_txn_match_count(t), 0);
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 static void
 test_detection_only_logs_without_blocking(void **state)
 {
@@ -576,6 +618,7 @@ main(void)
         cmocka_unit_test(test_redacted_log_line),
         cmocka_unit_test(test_full_request_and_status_line),
         cmocka_unit_test(test_connector_policy),
+        cmocka_unit_test(test_prefilter_across_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
