@@ -219,17 +219,13 @@ flush_events(struct sup *s, bool force)
     if (!force && s->ev_retry_at != 0 && mono_ms() < s->ev_retry_at)
         return;
     if (s->client == NULL) {
-        int rc = sk_evlog_client_connect(s->c->log.socket, &s->client);
-        if (rc == 0 &&
-            sk_evlog_client_set_timeout(s->client, EVENT_TIMEOUT_MS) != 0) {
-            say("event log: %s", sk_evlog_client_error(s->client));
-            rc = -SK_EIO;
-        }
+        /* Connect, sends and acknowledgements all bounded. */
+        int rc = sk_evlog_client_connect_timeout(s->c->log.socket,
+                                                 EVENT_TIMEOUT_MS, &s->client);
         if (rc != 0) {
-            if (rc != -SK_ENOMEM && s->client == NULL)
-                say("event log: cannot connect to %s: %s; %zu event(s) "
-                    "queued",
-                    s->c->log.socket, sk_strerror(rc), s->npending);
+            s->client = NULL;
+            say("event log: cannot connect to %s: %s; %zu event(s) queued",
+                s->c->log.socket, sk_strerror(rc), s->npending);
             events_backoff(s);
             return;
         }
