@@ -49,6 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .id = "fuzz",
         .start_us = 1700000000000000LL,
         .client_ip = "192.0.2.1",
+        .peer_ip = "127.0.0.1",
+        .peer_port = 40000,
         .status = 200,
     };
     if (sk_http_parse_head(a, sk_str_make(data, size), &req, &err) == 0) {

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -41,7 +42,8 @@
 #define CONF_MAX_ARGS 64             /* words after an option name */
 #define CONF_MAX_LISTEN 64
 #define CONF_MAX_RULES 256
-#define CONF_MAX_ROWS 64 /* options per section (seen[] bitmap) */
+#define CONF_MAX_ROWS 64     /* options per section (seen[] bitmap) */
+#define CONF_MAX_TRUSTED 256 /* trusted_proxies entries */
 
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "unsigned is 32 bits");
 
@@ -895,6 +897,107 @@ opt_rules(struct parser *ps, const struct row *r, void *base, struct tok *a,
     }
 }
 
+int
+sk_conf_cidr_parse(const char *text, struct sk_conf_cidr *out)
+{
+    memset(out, 0, sizeof(*out));
+    char buf[INET6_ADDRSTRLEN + 8];
+    size_t len = strlen(text);
+    if (len == 0 || len >= sizeof(buf))
+        return -SK_EPARSE;
+    memcpy(buf, text, len + 1);
+    char *slash = strchr(buf, '/');
+    long bits = -1;
+    if (slash != NULL) {
+        *slash = '\0';
+        const char *b = slash + 1;
+        /* One to three digits, no sign, no leading zero but "0". */
+        size_t nd = strspn(b, "0123456789");
+        if (nd == 0 || nd > 3 || b[nd] != '\0' || (nd > 1 && b[0] == '0'))
+            return -SK_EPARSE;
+        bits = strtol(b, NULL, 10);
+    }
+    unsigned max;
+    if (inet_pton(AF_INET, buf, out->addr) == 1) {
+        out->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
+        out->family = AF_INET6;
+        max = 128;
+    } else {
+        memset(out, 0, sizeof(*out));
+        return -SK_EPARSE;
+    }
+    if (bits > (long)max) {
+        memset(out, 0, sizeof(*out));
+        return -SK_EPARSE;
+    }
+    out->bits = bits < 0 ? max : (unsigned)bits;
+    /* Host bits must be zero: 10.0.0.1/8 is a typo more often than a
+     * wish for 10.0.0.0/8. */
+    for (unsigned i = out->bits; i < max; i++) {
+        if (out->addr[i / 8] & (0x80u >> (i % 8))) {
+            memset(out, 0, sizeof(*out));
+            return -SK_EPARSE;
+        }
+    }
+    out->text = (char *)text;
+    return 0;
+}
+
+static void
+opt_trusted(struct parser *ps, const struct row *r, void *base, struct tok *a,
+            size_t n, const struct tok *name)
+{
+    (void)base;
+    struct sk_conf_proxy *p = &ps->c->proxy;
+    if (n == 0) {
+        ERR_TOK(ps, name, "'%s' takes %s", r->name, r->args);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct sk_conf_cidr cd;
+        if (sk_conf_cidr_parse(a[i].s, &cd) != 0) {
+            ERR_TOK(ps, &a[i],
+                    "bad trusted proxy '%s' (an IPv4 or IPv6 address, or "
+                    "ADDR/BITS with the host bits zero)",
+                    a[i].s);
+            continue;
+        }
+        if (p->ntrusted_proxies == CONF_MAX_TRUSTED) {
+            ERR_TOK(ps, &a[i], "more than %d trusted proxies",
+                    CONF_MAX_TRUSTED);
+            return;
+        }
+        if (p->trusted_proxies == NULL) {
+            p->trusted_proxies = sk_arena_calloc(ps->c->arena, CONF_MAX_TRUSTED,
+                                                 sizeof(*p->trusted_proxies));
+            if (p->trusted_proxies == NULL) {
+                ps->oom = true;
+                return;
+            }
+        }
+        cd.loc = (struct sk_loc){ps->name, a[i].line, a[i].col};
+        p->trusted_proxies[p->ntrusted_proxies++] = cd;
+    }
+}
+
+static void
+opt_real_ip_header(struct parser *ps, const struct row *r, void *base,
+                   struct tok *a, size_t n, const struct tok *name)
+{
+    (void)base;
+    if (!one_arg(ps, r, n, name))
+        return;
+    if (strcasecmp(a[0].s, "X-Forwarded-For") == 0)
+        ps->c->proxy.real_ip_header = SK_CONF_REALIP_XFF;
+    else if (strcasecmp(a[0].s, "Forwarded") == 0)
+        ps->c->proxy.real_ip_header = SK_CONF_REALIP_FORWARDED;
+    else
+        ERR_TOK(ps, &a[0], "'%s' takes X-Forwarded-For or Forwarded, not '%s'",
+                r->name, a[0].s);
+}
+
 static void
 opt_tls_default(struct parser *ps, const struct row *r, void *base,
                 struct tok *a, size_t n, const struct tok *name)
@@ -1037,6 +1140,10 @@ static const struct row proxy_rows[] = {
      PX(metrics_listen), 0, 0, false},
     {"pid_file", opt_path, "PATH", "file the master writes its pid to",
      PX(pid_file), 0, 0, false},
+    {"real_ip_header", opt_real_ip_header, "X-Forwarded-For|Forwarded",
+     "the header a trusted proxy writes the client's address into "
+     "(default X-Forwarded-For)",
+     0, 0, 0, false},
     {"rules", opt_rules, "PATH...",
      "SecLang rule files or globs, loaded in order (repeatable; at least one)",
      0, 0, 0, true},
@@ -1049,6 +1156,11 @@ static const struct row proxy_rows[] = {
     {"tls_certificate_key", opt_tls_default, "PATH",
      "private key (PEM) of `listen ... tls` lines without key=", 0, 0, 0,
      false},
+    {"trusted_proxies", opt_trusted, "CIDR...",
+     "peers (addresses or CIDR blocks, IPv4 or IPv6; repeatable) whose "
+     "real_ip_header names the client: rules and logs then see that "
+     "address and their X-Forwarded-Proto passes unchanged (default none)",
+     0, 0, 0, true},
     {"upstream", opt_addr, "ADDR",
      "the protected site: IPv4:PORT, [IPv6]:PORT, NAME:PORT or unix:/PATH "
      "(required)",
@@ -1411,6 +1523,10 @@ finish(struct parser *ps)
     if (p->group != NULL && p->user == NULL)
         sk_diag_error(ps->d, seen_of(ps, SEC_PROXY, "group"),
                       "'group' needs 'user'");
+    if (p->ntrusted_proxies == 0 &&
+        seen_of(ps, SEC_PROXY, "real_ip_header")->line != 0)
+        sk_diag_error(ps->d, seen_of(ps, SEC_PROXY, "real_ip_header"),
+                      "'real_ip_header' needs 'trusted_proxies'");
 }
 
 static void
@@ -1441,6 +1557,7 @@ defaults(struct sk_conf *c)
     p->audit_mode = SK_CONF_AUDIT_RULES;
     p->xff = true;
     p->forwarded = false;
+    p->real_ip_header = SK_CONF_REALIP_XFF;
     c->fim.config = "/etc/sekimori/fim.conf";
     c->fim.fanotify = true;
 }

@@ -46,6 +46,21 @@ enum sk_conf_audit_mode {
     SK_CONF_AUDIT_OFF = 3,
 };
 
+/* A `trusted_proxies` entry: one address or a CIDR block. */
+struct sk_conf_cidr {
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network order, host bits zero; AF_INET uses 4 */
+    unsigned bits;    /* prefix length: 0..32 or 0..128 */
+    char *text;       /* as written */
+    struct sk_loc loc;
+};
+
+/* Where a trusted proxy puts the client's address. */
+enum sk_conf_real_ip_header {
+    SK_CONF_REALIP_XFF = 0,       /* X-Forwarded-For (default) */
+    SK_CONF_REALIP_FORWARDED = 1, /* RFC 7239 Forwarded, for= */
+};
+
 struct sk_conf_proxy {
     bool present; /* a `proxy { }` section was given */
     struct sk_conf_listen *listen;
@@ -86,6 +101,11 @@ struct sk_conf_proxy {
     bool forwarded; /* add RFC 7239 Forwarded (default off) */
     bool events;    /* send block events to the log socket (default on
                        when a `log` section exists) */
+    /* Peers whose forwarding headers are believed (docs/proxy.md, "Behind
+     * a load balancer or TLS terminator"); none by default. */
+    struct sk_conf_cidr *trusted_proxies;
+    size_t ntrusted_proxies;
+    enum sk_conf_real_ip_header real_ip_header;
     struct sk_loc loc;
 };
 
@@ -154,6 +174,13 @@ void sk_conf_free(struct sk_conf *c);
  * out->text borrows `text`, out->loc is zeroed. Ports are 1..65535.
  */
 int sk_conf_addr_parse(const char *text, struct sk_conf_addr *out);
+
+/*
+ * Parses a `trusted_proxies` entry: an IPv4 or IPv6 address (a /32 or
+ * /128) or ADDR/BITS with the host bits zero. 0 or -SK_EPARSE. Pure:
+ * out->text borrows `text`, out->loc is zeroed.
+ */
+int sk_conf_cidr_parse(const char *text, struct sk_conf_cidr *out);
 
 /* Rows of the option tables, for the docs and the unit test. `i` from 0;
  * returns -SK_ENOENT past the end. */

@@ -566,4 +566,17 @@ int sk_evlog_client_set_timeout(struct sk_evlog_client *c, unsigned ms);
  */
 void sk_evlog_client_shutdown(struct sk_evlog_client *c);
 
+/*
+ * Added for `sekimori run`'s supervisor (src/run/supervise.c, h/realip):
+ * sk_evlog_client_connect() with the connect itself bounded to `ms`
+ * milliseconds (a writer that stopped accepting fills its backlog, and a
+ * unix-socket connect then waits for room), and every later send and
+ * receive bounded as by sk_evlog_client_set_timeout(c, ms). 0: no bound.
+ * Returns 0 with *out, -SK_ENOENT when nobody listens, -SK_EIO (also on
+ * timeout), -SK_ELIMIT for a path too long, or -SK_ENOMEM. Blocks at
+ * most `ms` (when nonzero).
+ */
+int sk_evlog_client_connect_timeout(const char *socket_path, unsigned ms,
+                                    struct sk_evlog_client **out);
+
 #endif

@@ -465,6 +465,13 @@ struct sk_evlog_client {
 int
 sk_evlog_client_connect(const char *socket_path, struct sk_evlog_client **out)
 {
+    return sk_evlog_client_connect_timeout(socket_path, 0, out);
+}
+
+int
+sk_evlog_client_connect_timeout(const char *socket_path, unsigned ms,
+                                struct sk_evlog_client **out)
+{
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(socket_path) >= sizeof(sa.sun_path))
         return -SK_ELIMIT;
@@ -472,9 +479,23 @@ sk_evlog_client_connect(const char *socket_path, struct sk_evlog_client **out)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         return -SK_EIO;
+    if (ms > 0) {
+        /* Set before connect(): a unix-socket connect waits for room in
+         * the listener's backlog for up to the send timeout (then fails
+         * with EAGAIN), so a writer that stopped accepting cannot hold
+         * the caller forever. The bound stays for sends and receives. */
+        struct timeval tv = {.tv_sec = ms / 1000,
+                             .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+            close(fd);
+            return -SK_EIO;
+        }
+    }
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+        int e = errno;
         close(fd);
-        return errno == ENOENT || errno == ECONNREFUSED ? -SK_ENOENT : -SK_EIO;
+        return e == ENOENT || e == ECONNREFUSED ? -SK_ENOENT : -SK_EIO;
     }
     struct sk_evlog_client *c = sk_calloc(1, sizeof(*c));
     if (c == NULL) {

@@ -32,6 +32,7 @@
 #include "proxy/events.h"
 #include "proxy/metrics.h"
 #include "proxy/plog.h"
+#include "proxy/realip.h"
 #include "proxy/tls.h"
 #include "util/error.h"
 #include "util/limits.h"
@@ -360,7 +361,14 @@ sk__pw_conn_accept(struct sk__pw *w, const struct sk_proxy_listener *l, int fd,
     c->l = l;
     c->ct.kind = SK__T_NONE;
     c->ut.kind = SK__T_NONE;
-    addr_text(ss, c->cip, sizeof(c->cip), &c->cport);
+    addr_text(ss, c->pip, sizeof(c->pip), &c->pport);
+    memcpy(c->cip, c->pip, sizeof(c->cip));
+    c->cport = c->pport;
+    struct sk_realip_addr peer;
+    c->peer_trusted = w->conf->ntrusted_proxies > 0 &&
+                      sk_realip_addr_from_sockaddr(ss, &peer) == 0 &&
+                      sk_realip_trusted(w->conf->trusted_proxies,
+                                        w->conf->ntrusted_proxies, &peer);
     if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6) {
         int one = 1;
         /* Answers are written whole; Nagle would only hold back the
@@ -531,6 +539,8 @@ txn_log(struct sk__pw_conn *c)
         .duration_us = lat_ns / 1000,
         .client_ip = c->cip,
         .client_port = c->cport,
+        .peer_ip = c->pip,
+        .peer_port = c->pport,
         .server_ip = c->sip,
         .server_port = c->sport,
         .tls = c->tls != NULL,
@@ -621,6 +631,57 @@ txn_start(struct sk__pw_conn *c)
     c->start_mono_ns = sk__pw_now_ns_mono();
     make_id(c);
     c->keep_alive = true;
+    /* Each request of a trusted proxy's connection may be another
+     * client's: start from the peer again. */
+    memcpy(c->cip, c->pip, sizeof(c->cip));
+    c->cport = c->pport;
+    return 0;
+}
+
+/*
+ * The client behind a trusted peer (docs/proxy.md, "Behind a load
+ * balancer or TLS terminator"): real_ip_header walked from the right by
+ * proxy/realip.c. Without a usable address the client stays the peer; a
+ * malformed header is logged (without its bytes, which the client may
+ * have written). Returns 0 or -SK_ENOMEM.
+ */
+static int
+real_client(struct sk__pw_conn *c)
+{
+    const struct sk_conf_proxy *cf = c->w->conf;
+    const struct sk_http_request *r = &c->req;
+    bool fwd = cf->real_ip_header == SK_CONF_REALIP_FORWARDED;
+    const char *name = fwd ? "Forwarded" : "X-Forwarded-For";
+    size_t n = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (sk_str_eq_c_nocase(r->headers[i].name, name))
+            n++;
+    if (n == 0)
+        return 0;
+    struct sk_str *v = sk_arena_calloc(c->arena, n, sizeof(*v));
+    if (v == NULL)
+        return -SK_ENOMEM;
+    n = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (sk_str_eq_c_nocase(r->headers[i].name, name))
+            v[n++] = r->headers[i].value;
+    struct sk_realip_client rc;
+    int st = fwd ? sk_realip_forwarded(v, n, cf->trusted_proxies,
+                                       cf->ntrusted_proxies, &rc)
+                 : sk_realip_xff(v, n, cf->trusted_proxies,
+                                 cf->ntrusted_proxies, &rc);
+    if (st == -SK_EPARSE) {
+        sk_log(SK_LOG_WARN,
+               "proxy: %s: malformed %s from trusted peer %s; the client is "
+               "taken to be the peer",
+               c->id, name, c->pip);
+        return 0;
+    }
+    if (st != 0 || sk_realip_addr_text(&rc.addr, c->cip, sizeof(c->cip)) != 0) {
+        memcpy(c->cip, c->pip, sizeof(c->cip));
+        return 0;
+    }
+    c->cport = rc.port;
     return 0;
 }
 
@@ -938,6 +999,7 @@ build_upstream_head(struct sk__pw_conn *c)
     int rc = sk_buf_append_str(o, r->request_line);
     rc |= sk_buf_append_c(o, "\r\n");
     struct sk_buf xff = {0}, fwd = {0};
+    bool xfp_kept = false;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct sk_http_header *h = &r->headers[i];
         if (hop_by_hop(h->name, &ct) || sk_str_eq_c_nocase(h->name, "Expect"))
@@ -949,8 +1011,13 @@ build_upstream_head(struct sk__pw_conn *c)
             }
             continue;
         }
-        if (cf->xff && sk_str_eq_c_nocase(h->name, "X-Forwarded-Proto"))
-            continue; /* ours replaces the client's claim */
+        if (cf->xff && sk_str_eq_c_nocase(h->name, "X-Forwarded-Proto")) {
+            /* A trusted proxy's claim passes (it saw the client's TLS);
+             * anyone else's is replaced by ours. */
+            if (!c->peer_trusted)
+                continue;
+            xfp_kept = true;
+        }
         if (cf->forwarded && sk_str_eq_c_nocase(h->name, "Forwarded")) {
             if (h->value.len > 0) {
                 rc |= sk_buf_append_str(&fwd, h->value);
@@ -964,18 +1031,22 @@ build_upstream_head(struct sk__pw_conn *c)
         rc |= sk_buf_append_c(o, "\r\n");
     }
     const char *proto = c->tls != NULL ? "https" : "http";
+    /* Each hop appends the address it saw: the TCP peer, also when the
+     * client came from a trusted proxy's header (which stays in the
+     * list, left of it). */
     if (cf->xff) {
         rc |= sk_buf_append_c(o, "X-Forwarded-For: ");
         rc |= sk_buf_append_str(o, sk_buf_str(&xff));
-        rc |=
-            sk_buf_printf(o, "%s\r\nX-Forwarded-Proto: %s\r\n", c->cip, proto);
+        rc |= sk_buf_printf(o, "%s\r\n", c->pip);
+        if (!xfp_kept)
+            rc |= sk_buf_printf(o, "X-Forwarded-Proto: %s\r\n", proto);
     }
     if (cf->forwarded) {
-        bool v6 = strchr(c->cip, ':') != NULL;
+        bool v6 = strchr(c->pip, ':') != NULL;
         rc |= sk_buf_append_c(o, "Forwarded: ");
         rc |= sk_buf_append_str(o, sk_buf_str(&fwd));
         rc |= sk_buf_printf(o, "for=%s%s%s%s;proto=%s\r\n", v6 ? "\"[" : "",
-                            c->cip, v6 ? "]" : "", v6 ? "\"" : "", proto);
+                            c->pip, v6 ? "]" : "", v6 ? "\"" : "", proto);
     }
     sk_buf_fini(&xff);
     sk_buf_fini(&fwd);
@@ -1122,6 +1193,10 @@ on_head(struct sk__pw_conn *c, size_t head_len)
     struct sk_str expect =
         header_get(r->headers, r->nheaders, "Expect", &has_expect);
 
+    if (c->peer_trusted && real_client(c) != 0) {
+        simple_error(c, 500, "proxy: out of memory", true);
+        return;
+    }
     c->waf = sk_waf_txn_new(w->rt->rules, c->id);
     if (c->waf == NULL) {
         simple_error(c, 500, "engine: out of memory", true);

@@ -771,6 +771,10 @@ audit_sekimori(struct sk_buf *b, const struct sk_proxy_txn_info *ti)
         rc = json_u64(b, true, "duration_us", ti->duration_us);
     if (rc == 0)
         rc = json_bool(b, true, "tls", ti->tls);
+    if (rc == 0 && ti->peer_ip != NULL)
+        rc = json_cfield(b, true, "peer", ti->peer_ip);
+    if (rc == 0 && ti->peer_ip != NULL)
+        rc = json_u64(b, true, "peer_port", ti->peer_port);
     if (rc == 0)
         rc = json_bool(b, true, "blocked", ti->blocked);
     if (rc == 0)
@@ -1011,6 +1015,10 @@ event_build(const struct sk_proxy_txn_info *ti, size_t max_messages,
     if (rc == 0)
         rc = json_cfield(&b, true, "client_ip",
                          ti->client_ip ? ti->client_ip : "");
+    /* The peer only when a trusted proxy named another client. */
+    if (rc == 0 && ti->peer_ip != NULL && ti->client_ip != NULL &&
+        strcmp(ti->peer_ip, ti->client_ip) != 0)
+        rc = json_cfield(&b, true, "peer", ti->peer_ip);
     if (rc == 0)
         rc = json_key(&b, true, "method");
     if (rc == 0)

@@ -57,6 +57,11 @@ struct sk_proxy_txn_info {
     unsigned client_port;
     const char *server_ip;
     unsigned server_port;
+    /* The TCP peer (added for trusted_proxies, docs/proxy.md): differs
+     * from client_ip when a trusted proxy named the client. NULL: not
+     * logged. */
+    const char *peer_ip;
+    unsigned peer_port;
     bool tls;
     const struct sk_http_request *req; /* NULL when the head was refused */
     struct sk_str raw_request_line;    /* for refused heads, may be empty */
@@ -80,7 +85,7 @@ struct sk_proxy_txn_info {
  * "producer":{...},"messages":[{"message","details":{"match","reference",
  * "ruleId","file","lineNumber","data","severity","ver","rev","tags",
  * "maturity","accuracy"}}]}} plus sekimori's "sekimori":{...} object
- * (blocked, error, duration). Every field and the redaction rules are in
+ * (blocked, error, duration, peer). Every field and the redaction rules are in
  * docs/formats/audit-log.md. `ti` and what it points to are only read.
  * 0 or -SK_ENOMEM (out unchanged). Pure.
  */

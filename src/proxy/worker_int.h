@@ -150,9 +150,14 @@ struct sk__pw_conn {
     int state;   /* enum sk__pw_cstate */
     struct sk__pw_timer ct; /* client-side timer */
     struct sk__pw_timer ut; /* upstream-side timer */
+    /* The client of the current transaction: the TCP peer, or the
+     * address a trusted peer's real_ip_header named (proxy/realip.h). */
     char cip[INET6_ADDRSTRLEN];
     char sip[INET6_ADDRSTRLEN];
     unsigned cport, sport;
+    char pip[INET6_ADDRSTRLEN]; /* the TCP peer */
+    unsigned pport;
+    bool peer_trusted; /* the peer is in trusted_proxies */
 
     /* Bytes from the client; [in_off, in.len) not yet consumed. */
     struct sk_buf in;

@@ -43,6 +43,12 @@
 #define PENDING_MAX 256         /* events queued while the log is down */
 #define READY_TIMEOUT_MS 120000 /* a part not ready by then counts as up */
 #define POLL_MS 100
+/* The writer has this long to take and acknowledge each event: a hung
+ * writer must not freeze the supervisor, which reaps and restarts the
+ * parts. Then the events stay queued and are retried with a backoff. */
+#define EVENT_TIMEOUT_MS 1000
+#define EVENT_RETRY_MIN_MS 1000
+#define EVENT_RETRY_MAX_MS 30000
 
 enum pstate {
     P_OFF = 0,      /* not configured */
@@ -82,6 +88,8 @@ struct sup {
     char *pending_body[PENDING_MAX];
     size_t npending;
     unsigned dropped;
+    int64_t ev_retry_at;    /* monotonic ms; no send before (backoff) */
+    unsigned ev_backoff_ms; /* next backoff, 0 after a success */
     int64_t started_rt;
     bool stopping, all_started;
     struct sk_buf args; /* owns the argv strings (offsets fixed up) */
@@ -181,18 +189,46 @@ pending_drop_first(struct sup *s)
     s->npending--;
 }
 
-/* Sends what is queued while the log part is up; keeps it otherwise. */
+/* A failed send: close the connection (a late reply may still come) and
+ * wait before the next attempt, longer each time. */
 static void
-flush_events(struct sup *s)
+events_backoff(struct sup *s)
+{
+    sk_evlog_client_close(s->client);
+    s->client = NULL;
+    unsigned b = s->ev_backoff_ms ? s->ev_backoff_ms : EVENT_RETRY_MIN_MS;
+    s->ev_retry_at = mono_ms() + b;
+    s->ev_backoff_ms = b * 2 > EVENT_RETRY_MAX_MS ? EVENT_RETRY_MAX_MS : b * 2;
+}
+
+/*
+ * Sends what is queued while the log part is up; keeps it otherwise. Each
+ * send and acknowledgement is bounded by EVENT_TIMEOUT_MS: an event whose
+ * send failed or timed out stays first in the queue and is sent again
+ * after a backoff (a writer that stored it but was too slow to answer
+ * gets it twice: events are delivered at least once). `force` ignores the
+ * backoff (the writer just became ready, or the supervisor stops).
+ */
+static void
+flush_events(struct sup *s, bool force)
 {
     if (!s->c->log.present || s->npending == 0)
         return;
     if (s->parts[SK_RUN_LOG].st != P_RUNNING)
         return;
-    if (s->client == NULL &&
-        sk_evlog_client_connect(s->c->log.socket, &s->client) != 0) {
-        s->client = NULL;
+    if (!force && s->ev_retry_at != 0 && mono_ms() < s->ev_retry_at)
         return;
+    if (s->client == NULL) {
+        /* Connect, sends and acknowledgements all bounded. */
+        int rc = sk_evlog_client_connect_timeout(s->c->log.socket,
+                                                 EVENT_TIMEOUT_MS, &s->client);
+        if (rc != 0) {
+            s->client = NULL;
+            say("event log: cannot connect to %s: %s; %zu event(s) queued",
+                s->c->log.socket, sk_strerror(rc), s->npending);
+            events_backoff(s);
+            return;
+        }
     }
     while (s->npending > 0) {
         uint64_t seq;
@@ -200,15 +236,27 @@ flush_events(struct sup *s)
                                         sk_str_c(s->pending_type[0]),
                                         sk_str_c(s->pending_body[0]), &seq);
         if (rc != 0) {
-            say("event log: %s: %s", s->pending_type[0],
-                sk_evlog_client_error(s->client));
-            sk_evlog_client_close(s->client);
-            s->client = NULL;
-            if (rc != -SK_EIO && rc != -SK_EAGAIN)
+            bool retry = rc == -SK_EIO || rc == -SK_EAGAIN;
+            const char *why = sk_evlog_client_error(s->client);
+            if (why[0] == '\0')
+                why = sk_strerror(rc);
+            if (retry)
+                say("event log: %s: not acknowledged within %d ms (%s); "
+                    "kept queued, retrying later",
+                    s->pending_type[0], EVENT_TIMEOUT_MS, why);
+            else
+                say("event log: %s: refused (%s); dropped", s->pending_type[0],
+                    why);
+            if (!retry) {
                 pending_drop_first(s); /* refused: do not retry forever */
+                s->dropped++;
+            }
+            events_backoff(s);
             return;
         }
         pending_drop_first(s);
+        s->ev_backoff_ms = 0;
+        s->ev_retry_at = 0;
     }
 }
 
@@ -227,6 +275,11 @@ event(struct sup *s, const char *type, const char *fmt, ...)
     if (s->npending == PENDING_MAX) {
         pending_drop_first(s);
         s->dropped++;
+        /* Reported, not lost silently: at 1, 2, 4, 8... drops. */
+        if ((s->dropped & (s->dropped - 1)) == 0)
+            say("event log: queue full (%d events); dropped the oldest "
+                "(%u so far)",
+                PENDING_MAX, s->dropped);
     }
     char *t = sk_malloc(strlen(type) + 1);
     char *b = sk_malloc((size_t)n + 1);
@@ -241,7 +294,7 @@ event(struct sup *s, const char *type, const char *fmt, ...)
     s->pending_type[s->npending] = t;
     s->pending_body[s->npending] = b;
     s->npending++;
-    flush_events(s);
+    flush_events(s, false);
 }
 
 /* ---- state files ------------------------------------------------------ */
@@ -614,7 +667,7 @@ step(struct sup *s)
                     (long long)(mono_ms() - p->start_mono));
                 write_state(s, p);
                 if (p->id == SK_RUN_LOG)
-                    flush_events(s);
+                    flush_events(s, true);
             } else if (now >= p->ready_deadline) {
                 p->st = P_RUNNING;
                 say("%s: not ready after %d s; going on with the others",
@@ -774,7 +827,7 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
     }
     while (rc == 0 && !s->stopping) {
         step(s);
-        flush_events(s);
+        flush_events(s, false);
         struct pollfd pf = {.fd = sfd, .events = POLLIN};
         int pr = poll(&pf, 1, POLL_MS);
         if (pr == -1 && errno != EINTR) {
@@ -809,7 +862,7 @@ sk_run_supervise(const struct sk_conf *c, const struct sk_run_opts *o)
         event(s, "run.stop", "{\"pid\":%d}", (int)getpid());
         for (size_t i = SK_RUN_NPARTS; i-- > 0;) {
             if (i == SK_RUN_LOG)
-                flush_events(s); /* the last events, while it is up */
+                flush_events(s, true); /* the last events, while it is up */
             if (i == SK_RUN_LOG && s->client != NULL) {
                 sk_evlog_client_close(s->client);
                 s->client = NULL;

@@ -144,9 +144,10 @@ test_example(void **state)
     assert_string_equal(c->log.keep, "400d");
     sk_conf_free(c);
 
-    /* And the deployment examples (docs/deployment.md). */
+    /* And the deployment examples (docs/deployment.md): both sit behind
+     * a front proxy they trust. */
     static const char *const deploy[] = {
-        SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-nginx.conf",
+        SK_SOURCE_ROOT "/examples/nginx-tls-front/sekimori.conf",
         SK_SOURCE_ROOT "/examples/deploy/sekimori-behind-terminator.conf",
     };
     for (size_t i = 0; i < sizeof(deploy) / sizeof(deploy[0]); i++) {
@@ -158,6 +159,8 @@ test_example(void **state)
         c = parse_ok(text);
         assert_true(c->proxy.present && c->log.present && c->fim.present);
         assert_true(c->proxy.events);
+        assert_true(c->proxy.ntrusted_proxies > 0);
+        assert_true(c->proxy.xff);
         sk_conf_free(c);
     }
 }
@@ -203,6 +206,9 @@ test_defaults(void **state)
     assert_int_equal(p->audit_mode, SK_CONF_AUDIT_RULES);
     assert_true(p->xff);
     assert_false(p->forwarded);
+    assert_int_equal(p->ntrusted_proxies, 0);
+    assert_null(p->trusted_proxies);
+    assert_int_equal(p->real_ip_header, SK_CONF_REALIP_XFF);
     assert_false(p->events); /* no log section */
     assert_null(p->audit_log);
     assert_null(p->access_log);
@@ -281,6 +287,9 @@ static const char *full_conf =
     "    xff off\n"
     "    forwarded on\n"
     "    events off\n"
+    "    trusted_proxies 127.0.0.1 10.0.0.0/8\n"
+    "    trusted_proxies ::1 2001:db8::/32\n"
+    "    real_ip_header Forwarded\n"
     "}\n"
     "fim {\n"
     "    config /tmp/fim.conf\n"
@@ -364,6 +373,19 @@ test_every_option(void **state)
     assert_false(p->xff);
     assert_true(p->forwarded);
     assert_false(p->events);
+    assert_int_equal(p->ntrusted_proxies, 4);
+    assert_int_equal(p->trusted_proxies[0].family, AF_INET);
+    assert_int_equal(p->trusted_proxies[0].bits, 32);
+    assert_string_equal(p->trusted_proxies[0].text, "127.0.0.1");
+    assert_int_equal(p->trusted_proxies[1].bits, 8);
+    assert_int_equal(p->trusted_proxies[1].addr[0], 10);
+    assert_int_equal(p->trusted_proxies[2].family, AF_INET6);
+    assert_int_equal(p->trusted_proxies[2].bits, 128);
+    assert_int_equal(p->trusted_proxies[2].addr[15], 1);
+    assert_int_equal(p->trusted_proxies[3].bits, 32);
+    assert_int_equal(p->trusted_proxies[3].addr[1], 0x01);
+    assert_int_equal(p->trusted_proxies[3].loc.col, 25);
+    assert_int_equal(p->real_ip_header, SK_CONF_REALIP_FORWARDED);
     struct sk_conf_fim *f = &c->fim;
     assert_true(f->present);
     assert_string_equal(f->config, "/tmp/fim.conf");
@@ -538,6 +560,25 @@ static const struct err_case err_cases[] = {
     {"proxy {\n user bad/name\n}\n",
      "t.conf:2:7: error: 'user': not a valid name"},
     {"proxy {\n group www\n}\n", "t.conf:2:2: error: 'group' needs 'user'"},
+    {"proxy {\n trusted_proxies 127.0.0.1 10.0.0.1/8\n}\n",
+     "t.conf:2:28: error: bad trusted proxy '10.0.0.1/8'"},
+    {"proxy {\n trusted_proxies 10.0.0.0/33\n}\n",
+     "t.conf:2:18: error: bad trusted proxy '10.0.0.0/33'"},
+    {"proxy {\n trusted_proxies ::1/129\n}\n",
+     "t.conf:2:18: error: bad trusted proxy '::1/129'"},
+    {"proxy {\n trusted_proxies localhost\n}\n",
+     "t.conf:2:18: error: bad trusted proxy 'localhost'"},
+    {"proxy {\n trusted_proxies 10.0.0.0/08\n}\n",
+     "t.conf:2:18: error: bad trusted proxy"},
+    {"proxy {\n trusted_proxies 10.0.0.0/\n}\n",
+     "t.conf:2:18: error: bad trusted proxy"},
+    {"proxy {\n trusted_proxies\n}\n",
+     "t.conf:2:2: error: 'trusted_proxies' takes CIDR..."},
+    {"proxy {\n real_ip_header X-Real-IP\n}\n",
+     "t.conf:2:17: error: 'real_ip_header' takes X-Forwarded-For or "
+     "Forwarded"},
+    {"proxy {\n real_ip_header Forwarded\n}\n",
+     "t.conf:2:2: error: 'real_ip_header' needs 'trusted_proxies'"},
     {"proxy {\n upstream_host \"a b\"\n}\n",
      "t.conf:2:16: error: 'upstream_host': not a host name"},
     {"fim {\n fanotify maybe\n}\n",
@@ -686,6 +727,45 @@ load_text(const char *text, struct sk_conf **c, struct sk_diag *d)
 }
 
 static void
+test_cidr(void **state)
+{
+    (void)state;
+    struct sk_conf_cidr c;
+    assert_int_equal(sk_conf_cidr_parse("0.0.0.0/0", &c), 0);
+    assert_int_equal(c.bits, 0);
+    assert_int_equal(sk_conf_cidr_parse("::/0", &c), 0);
+    assert_int_equal(c.family, AF_INET6);
+    assert_int_equal(sk_conf_cidr_parse("192.168.1.128/25", &c), 0);
+    assert_int_equal(c.bits, 25);
+    assert_int_equal(sk_conf_cidr_parse("192.168.1.129/25", &c), -SK_EPARSE);
+    assert_int_equal(sk_conf_cidr_parse("fe80::/10", &c), 0);
+    assert_int_equal(sk_conf_cidr_parse("fec0::/10", &c), 0);
+    assert_int_equal(sk_conf_cidr_parse("fe80::1/10", &c), -SK_EPARSE);
+    assert_int_equal(sk_conf_cidr_parse("::ffff:10.0.0.1", &c), 0);
+    assert_int_equal(c.bits, 128);
+    static const char *const bad[] = {
+        "",
+        "/8",
+        "1.2.3/8",
+        "1.2.3.4/-1",
+        "1.2.3.4/+8",
+        "1.2.3.4/8/8",
+        "1.2.3.4 ",
+        "[::1]",
+        "::1/1000",
+        "1.2.3.4:80",
+        "01.2.3.4",
+        "x",
+        "1.2.3.4/0x8",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (sk_conf_cidr_parse(bad[i], &c) != -SK_EPARSE)
+            fail_msg("'%s' was accepted", bad[i]);
+        assert_int_equal(c.family, 0);
+    }
+}
+
+static void
 test_load(void **state)
 {
     (void)state;
@@ -811,6 +891,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_reports_all),
         cmocka_unit_test(test_addr),
+        cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_alloc_failures),
     };

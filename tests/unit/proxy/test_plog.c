@@ -337,10 +337,50 @@ test_escaping(void **state)
                         "GET /\x01\xc3\xbf\"?pass=*** HTTP/1.1");
     json_decref(j);
     j = parse_json(&ev);
+    /* No peer given: none logged. */
+    assert_null(json_object_get(j, "peer"));
     json_decref(j);
     sk_buf_fini(&access);
     sk_buf_fini(&audit2);
     sk_buf_fini(&ev);
+
+    /* Behind a trusted proxy: the client from its header, the peer kept
+     * in the audit record's sekimori object and in the event. */
+    ti.client_ip = "203.0.113.7";
+    ti.client_port = 0;
+    ti.peer_ip = "127.0.0.1";
+    ti.peer_port = 41000;
+    struct sk_buf audit3 = {0}, ev3 = {0}, access3 = {0};
+    assert_int_equal(sk_proxy_audit_format(&ti, &audit3), 0);
+    assert_int_equal(sk_proxy_event_format(&ti, &ev3), 0);
+    assert_int_equal(sk_proxy_access_format(&ti, &access3), 0);
+    j = parse_json(&audit3);
+    json_t *tx = json_object_get(j, "transaction");
+    assert_string_equal(json_string_value(json_object_get(tx, "client_ip")),
+                        "203.0.113.7");
+    sk = json_object_get(tx, "sekimori");
+    assert_string_equal(json_string_value(json_object_get(sk, "peer")),
+                        "127.0.0.1");
+    assert_int_equal(json_integer_value(json_object_get(sk, "peer_port")),
+                     41000);
+    json_decref(j);
+    j = parse_json(&ev3);
+    assert_string_equal(json_string_value(json_object_get(j, "client_ip")),
+                        "203.0.113.7");
+    assert_string_equal(json_string_value(json_object_get(j, "peer")),
+                        "127.0.0.1");
+    json_decref(j);
+    assert_true(strncmp(sk_buf_cstr(&access3), "203.0.113.7 - - ", 16) == 0);
+    /* The peer is the client: not repeated in the event. */
+    ti.client_ip = "127.0.0.1";
+    sk_buf_clear(&ev3);
+    assert_int_equal(sk_proxy_event_format(&ti, &ev3), 0);
+    j = parse_json(&ev3);
+    assert_null(json_object_get(j, "peer"));
+    json_decref(j);
+    sk_buf_fini(&audit3);
+    sk_buf_fini(&ev3);
+    sk_buf_fini(&access3);
 }
 
 static void

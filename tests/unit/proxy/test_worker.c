@@ -332,6 +332,8 @@ static const char rules_text[] =
     "SecRule ARGS:go \"@streq away\" "
     "\"id:1005,phase:1,redirect:http://example.com/blocked,log\"\n"
     "SecRule ARGS:drop \"@streq 1\" \"id:1006,phase:1,drop,log\"\n"
+    "SecRule REMOTE_ADDR \"@ipMatch 203.0.113.0/24\" "
+    "\"id:1007,phase:1,deny,status:403,log,msg:'banned client'\"\n"
     "SecRule RESPONSE_BODY \"@contains secret-token\" "
     "\"id:1004,phase:4,deny,status:403,log,msg:'leak'\"\n";
 
@@ -835,6 +837,117 @@ audit_has(const char *id)
     return found;
 }
 
+/* The audit line of transaction `id` contains `want`. */
+static bool
+audit_line_has(const char *id, const char *want)
+{
+    FILE *f = fopen(audit_path, "r");
+    if (f == NULL)
+        return false;
+    static char line[65536];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = strstr(line, id) != NULL && strstr(line, want) != NULL;
+    fclose(f);
+    return found;
+}
+
+static struct sk_conf_cidr trusted_lo;
+
+static int
+setup_trusted(void **state)
+{
+    (void)state;
+    conf_defaults();
+    assert_int_equal(sk_conf_cidr_parse("127.0.0.1", &trusted_lo), 0);
+    conf.trusted_proxies = &trusted_lo;
+    conf.ntrusted_proxies = 1;
+    proxy_start();
+    return 0;
+}
+
+/* Behind a trusted proxy (127.0.0.1 here): the client comes from
+ * X-Forwarded-For per request, its X-Forwarded-Proto passes. */
+static void
+test_trusted_proxy(void **state)
+{
+    (void)state;
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 6.6.6.6, "
+                 "198.51.100.9\r\nX-Forwarded-Proto: https\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(
+        r.body, "X-Forwarded-For: 6.6.6.6, 198.51.100.9, 127.0.0.1\r\n"));
+    assert_non_null(strstr(r.body, "X-Forwarded-Proto: https\r\n"));
+    assert_null(strstr(r.body, "X-Forwarded-Proto: http\r\n"));
+    assert_non_null(strstr(r.body, "Forwarded: for=127.0.0.1;proto=http\r\n"));
+    resp_free(&r);
+    /* The rules see the client: REMOTE_ADDR in 203.0.113.0/24 is denied,
+     * and the audit record names it, with the peer. */
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: "
+                 "203.0.113.5:4711, 127.0.0.1\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403);
+    char id[64];
+    id_of(&r, id, sizeof(id));
+    resp_free(&r);
+    /* The next request on the same connection is someone else. */
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    /* No X-Forwarded-Proto from the proxy: ours is added. */
+    assert_non_null(strstr(r.body, "X-Forwarded-Proto: http\r\n"));
+    resp_free(&r);
+    /* A malformed header: the client is the peer. */
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: "
+                 "203.0.113.5, bogus\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    close(fd);
+    for (int i = 0; i < 20 && !audit_has(id); i++)
+        usleep(50000);
+    assert_true(audit_line_has(id, "\"client_ip\":\"203.0.113.5\""));
+    assert_true(audit_line_has(id, "\"client_port\":4711"));
+    assert_true(audit_line_has(id, "\"peer\":\"127.0.0.1\""));
+}
+
+/* An untrusted peer's forwarding headers change nothing we believe. */
+static void
+test_untrusted_forwarding_headers(void **state)
+{
+    (void)state;
+    int fd = dial();
+    struct resp r;
+    send_str(fd, "GET /echo?attack=yes HTTP/1.1\r\nHost: x\r\n"
+                 "X-Forwarded-For: 203.0.113.5\r\nX-Forwarded-Proto: https\r\n"
+                 "Forwarded: for=203.0.113.5;proto=https\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 403); /* the attack rule, not the ban */
+    char id[64];
+    id_of(&r, id, sizeof(id));
+    resp_free(&r);
+    send_str(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n"
+                 "X-Forwarded-For: 203.0.113.5\r\nX-Forwarded-Proto: https\r\n"
+                 "Forwarded: for=203.0.113.5;proto=https\r\n\r\n");
+    assert_int_equal(read_resp(fd, &r, false), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(
+        strstr(r.body, "X-Forwarded-For: 203.0.113.5, 127.0.0.1\r\n"));
+    assert_non_null(strstr(r.body, "X-Forwarded-Proto: http\r\n"));
+    assert_null(strstr(r.body, "X-Forwarded-Proto: https"));
+    assert_non_null(strstr(r.body, "Forwarded: for=203.0.113.5;proto=https, "
+                                   "for=127.0.0.1;proto=http\r\n"));
+    resp_free(&r);
+    close(fd);
+    for (int i = 0; i < 20 && !audit_has(id); i++)
+        usleep(50000);
+    assert_true(audit_line_has(id, "\"client_ip\":\"127.0.0.1\""));
+    assert_true(audit_line_has(id, "\"peer\":\"127.0.0.1\""));
+}
+
 static void
 test_deny_and_detection_only(void **state)
 {
@@ -1335,6 +1448,10 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_keepalive_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trusted_proxy, setup_trusted,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_untrusted_forwarding_headers,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_both_ways, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pipelining_order, setup, teardown),
