@@ -794,7 +794,7 @@ tcache_out(const struct sk_tfn_entry *e)
  * Returns where the entry is now (the table may have grown), or NULL when
  * it was not stored.
  */
-static struct sk_tfn_entry *
+static inline struct sk_tfn_entry *
 tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
            const void *key, struct sk_str out, bool changed)
 {
