@@ -6,6 +6,8 @@
  */
 #include "http/fields.h"
 
+#include <string.h>
+
 #include "util/error.h"
 #include "util/limits.h"
 
@@ -17,30 +19,41 @@ int
 sk__http_find_line(struct sk_str in, size_t off, size_t *eol, size_t *scanned,
                    enum sk_http_err *err)
 {
-    for (size_t i = off; i < in.len; i++) {
-        uint8_t c = in.p[i];
-        if (c == '\0') {
+    if (off >= in.len) {
+        *scanned = 0;
+        return 0;
+    }
+    /* memchr() looks at many bytes per step: find the LF, then the first
+     * CR and NUL before it; the first of the three decides, exactly as a
+     * byte-by-byte scan would. */
+    const uint8_t *p = in.p + off;
+    size_t n = in.len - off;
+    const uint8_t *lf = memchr(p, '\n', n);
+    size_t seg = lf != NULL ? (size_t)(lf - p) : n;
+    const uint8_t *cr = memchr(p, '\r', seg);
+    const uint8_t *nul = memchr(p, '\0', cr != NULL ? (size_t)(cr - p) : seg);
+    if (nul != NULL) {
+        *err = SK_HTTP_E_BARE_CR;
+        return -1;
+    }
+    if (cr != NULL) {
+        size_t i = (size_t)(cr - p);
+        if (i + 1 == n) {
+            *scanned = i;
+            return 0;
+        }
+        if (cr[1] != '\n') {
             *err = SK_HTTP_E_BARE_CR;
             return -1;
         }
-        if (c == '\n') {
-            *err = SK_HTTP_E_BARE_LF;
-            return -1;
-        }
-        if (c == '\r') {
-            if (i + 1 == in.len) {
-                *scanned = i - off;
-                return 0;
-            }
-            if (in.p[i + 1] != '\n') {
-                *err = SK_HTTP_E_BARE_CR;
-                return -1;
-            }
-            *eol = i;
-            return 1;
-        }
+        *eol = off + i;
+        return 1;
     }
-    *scanned = in.len - off;
+    if (lf != NULL) {
+        *err = SK_HTTP_E_BARE_LF;
+        return -1;
+    }
+    *scanned = n;
     return 0;
 }
 

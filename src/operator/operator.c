@@ -139,6 +139,17 @@ sk_op_name(const struct sk_op *op)
     return op_defs[op->kind].name;
 }
 
+bool
+sk_op_phrases(const struct sk_op *op, const struct sk_str **phrases, size_t *n)
+{
+    if (op->kind != SK__OP_PM && op->kind != SK__OP_PMF &&
+        op->kind != SK__OP_PM_FROM_FILE)
+        return false;
+    *phrases = op->u.pm.phrases;
+    *n = op->u.pm.count;
+    return true;
+}
+
 static int
 cmp_nocase(const char *a, const char *b)
 {

@@ -99,6 +99,16 @@ void sk_op_thread_fini(void);
 /* The canonical name of a compiled operator (for logs: "rx", "pm"...). */
 const char *sk_op_name(const struct sk_op *op);
 
+/*
+ * (perf2 addition.) For a phrase-set operator (@pm, @pmf, @pmFromFile):
+ * true with its phrases in *phrases and *n, which it matches case-insensitively
+ * anywhere in the input (owned by the operator, read-only); false for
+ * every other operator. Lets the engine put the phrases in its literal
+ * prefilter. Never blocks.
+ */
+bool sk_op_phrases(const struct sk_op *op, const struct sk_str **phrases,
+                   size_t *n);
+
 /* The operator table, for the documentation and duplicate checks. */
 struct sk_op_def {
     const char *name;

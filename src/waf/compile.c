@@ -1877,7 +1877,7 @@ intern_chains(struct sk_waf_rules *r)
 
 struct pf_cand {
     struct sk_rule *link;
-    struct sk_str *lits;
+    const struct sk_str *lits;
     size_t nlits;
 };
 
@@ -1969,18 +1969,28 @@ build_prefilters(struct sk_waf_rules *r)
     for (size_t i = 0; i < r->nall; i++) {
         for (struct sk_rule *l = r->all[i]; l != NULL; l = l->chain) {
             if (l->is_marker || l->removed || l->op == NULL || l->op_dynamic ||
-                l->multi_match || l->op_name == NULL ||
-                strcasecmp(l->op_name, "rx") != 0)
+                l->multi_match || l->op_name == NULL)
                 continue;
-            struct sk_str *lits;
+            const struct sk_str *lits;
+            struct sk_str *rx_lits;
             size_t nl;
-            if (!sk__prefilter_literals(tmp, l->op_arg, &lits, &nl))
+            if (sk_op_phrases(l->op, &lits, &nl)) {
+                /* A phrase set matches exactly when one of its phrases
+                 * occurs, ignoring case: the literal database's bit for
+                 * the link is then the operator's answer to "no match". */
+                if (nl == 0)
+                    continue;
+            } else if (strcasecmp(l->op_name, "rx") == 0 &&
+                       sk__prefilter_literals(tmp, l->op_arg, &rx_lits, &nl)) {
+                lits = rx_lits;
+            } else {
                 continue;
+            }
             /* Vectorscan's literal API takes a literal starting with NUL
              * for an empty one and fails the whole database. */
             bool nul = false;
             for (size_t j = 0; j < nl; j++)
-                nul |= lits[j].p[0] == '\0';
+                nul |= lits[j].len == 0 || lits[j].p[0] == '\0';
             if (nul)
                 continue;
             if (n == cap) {

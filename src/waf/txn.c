@@ -724,7 +724,7 @@ tcache_busy(const uint64_t *used, size_t i)
     return used[i / 64] >> (i % 64) & 1;
 }
 
-static size_t
+static inline size_t
 tcache_slot(const struct sk_tfn_entry *tab, const uint64_t *used, size_t cap,
             const uint8_t *in, size_t len, const void *key)
 {
@@ -770,7 +770,7 @@ tcache_grow(struct sk_waf_txn *t, size_t cap)
  * it is the free slot for tcache_put(). NULL when the value is not cached
  * at all. The table always keeps a free slot, so the probe ends.
  */
-static struct sk_tfn_entry *
+static inline struct sk_tfn_entry *
 tcache_find(struct sk_waf_txn *t, struct sk_str in, const void *key, bool *hit)
 {
     *hit = false;
@@ -794,7 +794,7 @@ tcache_out(const struct sk_tfn_entry *e)
  * Returns where the entry is now (the table may have grown), or NULL when
  * it was not stored.
  */
-static struct sk_tfn_entry *
+static inline struct sk_tfn_entry *
 tcache_put(struct sk_waf_txn *t, struct sk_tfn_entry *e, struct sk_str in,
            const void *key, struct sk_str out, bool changed)
 {

@@ -369,7 +369,6 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                   const struct sk_target *tgt, sk__value_fn fn, void *ud)
 {
     const struct sk_var_def *def = tgt->def;
-    struct sk_str vname = sk_str_c(def->name);
     switch (def->kind) {
     case SK_VK_SCALAR:
     case SK_VK_COMPUTED: {
@@ -377,7 +376,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
         if (def->kind == SK_VK_SCALAR) {
             if (!t->has_scalar[def->id]) {
                 if (tgt->count)
-                    return fn(t, ud, tgt, vname, SK_STR_LIT("0"));
+                    return fn(t, ud, tgt, sk_str_c(def->name), SK_STR_LIT("0"));
                 return 0;
             }
             v = t->scalars[def->id];
@@ -386,11 +385,13 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
             if (rc < 0)
                 return rc;
             if (rc == SK_DECLINED)
-                return tgt->count ? fn(t, ud, tgt, vname, SK_STR_LIT("0")) : 0;
+                return tgt->count ? fn(t, ud, tgt, sk_str_c(def->name),
+                                       SK_STR_LIT("0"))
+                                  : 0;
         }
         if (tgt->count)
-            return fn(t, ud, tgt, vname, SK_STR_LIT("1"));
-        return fn(t, ud, tgt, vname, v);
+            return fn(t, ud, tgt, sk_str_c(def->name), SK_STR_LIT("1"));
+        return fn(t, ud, tgt, sk_str_c(def->name), v);
     }
     case SK_VK_COLLECTION:
     case SK_VK_NAMES: {
@@ -404,7 +405,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                 excluded(t, rule, tgt, e))
                 e = NULL;
             if (tgt->count)
-                return fn(t, ud, tgt, vname,
+                return fn(t, ud, tgt, sk_str_c(def->name),
                           e ? SK_STR_LIT("1") : SK_STR_LIT("0"));
             if (e == NULL)
                 return 0;
@@ -436,7 +437,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
             struct sk_str v;
             if (sk_arena_strdup_str(t->arena, sk_str_c(buf), &v) != 0)
                 return -SK_ENOMEM;
-            return fn(t, ud, tgt, vname, v);
+            return fn(t, ud, tgt, sk_str_c(def->name), v);
         }
         return 0;
     }
@@ -444,7 +445,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
         struct xml_ctx x = {t, tgt, fn, ud, 0, tgt->count};
         if (t->xml == NULL) {
             if (tgt->count)
-                return fn(t, ud, tgt, vname, SK_STR_LIT("0"));
+                return fn(t, ud, tgt, sk_str_c(def->name), SK_STR_LIT("0"));
             return 0;
         }
         int rc = sk_bodyproc_xml_eval(t->arena, t->xml,
@@ -458,7 +459,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
             struct sk_str v;
             if (sk_arena_strdup_str(t->arena, sk_str_c(buf), &v) != 0)
                 return -SK_ENOMEM;
-            return fn(t, ud, tgt, vname, v);
+            return fn(t, ud, tgt, sk_str_c(def->name), v);
         }
         return 0;
     }
