@@ -1894,6 +1894,38 @@ free_hs_scratch(void *s)
 }
 
 /*
+ * Whether the prefilter may rule `link` out as a whole (txn.c,
+ * pf_link_may_match): the link matches only when the operator matches a
+ * value (not negated, one value at a time), and every target reads
+ * stored values (no &COUNT, no computed variable), so that "no value
+ * holds a required literal" means "no match, no action".
+ */
+static bool
+pf_bulk_ok(const struct sk_rule *link)
+{
+    if (link->op_negated || link->multi_match || link->op_dynamic ||
+        link->unconditional || link->ntargets == 0)
+        return false;
+    for (size_t i = 0; i < link->ntargets; i++) {
+        const struct sk_target *tgt = &link->targets[i];
+        if (tgt->exclude)
+            continue;
+        if (tgt->count)
+            return false;
+        switch (tgt->def->kind) {
+        case SK_VK_SCALAR:
+        case SK_VK_COLLECTION:
+        case SK_VK_NAMES:
+        case SK_VK_XML:
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * Builds the literal database of the candidates on transformation chain
  * `chain` (NULL: of all of them); false leaves them unfiltered.
  */
@@ -1949,6 +1981,7 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
         if (chain == NULL || c[i].link->tfns == chain) {
             c[i].link->pf = g;
             c[i].link->pf_id = id++;
+            c[i].link->pf_bulk = pf_bulk_ok(c[i].link);
         }
     return true;
 }

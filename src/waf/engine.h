@@ -334,6 +334,10 @@ struct sk_rule {
      * link's transformation chain, and this link's id in it. */
     const struct sk_pf_group *pf;
     unsigned pf_id;
+    /* The prefilter can rule the whole link out before its values are
+     * read one by one (txn.c, pf_link_may_match): a plain, not negated
+     * operator whose targets are all collections, scalars or XML. */
+    bool pf_bulk;
 };
 
 /* A phase's program: rule starters and markers in order. */

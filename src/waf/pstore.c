@@ -121,6 +121,7 @@ sk__pstore_load(struct sk_waf_txn *t, enum sk_var_id coll, struct sk_str key)
         return rc;
     t->pstore_loaded[coll] = true;
     t->colls[coll].n = 0;
+    t->colls[coll].gen++;
     t->colls[coll].idx = NULL; /* rebuilt by the first add */
     t->colls[coll].idx_cap = 0;
     pthread_mutex_lock(&s->lock);

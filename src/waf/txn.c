@@ -1039,6 +1039,222 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
     return 0;
 }
 
+/*
+ * The prefilter hits of `rule`'s group on `v` after the rule's
+ * transformation chain, as eval_value() computes them (and sharing its
+ * caches). *bits is NULL when they are unknown (the value could not be
+ * scanned): the rule must then be evaluated.
+ */
+static int
+pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
+              const uint64_t **bits)
+{
+    struct sk_str cur = v;
+    struct sk_tfn_entry *ce = NULL;
+    if (rule->ntfns > 0) {
+        int rc = transform_chain(t, rule, v, &cur, &ce);
+        if (rc != 0)
+            return rc;
+    }
+    return pf_hits(t, rule, cur, ce, bits);
+}
+
+/* A collection's prefilter hits under one transformation chain. */
+struct sk_pf_sum {
+    const struct sk_coll *coll; /* NULL: free slot */
+    const void *chain;
+    bool names;
+    bool unknown; /* some value could not be scanned */
+    uint64_t gen;
+    const uint64_t *bits;
+};
+
+#define SK_PFSUM_MAX 4096 /* slots at most; beyond, sums are not kept */
+
+static struct sk_pf_sum *
+pfsum_slot(struct sk_waf_txn *t, const struct sk_coll *c, const void *chain,
+           bool names)
+{
+    if (t->pfsum == NULL) {
+        t->pfsum = sk_arena_calloc(t->arena, 64, sizeof(*t->pfsum));
+        if (t->pfsum == NULL)
+            return NULL;
+        t->pfsum_cap = 64;
+    }
+    uint64_t h = ((uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ULL) ^
+                 ((uint64_t)(uintptr_t)chain * 0xc2b2ae3d27d4eb4fULL) ^
+                 (uint64_t)names;
+    h ^= h >> 29;
+    size_t i = (size_t)h & (t->pfsum_cap - 1);
+    while (t->pfsum[i].coll != NULL &&
+           !(t->pfsum[i].coll == c && t->pfsum[i].chain == chain &&
+             t->pfsum[i].names == names))
+        i = (i + 1) & (t->pfsum_cap - 1);
+    return &t->pfsum[i];
+}
+
+/* Doubles the sum table; false (table unchanged) when it cannot. */
+static bool
+pfsum_grow(struct sk_waf_txn *t)
+{
+    size_t cap = t->pfsum_cap * 2;
+    if (cap > SK_PFSUM_MAX)
+        return false;
+    struct sk_pf_sum *tab = sk_arena_calloc(t->arena, cap, sizeof(*tab));
+    if (tab == NULL)
+        return false;
+    struct sk_pf_sum *old = t->pfsum;
+    size_t oldcap = t->pfsum_cap;
+    t->pfsum = tab;
+    t->pfsum_cap = cap;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].coll != NULL)
+            *pfsum_slot(t, old[i].coll, old[i].chain, old[i].names) = old[i];
+    return true;
+}
+
+/*
+ * The union of the prefilter hits of every value (names when `names`) of
+ * collection `c` under `rule`'s transformation chain: a superset of the
+ * hits of any selection or exclusion of it. Cached per (collection,
+ * chain) until the collection changes. *bits NULL: unknown.
+ */
+static int
+pf_coll_bits(struct sk_waf_txn *t, const struct sk_rule *rule,
+             const struct sk_coll *c, bool names, const uint64_t **bits)
+{
+    *bits = NULL;
+    struct sk_pf_sum *s = pfsum_slot(t, c, rule->tfns, names);
+    if (s != NULL && s->coll != NULL && s->gen == c->gen) {
+        *bits = s->unknown ? NULL : s->bits;
+        return 0;
+    }
+    size_t words = (rule->pf->nrules + 63) / 64;
+    uint64_t *acc = sk_arena_calloc(t->arena, words, sizeof(*acc));
+    if (acc == NULL)
+        return -SK_ENOMEM;
+    bool unknown = false;
+    size_t n = c->n;
+    for (size_t i = 0; i < n && !unknown; i++) {
+        const struct sk_entry *e = &c->e[i];
+        const uint64_t *b;
+        int rc = pf_value_bits(t, rule, names ? e->name : e->value, &b);
+        if (rc != 0)
+            return rc;
+        if (b == NULL) {
+            unknown = true;
+            break;
+        }
+        for (size_t w = 0; w < words; w++)
+            acc[w] |= b[w];
+    }
+    if (!unknown)
+        *bits = acc;
+    /* The slot again: the values' work did not touch this table, but a
+     * missing entry may need a bigger one. */
+    if (s == NULL)
+        return 0;
+    if (s->coll == NULL && (t->pfsum_n + 1) * 2 > t->pfsum_cap) {
+        if (!pfsum_grow(t))
+            return 0;
+        s = pfsum_slot(t, c, rule->tfns, names);
+    }
+    if (s->coll == NULL)
+        t->pfsum_n++;
+    s->coll = c;
+    s->chain = rule->tfns;
+    s->names = names;
+    s->unknown = unknown;
+    s->gen = c->gen;
+    s->bits = acc;
+    return 0;
+}
+
+/* Collections that rules write (setvar, initcol, matches). */
+static bool
+rule_written(enum sk_var_id id)
+{
+    switch (id) {
+    case SK_V_TX:
+    case SK_V_IP:
+    case SK_V_GLOBAL:
+    case SK_V_SESSION:
+    case SK_V_USER:
+    case SK_V_RESOURCE:
+    case SK_V_MATCHED_VARS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * Whether `rule` (a pf_bulk link) may match: false when none of the
+ * values its targets can yield holds one of its required literals, so
+ * that its values need not be read one by one. Selections and
+ * exclusions only narrow a target's values, so a target is judged by its
+ * whole collection, save a literal selector, judged by its own entries.
+ */
+static int
+pf_link_may_match(struct sk_waf_txn *t, const struct sk_rule *rule, bool *may)
+{
+    *may = true;
+    size_t w = rule->pf_id / 64;
+    uint64_t m = (uint64_t)1 << (rule->pf_id % 64);
+    for (size_t i = 0; i < rule->ntargets; i++) {
+        const struct sk_target *tgt = &rule->targets[i];
+        if (tgt->exclude)
+            continue;
+        const struct sk_var_def *def = tgt->def;
+        const uint64_t *bits;
+        int rc;
+        switch (def->kind) {
+        case SK_VK_SCALAR:
+            if (!t->has_scalar[def->id])
+                continue;
+            rc = pf_value_bits(t, rule, t->scalars[def->id], &bits);
+            if (rc != 0 || bits == NULL || (bits[w] & m))
+                return rc;
+            continue;
+        case SK_VK_COLLECTION:
+        case SK_VK_NAMES: {
+            bool names = def->kind == SK_VK_NAMES;
+            const struct sk_coll *c = &t->colls[names ? def->base : def->id];
+            if (tgt->key_re == NULL && tgt->key.len > 0) {
+                size_t n = c->n;
+                for (size_t k = 0; k < n; k++) {
+                    const struct sk_entry *e = &c->e[k];
+                    if (e->hash != tgt->key_hash ||
+                        !sk_str_eq_nocase(tgt->key, e->name))
+                        continue;
+                    rc = pf_value_bits(t, rule, names ? e->name : e->value,
+                                       &bits);
+                    if (rc != 0 || bits == NULL || (bits[w] & m))
+                        return rc;
+                }
+                continue;
+            }
+            if (c->n == 0)
+                continue;
+            if (rule_written(names ? def->base : def->id))
+                return 0; /* changes between rules: read one by one */
+            rc = pf_coll_bits(t, rule, c, names, &bits);
+            if (rc != 0 || bits == NULL || (bits[w] & m))
+                return rc;
+            continue;
+        }
+        case SK_VK_XML:
+            if (t->xml != NULL)
+                return 0;
+            continue;
+        default:
+            return 0;
+        }
+    }
+    *may = false;
+    return 0;
+}
+
 /* Evaluates one link and, if it matches, the rest of its chain. */
 static int
 eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
@@ -1059,6 +1275,16 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
         if (rc != 0)
             return rc;
     } else {
+        if (rule->pf_bulk) {
+            bool may;
+            int rc = pf_link_may_match(t, rule, &may);
+            if (rc != 0)
+                return rc;
+            if (!may) {
+                *matched = false;
+                return 0;
+            }
+        }
         for (size_t i = 0; i < rule->ntargets; i++) {
             const struct sk_target *tgt = &rule->targets[i];
             if (tgt->exclude)
@@ -1194,6 +1420,7 @@ run_phase(struct sk_waf_txn *t, int phase)
             continue;
         /* A new rule starts with no matched variables. */
         t->colls[SK_V_MATCHED_VARS].n = 0;
+        t->colls[SK_V_MATCHED_VARS].gen++;
         bool matched = false;
         int rc = eval_link(t, rule, &matched);
         if (rc != 0)

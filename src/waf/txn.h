@@ -34,6 +34,9 @@ struct sk_coll {
     bool unique;
     uint32_t *idx;
     size_t idx_cap;
+    /* Bumped by every change (add, set, delete, reset): names the
+     * contents for caches over the whole collection. */
+    uint64_t gen;
 };
 
 /*
@@ -120,6 +123,11 @@ struct sk_waf_txn {
 
     /* Vectorscan scratch for the regex prefilter, cloned on first use. */
     struct hs_scratch *pf_scratch;
+
+    /* Prefilter hits of whole collections per transformation chain
+     * (txn.c, pf_coll_bits): open addressing, power-of-two size. */
+    struct sk_pf_sum *pfsum;
+    size_t pfsum_cap, pfsum_n;
 
     /* Reused by selector regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/). */
     pcre2_match_data *selector_md;

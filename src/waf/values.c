@@ -59,6 +59,7 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     e->expires = 0;
     e->hash = sk__name_hash(name);
     c->n++;
+    c->gen++;
     if (c->unique) {
         if ((c->n + 1) * 2 > c->idx_cap)
             return index_rebuild(t, c, c->idx_cap ? c->idx_cap * 2 : 64);
@@ -116,6 +117,7 @@ sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     struct sk_entry *e = sk__coll_get(c, name);
     if (e == NULL)
         return sk__coll_add(t, c, name, value);
+    c->gen++;
     return sk_arena_strdup_str(t->arena, value, &e->value);
 }
 
@@ -130,6 +132,7 @@ sk__coll_del(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name)
         if (c->e[i].hash != h || !sk_str_eq_nocase(c->e[i].name, name))
             c->e[w++] = c->e[i];
     c->n = w;
+    c->gen++;
     if (c->unique && c->idx != NULL && index_rebuild(t, c, c->idx_cap) != 0) {
         /* No memory for a new index: fall back to scanning. */
         c->idx = NULL;
