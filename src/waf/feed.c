@@ -63,10 +63,14 @@ add_arg(void *ud, struct sk_str name, struct sk_str value)
     struct sk_waf_txn *t = c->t;
     if (t->colls[SK_V_ARGS].n >= SK_LIMIT_ARGS)
         return -SK_ELIMIT;
-    int rc = sk__coll_add(t, &t->colls[c->coll], name, value);
-    if (rc == 0)
-        rc = sk__coll_add(t, &t->colls[SK_V_ARGS], name, value);
-    return rc;
+    struct sk_coll *own = &t->colls[c->coll];
+    int rc = sk__coll_add(t, own, name, value);
+    if (rc != 0)
+        return rc;
+    /* ARGS shares the copy: the rules' transformation and prefilter
+     * caches, keyed by where a value lives, then serve both. */
+    const struct sk_entry *e = &own->e[own->n - 1];
+    return sk__coll_add_view(t, &t->colls[SK_V_ARGS], e->name, e->value);
 }
 
 int
