@@ -1925,6 +1925,101 @@ pf_bulk_ok(const struct sk_rule *link)
     return true;
 }
 
+/* Variables that rules change as they run: read one value at a time. */
+static bool
+pf_var_volatile(enum sk_var_id id)
+{
+    switch (id) {
+    case SK_V_TX:
+    case SK_V_IP:
+    case SK_V_GLOBAL:
+    case SK_V_SESSION:
+    case SK_V_USER:
+    case SK_V_RESOURCE:
+    case SK_V_MATCHED_VARS:
+    case SK_V_MATCHED_VAR:
+    case SK_V_MATCHED_VAR_NAME:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * Files pf_bulk link `l` under its transformation chain's batch: sets
+ * l->pf_chain and each target's pf_var. 0 or -SK_ENOMEM.
+ */
+static int
+pf_chain_add(struct sk_waf_rules *r, struct sk_rule *l)
+{
+    size_t k = 0;
+    while (k < r->npf_chains && r->pf_chains[k].chain != (const void *)l->tfns)
+        k++;
+    if (k == r->npf_chains) {
+        if (k % 16 == 0) {
+            struct sk_pf_chain *nc =
+                sk_arena_calloc(r->arena, k + 16, sizeof(*nc));
+            if (nc == NULL)
+                return -SK_ENOMEM;
+            if (k > 0)
+                memcpy(nc, r->pf_chains, k * sizeof(*nc));
+            r->pf_chains = nc;
+        }
+        r->pf_chains[k].chain = l->tfns;
+        r->npf_chains++;
+    }
+    struct sk_pf_chain *ch = &r->pf_chains[k];
+    l->pf_chain = (unsigned)k;
+    for (size_t i = 0; i < l->ntargets; i++) {
+        struct sk_target *tgt = &l->targets[i];
+        tgt->pf_var = SK_PF_VAR_NONE;
+        if (tgt->exclude)
+            continue;
+        const struct sk_var_def *def = tgt->def;
+        struct sk_pf_var v = {def->id, false, false};
+        if (def->kind == SK_VK_XML) {
+            tgt->pf_var = SK_PF_VAR_XML;
+            continue;
+        } else if ((def->kind == SK_VK_COLLECTION ||
+                    def->kind == SK_VK_NAMES) &&
+                   tgt->key_re == NULL && tgt->key.len > 0) {
+            /* One name: its entries are judged one by one. */
+            tgt->pf_var = SK_PF_VAR_KEY;
+            continue;
+        } else if (def->kind == SK_VK_NAMES) {
+            v.id = def->base;
+            v.names = true;
+        } else if (def->kind == SK_VK_SCALAR) {
+            v.scalar = true;
+        } else if (def->kind != SK_VK_COLLECTION) {
+            continue;
+        }
+        if (pf_var_volatile(v.id))
+            continue;
+        size_t j = 0;
+        while (j < ch->nvars &&
+               !(ch->vars[j].id == v.id && ch->vars[j].names == v.names &&
+                 ch->vars[j].scalar == v.scalar))
+            j++;
+        if (j == ch->nvars) {
+            if (ch->nvars == ch->capvars) {
+                size_t nc = ch->capvars ? ch->capvars * 2 : 8;
+                struct sk_pf_var *nv =
+                    sk_arena_calloc(r->arena, nc, sizeof(*nv));
+                if (nv == NULL)
+                    return -SK_ENOMEM;
+                if (ch->nvars > 0)
+                    memcpy(nv, ch->vars, ch->nvars * sizeof(*nv));
+                ch->vars = nv;
+                ch->capvars = nc;
+            }
+            ch->vars[ch->nvars++] = v;
+        }
+        tgt->pf_var = (int)j;
+    }
+    return 0;
+}
+
 /*
  * Builds the literal database of the candidates on transformation chain
  * `chain` (NULL: of all of them); false leaves them unfiltered.
@@ -1981,7 +2076,8 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
         if (chain == NULL || c[i].link->tfns == chain) {
             c[i].link->pf = g;
             c[i].link->pf_id = id++;
-            c[i].link->pf_bulk = pf_bulk_ok(c[i].link);
+            c[i].link->pf_bulk =
+                pf_bulk_ok(c[i].link) && pf_chain_add(r, c[i].link) == 0;
         }
     return true;
 }

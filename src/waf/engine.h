@@ -167,6 +167,10 @@ struct sk_target {
     char *key_text;     /* the selector as written, for messages */
     bool count;
     bool exclude;
+    /* For a pf_bulk link: this target's variable in the link's batch
+     * (struct sk_pf_chain vars), SK_PF_VAR_XML, SK_PF_VAR_KEY, or
+     * SK_PF_VAR_NONE when the link must read its values one by one. */
+    int pf_var;
     /* The rule also has an exclusion (!VAR...) of this target's variable,
      * so its values must be checked against the rule's exclusions. */
     bool has_exclusions;
@@ -338,6 +342,27 @@ struct sk_rule {
      * read one by one (txn.c, pf_link_may_match): a plain, not negated
      * operator whose targets are all collections, scalars or XML. */
     bool pf_bulk;
+    unsigned pf_chain; /* pf_bulk: index in sk_waf_rules.pf_chains */
+};
+
+#define SK_PF_VAR_NONE (-1)
+#define SK_PF_VAR_XML (-2)
+#define SK_PF_VAR_KEY (-3) /* a literal selector: its entries, one by one */
+
+/*
+ * The variables that the pf_bulk links of one transformation chain read:
+ * a transaction gathers the prefilter hits of all their values under the
+ * chain (txn.c, batch_get) to rule those links out.
+ */
+struct sk_pf_var {
+    enum sk_var_id id; /* the collection (for names: the named one) */
+    bool names;        /* the names of collection `id` */
+    bool scalar;
+};
+struct sk_pf_chain {
+    const void *chain; /* interned tfns array, NULL: no transformation */
+    struct sk_pf_var *vars;
+    size_t nvars, capvars;
 };
 
 /* A phase's program: rule starters and markers in order. */
@@ -408,6 +433,8 @@ struct sk_waf_rules {
     struct sk_pf_group *pf_groups;
     size_t npf_groups;
     struct hs_scratch *pf_proto;
+    struct sk_pf_chain *pf_chains;
+    size_t npf_chains;
     size_t pf_rules; /* links with a prefilter, for reports */
 
     /* Selector regexes by pattern, so that equal patterns share code. */

@@ -896,6 +896,23 @@ free_scratch(void *s)
     hs_free_scratch(s);
 }
 
+/* Clones the prefilter scratch: 0 (pf_scratch NULL when Vectorscan
+ * cannot) or -SK_ENOMEM. */
+static int
+pf_scratch_get(struct sk_waf_txn *t)
+{
+    if (hs_clone_scratch(t->rules->pf_proto, &t->pf_scratch) != HS_SUCCESS) {
+        t->pf_scratch = NULL;
+        return 0;
+    }
+    if (sk_arena_defer(t->arena, free_scratch, t->pf_scratch) != 0) {
+        hs_free_scratch(t->pf_scratch);
+        t->pf_scratch = NULL;
+        return -SK_ENOMEM;
+    }
+    return 0;
+}
+
 /*
  * Scans `v` with prefilter group `g`: *bits gets one bit per rule of the
  * group whose literals occur (from the arena), or NULL when the scan
@@ -909,13 +926,9 @@ pf_scan(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
     if (v.len > UINT32_MAX)
         return 0;
     if (t->pf_scratch == NULL) {
-        if (hs_clone_scratch(t->rules->pf_proto, &t->pf_scratch) != HS_SUCCESS)
-            return 0;
-        if (sk_arena_defer(t->arena, free_scratch, t->pf_scratch) != 0) {
-            hs_free_scratch(t->pf_scratch);
-            t->pf_scratch = NULL;
-            return -SK_ENOMEM;
-        }
+        int rc = pf_scratch_get(t);
+        if (rc != 0 || t->pf_scratch == NULL)
+            return rc;
     }
     size_t words = (g->nrules + 63) / 64;
     uint64_t *b = sk_arena_calloc(t->arena, words, sizeof(*b));
@@ -1059,133 +1072,93 @@ pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
     return pf_hits(t, rule, cur, ce, bits);
 }
 
-/* A collection's prefilter hits under one transformation chain. */
-struct sk_pf_sum {
-    const struct sk_coll *coll; /* NULL: free slot */
-    const void *chain;
-    bool names;
-    bool unknown; /* some value could not be scanned */
-    uint64_t gen;
-    const uint64_t *bits;
+/*
+ * A chain's batch: for each of its variables (struct sk_pf_chain), the
+ * union of the prefilter hits of all its values under the chain, and the
+ * variables' generations they were computed at.
+ */
+struct sk_pf_batch {
+    bool valid;
+    bool unknown; /* some value could not be scanned: no verdict */
+    uint64_t *gens;
+    uint64_t *bits; /* nvars rows of `words` */
 };
 
-#define SK_PFSUM_MAX 4096 /* slots at most; beyond, sums are not kept */
-
-static struct sk_pf_sum *
-pfsum_slot(struct sk_waf_txn *t, const struct sk_coll *c, const void *chain,
-           bool names)
+static uint64_t
+pf_var_gen(const struct sk_waf_txn *t, const struct sk_pf_var *v)
 {
-    if (t->pfsum == NULL) {
-        t->pfsum = sk_arena_calloc(t->arena, 64, sizeof(*t->pfsum));
-        if (t->pfsum == NULL)
-            return NULL;
-        t->pfsum_cap = 64;
-    }
-    uint64_t h = ((uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ULL) ^
-                 ((uint64_t)(uintptr_t)chain * 0xc2b2ae3d27d4eb4fULL) ^
-                 (uint64_t)names;
-    h ^= h >> 29;
-    size_t i = (size_t)h & (t->pfsum_cap - 1);
-    while (t->pfsum[i].coll != NULL &&
-           !(t->pfsum[i].coll == c && t->pfsum[i].chain == chain &&
-             t->pfsum[i].names == names))
-        i = (i + 1) & (t->pfsum_cap - 1);
-    return &t->pfsum[i];
-}
-
-/* Doubles the sum table; false (table unchanged) when it cannot. */
-static bool
-pfsum_grow(struct sk_waf_txn *t)
-{
-    size_t cap = t->pfsum_cap * 2;
-    if (cap > SK_PFSUM_MAX)
-        return false;
-    struct sk_pf_sum *tab = sk_arena_calloc(t->arena, cap, sizeof(*tab));
-    if (tab == NULL)
-        return false;
-    struct sk_pf_sum *old = t->pfsum;
-    size_t oldcap = t->pfsum_cap;
-    t->pfsum = tab;
-    t->pfsum_cap = cap;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i].coll != NULL)
-            *pfsum_slot(t, old[i].coll, old[i].chain, old[i].names) = old[i];
-    return true;
+    return v->scalar ? t->scalar_gen[v->id] : t->colls[v->id].gen;
 }
 
 /*
- * The union of the prefilter hits of every value (names when `names`) of
- * collection `c` under `rule`'s transformation chain: a superset of the
- * hits of any selection or exclusion of it. Cached per (collection,
- * chain) until the collection changes. *bits NULL: unknown.
+ * The batch of `rule`'s chain, computed again when one of its variables
+ * changed since: every value of every variable is transformed by the
+ * chain and scanned, through the transformation and hit caches that the
+ * rules then share (a value that several chains leave as it is, is
+ * scanned once).
  */
 static int
-pf_coll_bits(struct sk_waf_txn *t, const struct sk_rule *rule,
-             const struct sk_coll *c, bool names, const uint64_t **bits)
+batch_get(struct sk_waf_txn *t, const struct sk_rule *rule,
+          const struct sk_pf_batch **out)
 {
-    *bits = NULL;
-    struct sk_pf_sum *s = pfsum_slot(t, c, rule->tfns, names);
-    if (s != NULL && s->coll != NULL && s->gen == c->gen) {
-        *bits = s->unknown ? NULL : s->bits;
-        return 0;
+    *out = NULL;
+    const struct sk_waf_rules *r = t->rules;
+    const struct sk_pf_chain *ch = &r->pf_chains[rule->pf_chain];
+    const struct sk_pf_group *g = rule->pf;
+    if (t->pf_batches == NULL) {
+        t->pf_batches =
+            sk_arena_calloc(t->arena, r->npf_chains, sizeof(*t->pf_batches));
+        if (t->pf_batches == NULL)
+            return -SK_ENOMEM;
     }
-    size_t words = (rule->pf->nrules + 63) / 64;
-    uint64_t *acc = sk_arena_calloc(t->arena, words, sizeof(*acc));
-    if (acc == NULL)
-        return -SK_ENOMEM;
-    bool unknown = false;
-    size_t n = c->n;
-    for (size_t i = 0; i < n && !unknown; i++) {
-        const struct sk_entry *e = &c->e[i];
-        const uint64_t *b;
-        int rc = pf_value_bits(t, rule, names ? e->name : e->value, &b);
-        if (rc != 0)
-            return rc;
-        if (b == NULL) {
-            unknown = true;
-            break;
-        }
-        for (size_t w = 0; w < words; w++)
-            acc[w] |= b[w];
-    }
-    if (!unknown)
-        *bits = acc;
-    /* The slot again: the values' work did not touch this table, but a
-     * missing entry may need a bigger one. */
-    if (s == NULL)
-        return 0;
-    if (s->coll == NULL && (t->pfsum_n + 1) * 2 > t->pfsum_cap) {
-        if (!pfsum_grow(t))
+    struct sk_pf_batch *b = &t->pf_batches[rule->pf_chain];
+    if (b->valid) {
+        size_t i = 0;
+        while (i < ch->nvars && b->gens[i] == pf_var_gen(t, &ch->vars[i]))
+            i++;
+        if (i == ch->nvars) {
+            *out = b;
             return 0;
-        s = pfsum_slot(t, c, rule->tfns, names);
+        }
     }
-    if (s->coll == NULL)
-        t->pfsum_n++;
-    s->coll = c;
-    s->chain = rule->tfns;
-    s->names = names;
-    s->unknown = unknown;
-    s->gen = c->gen;
-    s->bits = acc;
+    b->valid = false;
+    size_t words = (g->nrules + 63) / 64;
+    if (b->gens == NULL) {
+        b->gens = sk_arena_calloc(t->arena, ch->nvars, sizeof(*b->gens));
+        b->bits =
+            sk_arena_calloc(t->arena, ch->nvars * words, sizeof(*b->bits));
+        if (b->gens == NULL || b->bits == NULL)
+            return -SK_ENOMEM;
+    } else {
+        memset(b->bits, 0, ch->nvars * words * sizeof(*b->bits));
+    }
+    bool ok = true;
+    for (size_t i = 0; i < ch->nvars && ok; i++) {
+        const struct sk_pf_var *v = &ch->vars[i];
+        b->gens[i] = pf_var_gen(t, v);
+        const struct sk_coll *c = &t->colls[v->id];
+        size_t n = v->scalar ? t->has_scalar[v->id] : c->n;
+        uint64_t *row = &b->bits[i * words];
+        for (size_t j = 0; j < n; j++) {
+            struct sk_str in = v->scalar  ? t->scalars[v->id]
+                               : v->names ? c->e[j].name
+                                          : c->e[j].value;
+            const uint64_t *bits;
+            int rc = pf_value_bits(t, rule, in, &bits);
+            if (rc != 0)
+                return rc;
+            if (bits == NULL) {
+                ok = false;
+                break;
+            }
+            for (size_t k = 0; k < words; k++)
+                row[k] |= bits[k];
+        }
+    }
+    b->valid = true;
+    b->unknown = !ok;
+    *out = b;
     return 0;
-}
-
-/* Collections that rules write (setvar, initcol, matches). */
-static bool
-rule_written(enum sk_var_id id)
-{
-    switch (id) {
-    case SK_V_TX:
-    case SK_V_IP:
-    case SK_V_GLOBAL:
-    case SK_V_SESSION:
-    case SK_V_USER:
-    case SK_V_RESOURCE:
-    case SK_V_MATCHED_VARS:
-        return true;
-    default:
-        return false;
-    }
 }
 
 /*
@@ -1193,7 +1166,7 @@ rule_written(enum sk_var_id id)
  * values its targets can yield holds one of its required literals, so
  * that its values need not be read one by one. Selections and
  * exclusions only narrow a target's values, so a target is judged by its
- * whole collection, save a literal selector, judged by its own entries.
+ * whole variable, save a literal selector, judged by its own entries.
  */
 static int
 pf_link_may_match(struct sk_waf_txn *t, const struct sk_rule *rule, bool *may)
@@ -1201,55 +1174,44 @@ pf_link_may_match(struct sk_waf_txn *t, const struct sk_rule *rule, bool *may)
     *may = true;
     size_t w = rule->pf_id / 64;
     uint64_t m = (uint64_t)1 << (rule->pf_id % 64);
+    size_t words = (rule->pf->nrules + 63) / 64;
+    const struct sk_pf_batch *b = NULL;
     for (size_t i = 0; i < rule->ntargets; i++) {
         const struct sk_target *tgt = &rule->targets[i];
         if (tgt->exclude)
             continue;
-        const struct sk_var_def *def = tgt->def;
-        const uint64_t *bits;
-        int rc;
-        switch (def->kind) {
-        case SK_VK_SCALAR:
-            if (!t->has_scalar[def->id])
-                continue;
-            rc = pf_value_bits(t, rule, t->scalars[def->id], &bits);
-            if (rc != 0 || bits == NULL || (bits[w] & m))
-                return rc;
-            continue;
-        case SK_VK_COLLECTION:
-        case SK_VK_NAMES: {
-            bool names = def->kind == SK_VK_NAMES;
-            const struct sk_coll *c = &t->colls[names ? def->base : def->id];
-            if (tgt->key_re == NULL && tgt->key.len > 0) {
-                size_t n = c->n;
-                for (size_t k = 0; k < n; k++) {
-                    const struct sk_entry *e = &c->e[k];
-                    if (e->hash != tgt->key_hash ||
-                        !sk_str_eq_nocase(tgt->key, e->name))
-                        continue;
-                    rc = pf_value_bits(t, rule, names ? e->name : e->value,
-                                       &bits);
-                    if (rc != 0 || bits == NULL || (bits[w] & m))
-                        return rc;
-                }
-                continue;
-            }
-            if (c->n == 0)
-                continue;
-            if (rule_written(names ? def->base : def->id))
-                return 0; /* changes between rules: read one by one */
-            rc = pf_coll_bits(t, rule, c, names, &bits);
-            if (rc != 0 || bits == NULL || (bits[w] & m))
-                return rc;
-            continue;
-        }
-        case SK_VK_XML:
+        if (tgt->pf_var == SK_PF_VAR_XML) {
             if (t->xml != NULL)
                 return 0;
             continue;
-        default:
-            return 0;
         }
+        if (tgt->pf_var == SK_PF_VAR_KEY) {
+            const struct sk_var_def *def = tgt->def;
+            bool names = def->kind == SK_VK_NAMES;
+            const struct sk_coll *c = &t->colls[names ? def->base : def->id];
+            size_t n = c->n;
+            for (size_t k = 0; k < n; k++) {
+                const struct sk_entry *e = &c->e[k];
+                if (e->hash != tgt->key_hash ||
+                    !sk_str_eq_nocase(tgt->key, e->name))
+                    continue;
+                const uint64_t *bits;
+                int rc =
+                    pf_value_bits(t, rule, names ? e->name : e->value, &bits);
+                if (rc != 0 || bits == NULL || (bits[w] & m))
+                    return rc;
+            }
+            continue;
+        }
+        if (tgt->pf_var < 0)
+            return 0;
+        if (b == NULL) {
+            int rc = batch_get(t, rule, &b);
+            if (rc != 0 || b == NULL || b->unknown)
+                return rc;
+        }
+        if (b->bits[(size_t)tgt->pf_var * words + w] & m)
+            return 0;
     }
     *may = false;
     return 0;

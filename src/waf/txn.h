@@ -78,6 +78,7 @@ struct sk_waf_txn {
     struct sk_coll colls[SK_V__COUNT];  /* collection variables */
     struct sk_str scalars[SK_V__COUNT]; /* scalar variables */
     bool has_scalar[SK_V__COUNT];
+    uint64_t scalar_gen[SK_V__COUNT]; /* bumped by every set */
 
     /* Request data as fed. */
     struct sk_buf reqbody; /* heap; freed with the transaction */
@@ -124,10 +125,9 @@ struct sk_waf_txn {
     /* Vectorscan scratch for the regex prefilter, cloned on first use. */
     struct hs_scratch *pf_scratch;
 
-    /* Prefilter hits of whole collections per transformation chain
-     * (txn.c, pf_coll_bits): open addressing, power-of-two size. */
-    struct sk_pf_sum *pfsum;
-    size_t pfsum_cap, pfsum_n;
+    /* Prefilter hits of the values of each sk_pf_chain (txn.c,
+     * batch_get), one per chain of the rules, allocated on first use. */
+    struct sk_pf_batch *pf_batches;
 
     /* Reused by selector regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/). */
     pcre2_match_data *selector_md;

@@ -146,6 +146,7 @@ sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v)
     if (sk_arena_strdup_str(t->arena, v, &t->scalars[id]) != 0)
         return -SK_ENOMEM;
     t->has_scalar[id] = true;
+    t->scalar_gen[id]++;
     return 0;
 }
 
@@ -154,6 +155,7 @@ sk__scalar_set_view(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v)
 {
     t->scalars[id] = v;
     t->has_scalar[id] = true;
+    t->scalar_gen[id]++;
 }
 
 int

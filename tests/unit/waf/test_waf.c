@@ -120,6 +120,70 @@ test_basic_rx_and_deny(void **state)
 }
 
 /*
+ * A prefiltered link is ruled out as a whole when no value of its
+ * targets holds a required literal (txn.c, pf_link_may_match): the
+ * verdict must follow the values as they change (body arguments after
+ * phase 1, TX written by rules), literal selectors, names and run-time
+ * exclusions.
+ */
+static void
+test_prefilter_whole_link(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRequestBodyAccess On\n"
+        "SecRule REQUEST_URI \"@beginsWith /x\" \"id:86,phase:1,pass,nolog,"
+        "ctl:ruleRemoveTargetById=87;ARGS:q\"\n"
+        "SecRule ARGS \"@rx union\\s+select\" \"id:80,phase:1,pass\"\n"
+        "SecRule ARGS \"@rx union\\s+select\" \"id:81,phase:2,pass\"\n"
+        "SecRule REQUEST_HEADERS:User-Agent \"@rx sqlmap\" "
+        "\"id:82,phase:1,pass,t:none,t:lowercase\"\n"
+        "SecRule ARGS_NAMES \"@rx evil_name\" \"id:83,phase:2,pass\"\n"
+        "SecAction \"id:84,phase:2,pass,setvar:tx.foo=xx_attack_xx\"\n"
+        "SecRule TX:/^foo/ \"@rx attack\" \"id:85,phase:2,pass\"\n"
+        "SecRule ARGS \"@rx union\\s+select\" \"id:87,phase:2,pass\"\n");
+    struct sk_waf_rules_stats st;
+    sk_waf_rules_stats(r, &st);
+    assert_int_equal(st.regex_prefiltered, 6);
+    static const char *const form[] = {"Content-Type",
+                                       "application/x-www-form-urlencoded",
+                                       "X-Note", "sqlmap", NULL};
+    /* The attack only in the body: not seen in phase 1, seen in 2. */
+    struct sk_waf_txn *t =
+        run(r, "POST", "/p?a=1", form, "b=1+union+select+2&evil_name=1");
+    assert_false(matched(t, 80));
+    assert_true(matched(t, 81));
+    assert_true(matched(t, 83));
+    assert_true(matched(t, 85));
+    assert_true(matched(t, 87));
+    assert_false(matched(t, 82)); /* sqlmap is in another header */
+    sk_waf_txn_free(t);
+    static const char *const ua[] = {"User-Agent", "SQLMap/1.0", NULL};
+    t = run(r, "GET", "/p?a=union%20select", ua, NULL);
+    assert_true(matched(t, 80));
+    assert_true(matched(t, 81));
+    assert_true(matched(t, 82));
+    assert_false(matched(t, 83));
+    sk_waf_txn_free(t);
+    /* Excluded at run time: q is not inspected by 87, p is. */
+    t = run(r, "GET", "/x?q=union%20select", NULL, NULL);
+    assert_true(matched(t, 81));
+    assert_false(matched(t, 87));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/x?p=union%20select", NULL, NULL);
+    assert_true(matched(t, 87));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/x?p=fine", NULL, NULL);
+    assert_false(matched(t, 80));
+    assert_false(matched(t, 81));
+    assert_false(matched(t, 87));
+    assert_true(matched(t, 85));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
+/*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
  * unchanged is scanned once and must still serve both), a negated link
@@ -619,6 +683,7 @@ main(void)
         cmocka_unit_test(test_full_request_and_status_line),
         cmocka_unit_test(test_connector_policy),
         cmocka_unit_test(test_prefilter_across_chains),
+        cmocka_unit_test(test_prefilter_whole_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
