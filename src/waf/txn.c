@@ -943,20 +943,24 @@ pf_scan(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
 }
 
 /*
- * The prefilter hits of `rule` on the value `v` it is about to test,
- * cached under (v, group): chains that leave a value unchanged share one
- * scan. `ce` is the whole-chain cache entry that made `v`, when there is
- * one: the hits are also kept there, which saves the lookup next time.
+ * The prefilter hits of `rule` on the value `v` it is about to test (its
+ * chain's result for `orig`), cached under (v, group): chains that leave
+ * a value unchanged share one scan, and so do chains that change only
+ * its case (t:lowercase), as the scan ignores case. `ce` is the
+ * whole-chain cache entry that made `v`, when there is one: the hits are
+ * also kept there, which saves the lookup next time.
  */
 static int
-pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
-        struct sk_tfn_entry *ce, const uint64_t **bits)
+pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str orig,
+        struct sk_str v, struct sk_tfn_entry *ce, const uint64_t **bits)
 {
     const struct sk_pf_group *g = rule->pf;
     if (ce != NULL && ce->pf_bits != NULL) {
         *bits = ce->pf_bits;
         return 0;
     }
+    if (v.p != orig.p && v.len == orig.len && sk_str_eq_nocase(v, orig))
+        v = orig;
     /* The hits belong to the value, whatever chain made it. */
     const struct sk_tfn_entry *tab = t->tcache;
     bool hit;
@@ -1028,7 +1032,7 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
         return 0;
     if (rule->pf != NULL) {
         const uint64_t *bits;
-        rc = pf_hits(t, rule, cur, ce, &bits);
+        rc = pf_hits(t, rule, value, cur, ce, &bits);
         if (rc != 0)
             return rc;
         if (bits != NULL &&
@@ -1069,7 +1073,7 @@ pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
         if (rc != 0)
             return rc;
     }
-    return pf_hits(t, rule, cur, ce, bits);
+    return pf_hits(t, rule, v, cur, ce, bits);
 }
 
 /*
