@@ -388,6 +388,7 @@ struct sk_pstore;
 
 struct sk_waf_rules {
     struct sk_arena *arena; /* the config arena */
+    uint64_t serial;        /* unique per rule set in the process (memo.h) */
     struct sk_diag diag;
     struct sk_ast ast;
     bool compiled;

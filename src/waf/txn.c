@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "util/alloc.h"
+#include "waf/memo.h"
 
 #include <hs/hs.h>
 #include "util/error.h"
@@ -26,9 +27,11 @@
 struct sk_waf_rules *
 sk_waf_rules_new(void)
 {
+    static _Atomic uint64_t serials;
     struct sk_waf_rules *r = sk_calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
+    r->serial = ++serials;
     r->arena = sk_arena_new(1 << 16);
     r->store = sk__pstore_new();
     if (r->arena == NULL || r->store == NULL) {
@@ -55,6 +58,7 @@ sk_waf_rules_free(struct sk_waf_rules *r)
 {
     if (r == NULL)
         return;
+    sk__pf_memo_drop(r->serial);
     sk_diag_fini(&r->diag);
     sk__pstore_free(r->store);
     sk_arena_free(r->arena);
@@ -1059,13 +1063,18 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
 /*
  * The prefilter hits of `rule`'s group on `v` after the rule's
  * transformation chain, as eval_value() computes them (and sharing its
- * caches). *bits is NULL when they are unknown (the value could not be
- * scanned): the rule must then be evaluated.
+ * caches), or as an earlier transaction of this thread found them for
+ * the same bytes (memo.h). *bits is NULL when they are unknown (the
+ * value could not be scanned): the rule must then be evaluated.
  */
 static int
 pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
               const uint64_t **bits)
 {
+    size_t words = (rule->pf->nrules + 63) / 64;
+    *bits = sk__pf_memo_get(t->rules->serial, rule->tfns, v, words);
+    if (*bits != NULL)
+        return 0;
     struct sk_str cur = v;
     struct sk_tfn_entry *ce = NULL;
     if (rule->ntfns > 0) {
@@ -1073,7 +1082,10 @@ pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
         if (rc != 0)
             return rc;
     }
-    return pf_hits(t, rule, v, cur, ce, bits);
+    int rc = pf_hits(t, rule, v, cur, ce, bits);
+    if (rc == 0 && *bits != NULL)
+        sk__pf_memo_put(t->rules->serial, rule->tfns, v, *bits, words);
+    return rc;
 }
 
 /*

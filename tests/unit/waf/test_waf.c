@@ -184,6 +184,55 @@ test_prefilter_whole_link(void **state)
 }
 
 /*
+ * Prefilter verdicts remembered across transactions (memo.h): the same
+ * bytes give the same verdict, other bytes of the same length do not
+ * reuse it, and two rule sets used in turn on one thread keep apart.
+ */
+static void
+test_prefilter_memo(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *a =
+        load("SecRuleEngine On\n"
+             "SecRule REQUEST_HEADERS \"@rx union\\s+select\" "
+             "\"id:90,phase:1,pass,t:none,t:lowercase\"\n");
+    struct sk_waf_rules *b =
+        load("SecRuleEngine On\n"
+             "SecRule REQUEST_HEADERS \"@rx <script\" "
+             "\"id:91,phase:1,pass,t:none,t:lowercase\"\n");
+    static const char *const benign[] = {"X-A", "union  sel3ct", NULL};
+    static const char *const attack[] = {"X-A", "UNION  SELECT", NULL};
+    static const char *const xss[] = {"X-A", "<SCRIPT>", NULL};
+    for (int round = 0; round < 3; round++) {
+        struct sk_waf_txn *t = run(a, "GET", "/", benign, NULL);
+        assert_false(matched(t, 90));
+        sk_waf_txn_free(t);
+        t = run(a, "GET", "/", attack, NULL);
+        assert_true(matched(t, 90));
+        sk_waf_txn_free(t);
+        t = run(b, "GET", "/", attack, NULL);
+        assert_false(matched(t, 91));
+        sk_waf_txn_free(t);
+        t = run(b, "GET", "/", xss, NULL);
+        assert_true(matched(t, 91));
+        sk_waf_txn_free(t);
+        t = run(a, "GET", "/", xss, NULL);
+        assert_false(matched(t, 90));
+        sk_waf_txn_free(t);
+    }
+    sk_waf_rules_free(a);
+    /* A new rule set after the old one is gone starts a new memo. */
+    a = load("SecRuleEngine On\n"
+             "SecRule REQUEST_HEADERS \"@rx sel3ct\" "
+             "\"id:92,phase:1,pass,t:none,t:lowercase\"\n");
+    struct sk_waf_txn *t = run(a, "GET", "/", benign, NULL);
+    assert_true(matched(t, 92));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(a);
+    sk_waf_rules_free(b);
+}
+
+/*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
  * unchanged is scanned once and must still serve both), a negated link
@@ -684,6 +733,7 @@ main(void)
         cmocka_unit_test(test_connector_policy),
         cmocka_unit_test(test_prefilter_across_chains),
         cmocka_unit_test(test_prefilter_whole_link),
+        cmocka_unit_test(test_prefilter_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Prefilter verdicts remembered across transactions. The regex
+ * prefilter's hits on a value under a transformation chain depend on the
+ * value's bytes only, and many values come back request after request
+ * (header names, a browser's User-Agent and Accept lines, common argument
+ * names): their transformation and scan are then skipped. Internal to
+ * src/waf; one memo per thread, bound to one compiled rule set (by its
+ * serial number), bounded in entries, value length and memory.
+ */
+#ifndef SK_WAF_MEMO_H
+#define SK_WAF_MEMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/str.h"
+
+/* Longest value remembered. */
+#define SK_PF_MEMO_MAX_LEN 160
+/* Entries before the memo starts over (half its slots). */
+#define SK_PF_MEMO_MAX_ENTRIES 4096
+
+/*
+ * The hits (`words` 64-bit words) remembered for the bytes of `v` under
+ * chain `chain` of the rule set numbered `serial`, or NULL. The pointer
+ * stays valid until the next sk__pf_memo_put() or sk__pf_memo_drop() on
+ * this thread. Never blocks.
+ */
+const uint64_t *sk__pf_memo_get(uint64_t serial, const void *chain,
+                                struct sk_str v, size_t words);
+
+/*
+ * Remembers `bits` for (serial, chain, bytes of v); values longer than
+ * SK_PF_MEMO_MAX_LEN are not kept. A memo of another rule set is dropped
+ * first; a full one starts over. Out of memory: nothing is kept.
+ */
+void sk__pf_memo_put(uint64_t serial, const void *chain, struct sk_str v,
+                     const uint64_t *bits, size_t words);
+
+/* Frees this thread's memo if it belongs to rule set `serial`. */
+void sk__pf_memo_drop(uint64_t serial);
+
+#endif
