@@ -10,6 +10,8 @@
 
 #include "util/arena.h"
 
+#include <hs/hs.h>
+
 #define SLOTS (2 * SK_PF_MEMO_MAX_ENTRIES) /* a power of two */
 
 struct memo_entry {
@@ -28,6 +30,29 @@ struct memo {
 };
 
 static _Thread_local struct memo memo;
+
+/* The thread's scan scratch, for one rule set. */
+static _Thread_local struct {
+    uint64_t serial;
+    hs_scratch_t *s;
+} scratch;
+
+struct hs_scratch *
+sk__pf_thread_scratch(uint64_t serial, const struct hs_scratch *proto)
+{
+    if (scratch.s != NULL && scratch.serial == serial)
+        return scratch.s;
+    if (scratch.s != NULL) {
+        hs_free_scratch(scratch.s);
+        scratch.s = NULL;
+    }
+    if (proto == NULL || hs_clone_scratch(proto, &scratch.s) != HS_SUCCESS) {
+        scratch.s = NULL;
+        return NULL;
+    }
+    scratch.serial = serial;
+    return scratch.s;
+}
 
 static uint64_t
 memo_hash(const void *chain, const uint8_t *p, size_t n)
@@ -128,4 +153,8 @@ sk__pf_memo_drop(uint64_t serial)
 {
     if (memo.slots != NULL && memo.serial == serial)
         memo_clear();
+    if (scratch.s != NULL && scratch.serial == serial) {
+        hs_free_scratch(scratch.s);
+        scratch.s = NULL;
+    }
 }

@@ -38,7 +38,18 @@ const uint64_t *sk__pf_memo_get(uint64_t serial, const void *chain,
 void sk__pf_memo_put(uint64_t serial, const void *chain, struct sk_str v,
                      const uint64_t *bits, size_t words);
 
-/* Frees this thread's memo if it belongs to rule set `serial`. */
+/* Frees this thread's memo and scratch if they belong to rule set
+ * `serial`. */
 void sk__pf_memo_drop(uint64_t serial);
+
+struct hs_scratch;
+
+/*
+ * This thread's Vectorscan scratch for rule set `serial`, cloned from
+ * `proto` on first use (a scratch only holds state during one scan, so
+ * the transactions of a thread share it). NULL when it cannot be made.
+ */
+struct hs_scratch *sk__pf_thread_scratch(uint64_t serial,
+                                         const struct hs_scratch *proto);
 
 #endif

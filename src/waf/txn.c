@@ -894,29 +894,6 @@ pf_on_match(unsigned int id, unsigned long long from, unsigned long long to,
     return 0;
 }
 
-static void
-free_scratch(void *s)
-{
-    hs_free_scratch(s);
-}
-
-/* Clones the prefilter scratch: 0 (pf_scratch NULL when Vectorscan
- * cannot) or -SK_ENOMEM. */
-static int
-pf_scratch_get(struct sk_waf_txn *t)
-{
-    if (hs_clone_scratch(t->rules->pf_proto, &t->pf_scratch) != HS_SUCCESS) {
-        t->pf_scratch = NULL;
-        return 0;
-    }
-    if (sk_arena_defer(t->arena, free_scratch, t->pf_scratch) != 0) {
-        hs_free_scratch(t->pf_scratch);
-        t->pf_scratch = NULL;
-        return -SK_ENOMEM;
-    }
-    return 0;
-}
-
 /*
  * Scans `v` with prefilter group `g`: *bits gets one bit per rule of the
  * group whose literals occur (from the arena), or NULL when the scan
@@ -929,18 +906,19 @@ pf_scan(struct sk_waf_txn *t, const struct sk_pf_group *g, struct sk_str v,
     *bits = NULL;
     if (v.len > UINT32_MAX)
         return 0;
-    if (t->pf_scratch == NULL) {
-        int rc = pf_scratch_get(t);
-        if (rc != 0 || t->pf_scratch == NULL)
-            return rc;
-    }
+    /* Asked for at every scan, never kept: a transaction of another rule
+     * set on this thread (during a reload) may have replaced it. */
+    struct hs_scratch *scratch =
+        sk__pf_thread_scratch(t->rules->serial, t->rules->pf_proto);
+    if (scratch == NULL)
+        return 0;
     size_t words = (g->nrules + 63) / 64;
     uint64_t *b = sk_arena_calloc(t->arena, words, sizeof(*b));
     if (b == NULL)
         return -SK_ENOMEM;
     static const char empty[1] = "";
     if (hs_scan(g->db, v.len ? (const char *)v.p : empty, (unsigned)v.len, 0,
-                t->pf_scratch, pf_on_match, b) != HS_SUCCESS)
+                scratch, pf_on_match, b) != HS_SUCCESS)
         return 0;
     *bits = b;
     return 0;

@@ -122,9 +122,6 @@ struct sk_waf_txn {
     struct sk_waf_match *matches;
     size_t nmatches, capmatches;
 
-    /* Vectorscan scratch for the regex prefilter, cloned on first use. */
-    struct hs_scratch *pf_scratch;
-
     /* Prefilter hits of the values of each sk_pf_chain (txn.c,
      * batch_get), one per chain of the rules, allocated on first use. */
     struct sk_pf_batch *pf_batches;

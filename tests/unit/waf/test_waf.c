@@ -220,6 +220,30 @@ test_prefilter_memo(void **state)
         assert_false(matched(t, 90));
         sk_waf_txn_free(t);
     }
+    /* Two rule sets' transactions interleaved on one thread (a reload):
+     * each scan uses a scratch made for its own rule set. */
+    struct sk_waf_rules *c =
+        load("SecRuleEngine On\n"
+             "SecRule REQUEST_HEADERS \"@rx sel3ct\" \"id:93,phase:1,pass\"\n"
+             "SecRule RESPONSE_HEADERS \"@rx union\\s+select\" "
+             "\"id:94,phase:3,pass\"\n");
+    struct sk_waf_txn *ta = sk_waf_txn_new(c, "ta");
+    assert_non_null(ta);
+    assert_int_equal(
+        sk_waf_txn_request_line(ta, "GET", 3, "/", 1, "HTTP/1.1", 8), 0);
+    assert_int_equal(sk_waf_txn_request_header(ta, "X-A", 3, "sel3ct", 6), 0);
+    assert_int_equal(sk_waf_txn_phase(ta, 1), 0);
+    struct sk_waf_txn *tb = run(b, "GET", "/", xss, NULL);
+    assert_true(matched(tb, 91));
+    sk_waf_txn_free(tb);
+    assert_int_equal(sk_waf_txn_response_status(ta, 200, "HTTP/1.1"), 0);
+    assert_int_equal(
+        sk_waf_txn_response_header(ta, "X-A", 3, "union select", 12), 0);
+    assert_int_equal(sk_waf_txn_phase(ta, 5), 0);
+    assert_true(matched(ta, 93));
+    assert_true(matched(ta, 94));
+    sk_waf_txn_free(ta);
+    sk_waf_rules_free(c);
     sk_waf_rules_free(a);
     /* A new rule set after the old one is gone starts a new memo. */
     a = load("SecRuleEngine On\n"
