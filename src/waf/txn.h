@@ -22,6 +22,10 @@ struct sk_entry {
      * rules, and the compiler gives equal patterns one compiled code. */
     const pcre2_code *re_last;
     bool re_result;
+    /* The one tried before it (rules alternate TX:/^MSC_/ and
+     * TX:/^HEADER_NAME_/ over the same entries). */
+    const pcre2_code *re_prev;
+    bool re_prev_result;
     int64_t expires; /* persistent collections: epoch seconds, 0 never */
 };
 

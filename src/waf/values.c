@@ -57,6 +57,10 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
         return -SK_ENOMEM;
     }
     e->expires = 0;
+    /* The slot may have held another entry (after a delete or a reset):
+     * its selector results are not this name's. */
+    e->re_last = NULL;
+    e->re_prev = NULL;
     e->hash = sk__name_hash(name);
     c->n++;
     c->gen++;
@@ -290,15 +294,19 @@ key_matches(struct sk_waf_txn *t, const struct sk_target *x, struct sk_entry *e)
     if (x->key_re != NULL) {
         if (e->re_last == x->key_re)
             return e->re_result;
+        if (e->re_prev == x->key_re)
+            return e->re_prev_result;
         pcre2_match_data *md = selector_md(t);
         /* Out of memory: an exclusion then does not apply (the value
          * stays inspected) and a selection does not select. */
         if (md == NULL)
             return false;
-        e->re_result =
-            pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+        bool r = pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+        e->re_prev = e->re_last;
+        e->re_prev_result = e->re_result;
         e->re_last = x->key_re;
-        return e->re_result;
+        e->re_result = r;
+        return r;
     }
     if (x->key.len == 0)
         return true; /* the whole collection */

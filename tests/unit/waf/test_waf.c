@@ -256,6 +256,28 @@ test_prefilter_memo(void **state)
     sk_waf_rules_free(b);
 }
 
+/* A selector's remembered result belongs to the entry's name, not to the
+ * slot: an entry added where a deleted one was is judged afresh. */
+static void
+test_selector_after_delete(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecAction \"id:100,phase:1,pass,nolog,setvar:tx.foo_a=1\"\n"
+             "SecRule TX:/^foo/ \"@rx 1\" \"id:101,phase:1,pass\"\n"
+             "SecAction \"id:102,phase:1,pass,nolog,setvar:!tx.foo_a,"
+             "setvar:tx.bar_b=attack\"\n"
+             "SecRule TX:/^foo/ \"@rx attack\" \"id:103,phase:1,pass\"\n"
+             "SecRule TX:/^bar/ \"@rx attack\" \"id:104,phase:1,pass\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/", NULL, NULL);
+    assert_true(matched(t, 101));
+    assert_false(matched(t, 103));
+    assert_true(matched(t, 104));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 /*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
@@ -758,6 +780,7 @@ main(void)
         cmocka_unit_test(test_prefilter_across_chains),
         cmocka_unit_test(test_prefilter_whole_link),
         cmocka_unit_test(test_prefilter_memo),
+        cmocka_unit_test(test_selector_after_delete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
