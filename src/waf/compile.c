@@ -10,6 +10,7 @@
  */
 #include "waf/engine.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <inttypes.h>
@@ -290,6 +291,50 @@ intern_re(struct sk_waf_rules *r, const char *re, uint32_t flags,
     return code;
 }
 
+/*
+ * A selector regex that only says "contains this text" (or "starts with
+ * it", after ^): letters, digits, a few punctuation bytes PCRE takes
+ * literally, and backslash-escaped punctuation. *lit gets the text
+ * lower-cased (the selectors are compiled caseless), empty when the regex
+ * is anything more. 0 or -SK_ENOMEM.
+ */
+static int
+selector_literal(struct sk_waf_rules *r, const char *re, struct sk_str *lit,
+                 bool *anchored)
+{
+    *lit = SK_STR_NULL;
+    *anchored = false;
+    const char *p = re;
+    if (*p == '^') {
+        *anchored = true;
+        p++;
+    }
+    size_t n = strlen(p);
+    char *out = sk_arena_alloc(r->arena, n + 1);
+    if (out == NULL)
+        return -SK_ENOMEM;
+    size_t k = 0;
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\\') {
+            unsigned char e = (unsigned char)p[1];
+            if (e == '\0' || (e < 0x80 && isalnum(e)))
+                return 0; /* \d, \b, \x41...: a real regex */
+            out[k++] = (char)e;
+            p++;
+        } else if ((c < 0x80 && isalnum(c)) || strchr("_-/:=@%,!~ ", c)) {
+            out[k++] = (char)sk_ascii_lower(c);
+        } else {
+            return 0;
+        }
+    }
+    if (k == 0)
+        return 0;
+    out[k] = '\0';
+    *lit = sk_str_make(out, k);
+    return 0;
+}
+
 int
 sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     size_t nvars, struct sk_target **out, size_t *n)
@@ -338,6 +383,9 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     intern_re(r, v->selector, PCRE2_CASELESS, &v->loc);
                 if (t[i].key_re == NULL)
                     rc = -SK_EPARSE;
+                else if (selector_literal(r, v->selector, &t[i].key_lit,
+                                          &t[i].key_lit_anchored) != 0)
+                    rc = -SK_ENOMEM;
             } else {
                 t[i].key = sk_str_c(t[i].key_text);
                 uint32_t h = 2166136261u; /* as sk__name_hash */

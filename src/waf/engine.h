@@ -164,7 +164,12 @@ struct sk_target {
     struct sk_str key;  /* literal selector, empty when none */
     uint32_t key_hash;  /* case-insensitive hash of key */
     pcre2_code *key_re; /* regex selector, or NULL */
-    char *key_text;     /* the selector as written, for messages */
+    /* A regex selector that is a plain literal (/__utm/, /^MSC_/): the
+     * literal, lower-cased, searched ASCII case-insensitively instead of
+     * running the regex; empty when the regex must run. */
+    struct sk_str key_lit;
+    bool key_lit_anchored; /* the literal must start the name (^) */
+    char *key_text;        /* the selector as written, for messages */
     bool count;
     bool exclude;
     /* For a pf_bulk link: this target's variable in the link's batch

@@ -287,10 +287,30 @@ selector_md(struct sk_waf_txn *t)
     return t->selector_md;
 }
 
+/* Whether lower-case `lit` occurs in `name` (at its start when
+ * `anchored`), ASCII case ignored. */
+static bool
+lit_in_name(struct sk_str lit, bool anchored, struct sk_str name)
+{
+    if (lit.len > name.len)
+        return false;
+    size_t last = anchored ? 0 : name.len - lit.len;
+    for (size_t i = 0; i <= last; i++) {
+        size_t k = 0;
+        while (k < lit.len && sk_ascii_lower(name.p[i + k]) == lit.p[k])
+            k++;
+        if (k == lit.len)
+            return true;
+    }
+    return false;
+}
+
 static bool
 key_matches(struct sk_waf_txn *t, const struct sk_target *x, struct sk_entry *e)
 {
     struct sk_str name = e->name;
+    if (x->key_lit.len > 0)
+        return lit_in_name(x->key_lit, x->key_lit_anchored, name);
     if (x->key_re != NULL) {
         if (e->re_last == x->key_re)
             return e->re_result;

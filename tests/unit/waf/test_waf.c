@@ -278,6 +278,30 @@ test_selector_after_delete(void **state)
     sk_waf_rules_free(r);
 }
 
+/* Selector regexes that are plain text are searched as text: the same
+ * answers as the regex, case ignored, ^ anchoring. */
+static void
+test_selector_literal(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecAction \"id:110,phase:1,pass,nolog,setvar:tx.FOO_a=1,"
+        "setvar:tx.xfoo_b=2,setvar:tx.LEAKAGE/Errors=3,setvar:tx.ab=4\"\n"
+        "SecRule &TX:/^foo_/ \"@eq 1\" \"id:111,phase:1,pass\"\n"
+        "SecRule &TX:/foo_/ \"@eq 2\" \"id:112,phase:1,pass\"\n"
+        "SecRule &TX:/leakage\\/errors/ \"@eq 1\" \"id:113,phase:1,pass\"\n"
+        "SecRule &TX:/^a.$/ \"@eq 1\" \"id:114,phase:1,pass\"\n"
+        "SecRule &TX:/^xfoo_b-/ \"@eq 0\" \"id:115,phase:1,pass\"\n"
+        "SecRule TX:/^FOO_/ \"@eq 1\" \"id:116,phase:1,pass\"\n");
+    struct sk_waf_txn *t = run(r, "GET", "/", NULL, NULL);
+    for (uint64_t id = 111; id <= 116; id++)
+        if (!matched(t, id))
+            fail_msg("rule %u did not match", (unsigned)id);
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 /*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
@@ -781,6 +805,7 @@ main(void)
         cmocka_unit_test(test_prefilter_whole_link),
         cmocka_unit_test(test_prefilter_memo),
         cmocka_unit_test(test_selector_after_delete),
+        cmocka_unit_test(test_selector_literal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
