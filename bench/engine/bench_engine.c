@@ -9,6 +9,11 @@
  *
  * Both engines get the request line, headers and body and run the request
  * phases and logging; both in blocking mode (SecRuleEngine On).
+ *
+ * With --vary, every request differs from the one before: a counter is
+ * appended to the query string, the User-Agent, Referer and Cookie values
+ * and a form body, so that nothing remembered from an earlier identical
+ * request (sekimori's cross-transaction memos) helps with those values.
  */
 #include <modsecurity/modsecurity.h>
 #include <modsecurity/rules_set.h>
@@ -17,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "sekimori/waf.h"
@@ -146,6 +152,54 @@ now_us(void)
     return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
+/* ---- --vary ------------------------------------------------------------- */
+
+static bool vary;
+static unsigned long vary_n;
+
+struct varied {
+    struct req r;
+    const char *hv[64];
+    char uri[2048], body[8192], hbuf[4][1024];
+};
+
+/* `r`, or with --vary a copy in `v` with this request's counter. */
+static const struct req *
+vary_req(const struct req *r, struct varied *v)
+{
+    if (!vary)
+        return r;
+    unsigned long n = ++vary_n;
+    v->r = *r;
+    snprintf(v->uri, sizeof(v->uri), "%s%s_v=%lu", r->uri,
+             strchr(r->uri, '?') ? "&" : "?", n);
+    v->r.uri = v->uri;
+    size_t k = 0, h = 0;
+    bool form = false;
+    for (; r->headers[k] != NULL && k + 2 < 64; k += 2) {
+        const char *name = r->headers[k], *val = r->headers[k + 1];
+        v->hv[k] = name;
+        v->hv[k + 1] = val;
+        if (strcasecmp(name, "Content-Type") == 0 &&
+            strstr(val, "x-www-form-urlencoded") != NULL)
+            form = true;
+        if (h < 4 && (strcasecmp(name, "User-Agent") == 0 ||
+                      strcasecmp(name, "Referer") == 0 ||
+                      strcasecmp(name, "Cookie") == 0)) {
+            snprintf(v->hbuf[h], sizeof(v->hbuf[h]), "%s%s%lu", val,
+                     strcasecmp(name, "Cookie") == 0 ? "; _v=" : " v", n);
+            v->hv[k + 1] = v->hbuf[h++];
+        }
+    }
+    v->hv[k] = NULL;
+    v->r.headers = v->hv;
+    if (r->body != NULL && form) {
+        snprintf(v->body, sizeof(v->body), "%s&_v=%lu", r->body, n);
+        v->r.body = v->body;
+    }
+    return &v->r;
+}
+
 /* ---- sekimori ----------------------------------------------------------- */
 
 static int
@@ -261,9 +315,12 @@ main(int argc, char **argv)
             only_req = atoi(argv[++i]); /* one request kind, by index */
         else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = argv[++i]; /* profile one engine (perf, callgrind) */
+        else if (strcmp(argv[i], "--vary") == 0)
+            vary = true;
         else {
             fprintf(stderr, "usage: bench_engine --conf FILE [--iters N] "
-                            "[--rounds R] [--rss sekimori|modsecurity]\n");
+                            "[--rounds R] [--rss sekimori|modsecurity] "
+                            "[--req K] [--only ENGINE] [--vary]\n");
             return 2;
         }
     }
@@ -313,21 +370,22 @@ main(int argc, char **argv)
             continue;
         double sk_r[101], ms_r[101];
         int sk_v = 0, ms_v = 0;
+        static struct varied vr;
         for (int w = 0; w < 10; w++) { /* warm caches and JIT stacks */
             if (sk != NULL)
-                sk_v = sk_one(sk, r);
+                sk_v = sk_one(sk, vary_req(r, &vr));
             if (ms != NULL)
-                ms_v = msc_one(ms, mr, r);
+                ms_v = msc_one(ms, mr, vary_req(r, &vr));
         }
         for (int round = 0; round < rounds; round++) {
             double t0 = now_us();
             for (int i = 0; sk != NULL && i < iters; i++)
-                sk_one(sk, r);
+                sk_one(sk, vary_req(r, &vr));
             double t1 = now_us();
             /* libmodsecurity is slower: fewer iterations, same rounds. */
             int miters = iters / 10 > 0 ? iters / 10 : 1;
             for (int i = 0; ms != NULL && i < miters; i++)
-                msc_one(ms, mr, r);
+                msc_one(ms, mr, vary_req(r, &vr));
             double t2 = now_us();
             sk_r[round] = (t1 - t0) / iters;
             ms_r[round] = (t2 - t1) / miters;

@@ -2135,6 +2135,37 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
  * pattern has a required-literal set, in one database. Purely an
  * optimisation: a link without one runs its regex every time.
  */
+/*
+ * Marks the links whose "no match" on a value can be remembered across
+ * transactions (memo.h): the costly operators that read the value alone
+ * (not the transaction, not a file or the network at run time), with a
+ * static argument.
+ */
+static void
+mark_op_memo(struct sk_waf_rules *r)
+{
+    static const char *const pure[] = {"rx",
+                                       "pm",
+                                       "pmf",
+                                       "pmFromFile",
+                                       "detectSQLi",
+                                       "detectXSS",
+                                       "validateByteRange",
+                                       "validateUrlEncoding",
+                                       "validateUtf8Encoding"};
+    for (size_t i = 0; i < r->nall; i++)
+        for (struct sk_rule *l = r->all[i]; l != NULL; l = l->chain) {
+            l->op_memo = false;
+            if (l->is_marker || l->removed || l->unconditional ||
+                l->op == NULL || l->op_dynamic || l->op_name == NULL ||
+                l->unavailable != NULL)
+                continue;
+            for (size_t k = 0; k < sizeof(pure) / sizeof(pure[0]); k++)
+                if (strcasecmp(l->op_name, pure[k]) == 0)
+                    l->op_memo = true;
+        }
+}
+
 static int
 build_prefilters(struct sk_waf_rules *r)
 {
@@ -2385,6 +2416,8 @@ sk__waf_compile(struct sk_waf_rules *r)
         rc = check_unavailable(r);
     if (rc == 0)
         rc = build_prefilters(r);
+    if (rc == 0)
+        mark_op_memo(r);
     if (rc == 0 && r->diag.errors > 0)
         rc = -SK_EPARSE;
     return rc;

@@ -348,6 +348,10 @@ struct sk_rule {
      * operator whose targets are all collections, scalars or XML. */
     bool pf_bulk;
     unsigned pf_chain; /* pf_bulk: index in sk_waf_rules.pf_chains */
+    /* Whether a value's "no match" may be remembered across transactions
+     * (memo.h): a static argument and an operator that depends on the
+     * value alone and has no side effects. */
+    bool op_memo;
 };
 
 #define SK_PF_VAR_NONE (-1)

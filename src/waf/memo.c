@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The cross-transaction prefilter memo (memo.h): open addressing on a
- * 64-bit hash of (chain, bytes), entries and their copies of the bytes in
- * one arena that is dropped as a whole when the memo starts over.
+ * The cross-transaction memos (memo.h): open addressing on a 64-bit hash
+ * of (key, bytes), entries and their copies of the bytes in one arena
+ * that is dropped as a whole when a memo starts over. Two tables, so
+ * that one's churn does not empty the other: prefilter hits per chain,
+ * and "does not match" per rule link.
  */
 #include "waf/memo.h"
 
@@ -16,7 +18,7 @@
 
 struct memo_entry {
     uint64_t hash;
-    const void *chain;
+    const void *key;
     const uint8_t *bytes;
     const uint64_t *bits;
     uint32_t len;
@@ -29,7 +31,7 @@ struct memo {
     size_t n;
 };
 
-static _Thread_local struct memo memo;
+static _Thread_local struct memo pf_memo, op_memo;
 
 /* The thread's scan scratch, for one rule set. */
 static _Thread_local struct {
@@ -55,10 +57,10 @@ sk__pf_thread_scratch(uint64_t serial, const struct hs_scratch *proto)
 }
 
 static uint64_t
-memo_hash(const void *chain, const uint8_t *p, size_t n)
+memo_hash(const void *key, const uint8_t *p, size_t n)
 {
-    uint64_t h = ((uint64_t)(uintptr_t)chain ^ (uint64_t)n << 48) *
-                 0x9e3779b97f4a7c15ULL;
+    uint64_t h =
+        ((uint64_t)(uintptr_t)key ^ (uint64_t)n << 48) * 0x9e3779b97f4a7c15ULL;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
@@ -75,26 +77,77 @@ memo_hash(const void *chain, const uint8_t *p, size_t n)
 }
 
 static void
-memo_clear(void)
+memo_clear(struct memo *m)
 {
-    sk_arena_free(memo.arena);
-    memo.arena = NULL;
-    memo.slots = NULL;
-    memo.n = 0;
+    sk_arena_free(m->arena);
+    m->arena = NULL;
+    m->slots = NULL;
+    m->n = 0;
 }
 
 static struct memo_entry *
-memo_slot(uint64_t h, const void *chain, struct sk_str v)
+memo_slot(struct memo *m, uint64_t h, const void *key, struct sk_str v)
 {
     size_t i = (size_t)h & (SLOTS - 1);
     for (;;) {
-        struct memo_entry *e = &memo.slots[i];
-        if (e->hash == 0 ||
-            (e->hash == h && e->chain == chain && e->len == v.len &&
-             (v.len == 0 || memcmp(e->bytes, v.p, v.len) == 0)))
+        struct memo_entry *e = &m->slots[i];
+        if (e->hash == 0 || (e->hash == h && e->key == key && e->len == v.len &&
+                             (v.len == 0 || memcmp(e->bytes, v.p, v.len) == 0)))
             return e;
         i = (i + 1) & (SLOTS - 1);
     }
+}
+
+static const struct memo_entry *
+memo_get(struct memo *m, uint64_t serial, const void *key, struct sk_str v)
+{
+    if (m->slots == NULL || m->serial != serial || v.len > SK_PF_MEMO_MAX_LEN)
+        return NULL;
+    struct memo_entry *e = memo_slot(m, memo_hash(key, v.p, v.len), key, v);
+    return e->hash != 0 ? e : NULL;
+}
+
+/* Adds (key, v) with a copy of `words` words of `bits` (none if NULL). */
+static void
+memo_put(struct memo *m, uint64_t serial, const void *key, struct sk_str v,
+         const uint64_t *bits, size_t words)
+{
+    if (v.len > SK_PF_MEMO_MAX_LEN)
+        return;
+    if (m->slots != NULL &&
+        (m->serial != serial || m->n >= SK_PF_MEMO_MAX_ENTRIES))
+        memo_clear(m);
+    if (m->slots == NULL) {
+        m->arena = sk_arena_new(1 << 16);
+        if (m->arena == NULL)
+            return;
+        m->slots = sk_arena_calloc(m->arena, SLOTS, sizeof(*m->slots));
+        if (m->slots == NULL) {
+            memo_clear(m);
+            return;
+        }
+        m->serial = serial;
+    }
+    uint64_t h = memo_hash(key, v.p, v.len);
+    struct memo_entry *e = memo_slot(m, h, key, v);
+    if (e->hash != 0)
+        return; /* already there */
+    if (bits == NULL)
+        words = 0;
+    uint64_t *b = sk_arena_alloc(m->arena, words * sizeof(*b) + v.len + 1);
+    if (b == NULL)
+        return;
+    if (words > 0)
+        memcpy(b, bits, words * sizeof(*b));
+    uint8_t *bytes = (uint8_t *)(b + words);
+    if (v.len > 0)
+        memcpy(bytes, v.p, v.len);
+    e->key = key;
+    e->bytes = bytes;
+    e->bits = words > 0 ? b : NULL;
+    e->len = (uint32_t)v.len;
+    e->hash = h;
+    m->n++;
 }
 
 const uint64_t *
@@ -102,57 +155,36 @@ sk__pf_memo_get(uint64_t serial, const void *chain, struct sk_str v,
                 size_t words)
 {
     (void)words;
-    if (memo.slots == NULL || memo.serial != serial ||
-        v.len > SK_PF_MEMO_MAX_LEN)
-        return NULL;
-    struct memo_entry *e = memo_slot(memo_hash(chain, v.p, v.len), chain, v);
-    return e->hash != 0 ? e->bits : NULL;
+    const struct memo_entry *e = memo_get(&pf_memo, serial, chain, v);
+    return e != NULL ? e->bits : NULL;
 }
 
 void
 sk__pf_memo_put(uint64_t serial, const void *chain, struct sk_str v,
                 const uint64_t *bits, size_t words)
 {
-    if (v.len > SK_PF_MEMO_MAX_LEN)
-        return;
-    if (memo.slots != NULL &&
-        (memo.serial != serial || memo.n >= SK_PF_MEMO_MAX_ENTRIES))
-        memo_clear();
-    if (memo.slots == NULL) {
-        memo.arena = sk_arena_new(1 << 16);
-        if (memo.arena == NULL)
-            return;
-        memo.slots = sk_arena_calloc(memo.arena, SLOTS, sizeof(*memo.slots));
-        if (memo.slots == NULL) {
-            memo_clear();
-            return;
-        }
-        memo.serial = serial;
-    }
-    uint64_t h = memo_hash(chain, v.p, v.len);
-    struct memo_entry *e = memo_slot(h, chain, v);
-    if (e->hash != 0)
-        return; /* already there */
-    uint64_t *b = sk_arena_alloc(memo.arena, words * sizeof(*b) + v.len + 1);
-    if (b == NULL)
-        return;
-    memcpy(b, bits, words * sizeof(*b));
-    uint8_t *bytes = (uint8_t *)(b + words);
-    if (v.len > 0)
-        memcpy(bytes, v.p, v.len);
-    e->chain = chain;
-    e->bytes = bytes;
-    e->bits = b;
-    e->len = (uint32_t)v.len;
-    e->hash = h;
-    memo.n++;
+    memo_put(&pf_memo, serial, chain, v, bits, words);
+}
+
+bool
+sk__op_memo_no_match(uint64_t serial, const void *link, struct sk_str v)
+{
+    return memo_get(&op_memo, serial, link, v) != NULL;
+}
+
+void
+sk__op_memo_note_no_match(uint64_t serial, const void *link, struct sk_str v)
+{
+    memo_put(&op_memo, serial, link, v, NULL, 0);
 }
 
 void
 sk__pf_memo_drop(uint64_t serial)
 {
-    if (memo.slots != NULL && memo.serial == serial)
-        memo_clear();
+    if (pf_memo.slots != NULL && pf_memo.serial == serial)
+        memo_clear(&pf_memo);
+    if (op_memo.slots != NULL && op_memo.serial == serial)
+        memo_clear(&op_memo);
     if (scratch.s != NULL && scratch.serial == serial) {
         hs_free_scratch(scratch.s);
         scratch.s = NULL;

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Prefilter verdicts remembered across transactions. The regex
- * prefilter's hits on a value under a transformation chain depend on the
- * value's bytes only, and many values come back request after request
- * (header names, a browser's User-Agent and Accept lines, common argument
- * names): their transformation and scan are then skipped. Internal to
- * src/waf; one memo per thread, bound to one compiled rule set (by its
- * serial number), bounded in entries, value length and memory.
+ * Verdicts remembered across transactions. The regex prefilter's hits on
+ * a value under a transformation chain, and whether a rule link (its
+ * transformations and a side-effect-free operator) matches a value,
+ * depend on the value's bytes only; many values come back request after
+ * request (header names, a browser's User-Agent and Accept lines, common
+ * argument names): their transformation, scan and operator are then
+ * skipped. Keys compare the bytes themselves, never a hash alone.
+ * Internal to src/waf; one memo of each kind per thread, bound to one
+ * compiled rule set (by its serial number), bounded in entries, value
+ * length and memory.
  */
 #ifndef SK_WAF_MEMO_H
 #define SK_WAF_MEMO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +42,19 @@ const uint64_t *sk__pf_memo_get(uint64_t serial, const void *chain,
 void sk__pf_memo_put(uint64_t serial, const void *chain, struct sk_str v,
                      const uint64_t *bits, size_t words);
 
-/* Frees this thread's memo and scratch if they belong to rule set
+/*
+ * Whether rule link `link` of rule set `serial` is known not to match the
+ * value with the bytes of `v` (its transformations and operator gave no
+ * match, without side effects). Never blocks.
+ */
+bool sk__op_memo_no_match(uint64_t serial, const void *link, struct sk_str v);
+
+/* Remembers that `link` does not match the bytes of `v` (values longer
+ * than SK_PF_MEMO_MAX_LEN are not kept). */
+void sk__op_memo_note_no_match(uint64_t serial, const void *link,
+                               struct sk_str v);
+
+/* Frees this thread's memos and scratch if they belong to rule set
  * `serial`. */
 void sk__pf_memo_drop(uint64_t serial);
 

@@ -697,6 +697,8 @@ run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
     }
     /* sk_op_exec() fills the whole result. */
     int rc = sk_op_exec(rule->op, t->arena, value, dyn, rule->capture, res);
+    if (rc == -SK_EMATCHLIMIT || rc == -SK_EPARSE || rc == -SK_ELIMIT)
+        t->op_side_effect = true; /* TX:MSC_* below: not remembered */
     if (rc == -SK_EMATCHLIMIT) {
         /* As ModSecurity: flag it for rules such as 200005 and go on. */
         rc = sk__coll_set(t, &t->colls[SK_V_TX],
@@ -965,8 +967,8 @@ pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str orig,
 }
 
 static int
-eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
-           struct sk_str name, struct sk_str value)
+eval_value_now(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
+               struct sk_str name, struct sk_str value)
 {
     struct eval_ctx *c = ud;
     const struct sk_rule *rule = c->rule;
@@ -1036,6 +1038,34 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
         return on_value_match(t, rule, tgt, name, cur, &res);
     }
     return 0;
+}
+
+/*
+ * Evaluates one value of a target for the current link: transformations,
+ * prefilter, operator, and the per-match work when it matches. A link
+ * whose operator has no side effects and does not depend on the
+ * transaction (op_memo) skips values its thread already found it does
+ * not match (memo.h), and notes new ones.
+ */
+static int
+eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
+           struct sk_str name, struct sk_str value)
+{
+    struct eval_ctx *c = ud;
+    const struct sk_rule *rule = c->rule;
+    if (!rule->op_memo || value.len > SK_PF_MEMO_MAX_LEN)
+        return eval_value_now(t, ud, tgt, name, value);
+    uint64_t serial = t->rules->serial;
+    if (sk__op_memo_no_match(serial, rule, value))
+        return 0;
+    bool before = c->matched;
+    c->matched = false;
+    t->op_side_effect = false;
+    int rc = eval_value_now(t, ud, tgt, name, value);
+    if (rc == 0 && !c->matched && !t->op_side_effect)
+        sk__op_memo_note_no_match(serial, rule, value);
+    c->matched = c->matched || before;
+    return rc;
 }
 
 /*

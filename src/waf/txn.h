@@ -140,6 +140,10 @@ struct sk_waf_txn {
     uint64_t *tcache_used;
     size_t tcache_cap, tcache_n;
 
+    /* Set when an operator run flagged TX:MSC_* (memo.h: such a value's
+     * verdict is not remembered). */
+    bool op_side_effect;
+
     /* The rule being evaluated (for RULE.x macros). */
     const struct sk_rule *cur_rule;
     int macro_depth;

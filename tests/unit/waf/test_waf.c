@@ -302,6 +302,37 @@ test_selector_literal(void **state)
     sk_waf_rules_free(r);
 }
 
+/* "Does not match" remembered across transactions (memo.h) is per link
+ * and per exact bytes, negated operators included. */
+static void
+test_op_memo(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule ARGS \"@rx ^a.c$\" \"id:120,phase:2,pass\"\n"
+             "SecRule ARGS \"!@rx ^abd$\" \"id:121,phase:2,pass\"\n"
+             "SecRule ARGS \"@detectSQLi\" \"id:122,phase:2,pass\"\n");
+    for (int round = 0; round < 3; round++) {
+        struct sk_waf_txn *t = run(r, "GET", "/?x=abd", NULL, NULL);
+        assert_false(matched(t, 120));
+        assert_false(matched(t, 121));
+        assert_false(matched(t, 122));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?x=abc", NULL, NULL);
+        assert_true(matched(t, 120));
+        assert_true(matched(t, 121));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?x=1%27%20or%20%271%27=%271", NULL, NULL);
+        assert_true(matched(t, 122));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?x=1%27%20or%20%271%27%3D%271", NULL, NULL);
+        assert_true(matched(t, 122));
+        sk_waf_txn_free(t);
+    }
+    sk_waf_rules_free(r);
+}
+
 /*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
@@ -806,6 +837,7 @@ main(void)
         cmocka_unit_test(test_prefilter_memo),
         cmocka_unit_test(test_selector_after_delete),
         cmocka_unit_test(test_selector_literal),
+        cmocka_unit_test(test_op_memo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
