@@ -12,10 +12,11 @@ sk_str_eq_nocase(struct sk_str a, struct sk_str b)
     /* Most names compared are spelled alike (TX variables, headers). */
     if (a.len == 0 || memcmp(a.p, b.p, a.len) == 0)
         return true;
+    /* No early exit: the loop vectorizes, and names are short. */
+    unsigned diff = 0;
     for (size_t i = 0; i < a.len; i++)
-        if (sk_ascii_lower(a.p[i]) != sk_ascii_lower(b.p[i]))
-            return false;
-    return true;
+        diff |= (unsigned)(sk_ascii_lower(a.p[i]) ^ sk_ascii_lower(b.p[i]));
+    return diff == 0;
 }
 
 bool
