@@ -29,6 +29,7 @@ struct memo {
     struct sk_arena *arena;
     struct memo_entry *slots; /* SLOTS, in the arena; hash 0: free */
     size_t n;
+    size_t bytes; /* of the values kept */
 };
 
 static _Thread_local struct memo pf_memo, op_memo;
@@ -83,6 +84,7 @@ memo_clear(struct memo *m)
     m->arena = NULL;
     m->slots = NULL;
     m->n = 0;
+    m->bytes = 0;
 }
 
 static struct memo_entry *
@@ -115,7 +117,8 @@ memo_put(struct memo *m, uint64_t serial, const void *key, struct sk_str v,
     if (v.len > SK_PF_MEMO_MAX_LEN)
         return;
     if (m->slots != NULL &&
-        (m->serial != serial || m->n >= SK_PF_MEMO_MAX_ENTRIES))
+        (m->serial != serial || m->n >= SK_PF_MEMO_MAX_ENTRIES ||
+         m->bytes + v.len > SK_PF_MEMO_MAX_BYTES))
         memo_clear(m);
     if (m->slots == NULL) {
         m->arena = sk_arena_new(1 << 16);
@@ -148,6 +151,7 @@ memo_put(struct memo *m, uint64_t serial, const void *key, struct sk_str v,
     e->len = (uint32_t)v.len;
     e->hash = h;
     m->n++;
+    m->bytes += v.len;
 }
 
 const uint64_t *

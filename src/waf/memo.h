@@ -20,8 +20,10 @@
 
 #include "util/str.h"
 
-/* Longest value remembered. */
-#define SK_PF_MEMO_MAX_LEN 160
+/* Longest value remembered (a small page's response body fits). */
+#define SK_PF_MEMO_MAX_LEN 4096
+/* Bytes of values a memo keeps before it starts over. */
+#define SK_PF_MEMO_MAX_BYTES (1024 * 1024)
 /* Entries before the memo starts over (half its slots). */
 #define SK_PF_MEMO_MAX_ENTRIES 4096
 
