@@ -2144,6 +2144,7 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
 static void
 mark_op_memo(struct sk_waf_rules *r)
 {
+    r->nmemo_links = 0;
     static const char *const pure[] = {"rx",
                                        "pm",
                                        "pmf",
@@ -2163,6 +2164,8 @@ mark_op_memo(struct sk_waf_rules *r)
             for (size_t k = 0; k < sizeof(pure) / sizeof(pure[0]); k++)
                 if (strcasecmp(l->op_name, pure[k]) == 0)
                     l->op_memo = true;
+            if (l->op_memo)
+                l->memo_idx = (unsigned)r->nmemo_links++;
         }
 }
 

@@ -352,6 +352,7 @@ struct sk_rule {
      * (memo.h): a static argument and an operator that depends on the
      * value alone and has no side effects. */
     bool op_memo;
+    unsigned memo_idx; /* op_memo: its bit in struct sk_memo_val */
 };
 
 #define SK_PF_VAR_NONE (-1)
@@ -445,7 +446,8 @@ struct sk_waf_rules {
     struct hs_scratch *pf_proto;
     struct sk_pf_chain *pf_chains;
     size_t npf_chains;
-    size_t pf_rules; /* links with a prefilter, for reports */
+    size_t nmemo_links; /* links with op_memo */
+    size_t pf_rules;    /* links with a prefilter, for reports */
 
     /* Selector regexes by pattern, so that equal patterns share code. */
     struct sk_interned_re {

@@ -5,11 +5,15 @@
  * transformations and a side-effect-free operator) matches a value,
  * depend on the value's bytes only; many values come back request after
  * request (header names, a browser's User-Agent and Accept lines, common
- * argument names): their transformation, scan and operator are then
- * skipped. Keys compare the bytes themselves, never a hash alone.
- * Internal to src/waf; one memo of each kind per thread, bound to one
- * compiled rule set (by its serial number), bounded in entries, value
- * length and memory.
+ * argument names, a page's response body): their transformation, scan
+ * and operator are then skipped.
+ *
+ * Values are interned by their bytes (compared, never a hash alone); each
+ * interned value carries one "does not match" bit per remembering link
+ * and the prefilter hits per chain. Internal to src/waf; one memo per
+ * thread, bound to one compiled rule set (by its serial number), bounded
+ * in values, value length and bytes; when it starts over its epoch
+ * changes, and a value from an older epoch must not be used.
  */
 #ifndef SK_WAF_MEMO_H
 #define SK_WAF_MEMO_H
@@ -21,44 +25,39 @@
 #include "util/str.h"
 
 /* Longest value remembered (a small page's response body fits). */
-#define SK_PF_MEMO_MAX_LEN 4096
-/* Bytes of values a memo keeps before it starts over. */
-#define SK_PF_MEMO_MAX_BYTES (1024 * 1024)
-/* Entries before the memo starts over (half its slots). */
-#define SK_PF_MEMO_MAX_ENTRIES 4096
+#define SK_MEMO_MAX_LEN 4096
+/* Values, and bytes of values, a memo keeps before it starts over. */
+#define SK_MEMO_MAX_VALUES 4096
+#define SK_MEMO_MAX_BYTES (1024 * 1024)
+
+struct sk_memo_val {
+    uint64_t hash;
+    const uint8_t *bytes;
+    uint32_t len;
+    uint64_t *no_match;       /* a bit per remembering link */
+    const uint64_t **pf_hits; /* per prefilter chain, NULL: not known */
+};
 
 /*
- * The hits (`words` 64-bit words) remembered for the bytes of `v` under
- * chain `chain` of the rule set numbered `serial`, or NULL. The pointer
- * stays valid until the next sk__pf_memo_put() or sk__pf_memo_drop() on
- * this thread. Never blocks.
+ * The interned value with the bytes of `v` in this thread's memo for rule
+ * set `serial` (`nlinks` remembering links, `nchains` prefilter chains),
+ * added if absent; the memo starts over first when it belongs to another
+ * rule set or is full. NULL when `v` is too long or memory is short.
+ * Valid while sk__memo_epoch() stays the same. Never blocks.
  */
-const uint64_t *sk__pf_memo_get(uint64_t serial, const void *chain,
-                                struct sk_str v, size_t words);
+struct sk_memo_val *sk__memo_intern(uint64_t serial, struct sk_str v,
+                                    size_t nlinks, size_t nchains);
 
-/*
- * Remembers `bits` for (serial, chain, bytes of v); values longer than
- * SK_PF_MEMO_MAX_LEN are not kept. A memo of another rule set is dropped
- * first; a full one starts over. Out of memory: nothing is kept.
- */
-void sk__pf_memo_put(uint64_t serial, const void *chain, struct sk_str v,
+/* The current epoch of this thread's memo (changes when it starts over). */
+uint64_t sk__memo_epoch(void);
+
+/* Keeps a copy of `words` words of prefilter hits for chain `chain`. */
+void sk__memo_pf_put(struct sk_memo_val *mv, unsigned chain,
                      const uint64_t *bits, size_t words);
 
-/*
- * Whether rule link `link` of rule set `serial` is known not to match the
- * value with the bytes of `v` (its transformations and operator gave no
- * match, without side effects). Never blocks.
- */
-bool sk__op_memo_no_match(uint64_t serial, const void *link, struct sk_str v);
-
-/* Remembers that `link` does not match the bytes of `v` (values longer
- * than SK_PF_MEMO_MAX_LEN are not kept). */
-void sk__op_memo_note_no_match(uint64_t serial, const void *link,
-                               struct sk_str v);
-
-/* Frees this thread's memos and scratch if they belong to rule set
+/* Frees this thread's memo and scratch if they belong to rule set
  * `serial`. */
-void sk__pf_memo_drop(uint64_t serial);
+void sk__memo_drop(uint64_t serial);
 
 struct hs_scratch;
 

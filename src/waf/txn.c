@@ -58,7 +58,7 @@ sk_waf_rules_free(struct sk_waf_rules *r)
 {
     if (r == NULL)
         return;
-    sk__pf_memo_drop(r->serial);
+    sk__memo_drop(r->serial);
     sk_diag_fini(&r->diag);
     sk__pstore_free(r->store);
     sk_arena_free(r->arena);
@@ -966,6 +966,61 @@ pf_hits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str orig,
     return 0;
 }
 
+/*
+ * The memo entry (memo.h) of the value at `v`: looked up by where the
+ * value lives first, then interned by its bytes. NULL when the value is
+ * not remembered (too long, no memory).
+ */
+static struct sk_memo_val *
+value_memo(struct sk_waf_txn *t, struct sk_str v)
+{
+    if (v.len > SK_MEMO_MAX_LEN)
+        return NULL;
+    uint64_t epoch = sk__memo_epoch();
+    if (t->vmemo == NULL) {
+        t->vmemo = sk_arena_calloc(t->arena, 256, sizeof(*t->vmemo));
+        if (t->vmemo == NULL)
+            return NULL;
+        t->vmemo_cap = 256;
+    }
+    const uint8_t *key = v.p != NULL ? v.p : (const uint8_t *)"";
+    uint64_t h = ((uint64_t)(uintptr_t)key ^ (uint64_t)v.len << 40) *
+                 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 32;
+    size_t i = (size_t)h & (t->vmemo_cap - 1);
+    while (t->vmemo[i].p != NULL &&
+           !(t->vmemo[i].p == key && t->vmemo[i].len == v.len))
+        i = (i + 1) & (t->vmemo_cap - 1);
+    struct sk_vmemo *s = &t->vmemo[i];
+    if (s->p != NULL && s->epoch == epoch)
+        return s->mv;
+    struct sk_memo_val *mv = sk__memo_intern(
+        t->rules->serial, v, t->rules->nmemo_links, t->rules->npf_chains);
+    if (mv == NULL)
+        return NULL;
+    epoch = sk__memo_epoch(); /* interning may have started over */
+    if (s->p == NULL) {
+        if ((t->vmemo_n + 1) * 2 > t->vmemo_cap) {
+            /* Full enough: start this table over rather than grow it. */
+            size_t cap = t->vmemo_cap < 65536 ? t->vmemo_cap * 2 : t->vmemo_cap;
+            struct sk_vmemo *tab = sk_arena_calloc(t->arena, cap, sizeof(*tab));
+            if (tab == NULL)
+                return mv;
+            t->vmemo = tab;
+            t->vmemo_cap = cap;
+            t->vmemo_n = 0;
+            i = (size_t)h & (cap - 1);
+            s = &t->vmemo[i];
+        }
+        t->vmemo_n++;
+    }
+    s->p = key;
+    s->len = v.len;
+    s->epoch = epoch;
+    s->mv = mv;
+    return mv;
+}
+
 static int
 eval_value_now(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
                struct sk_str name, struct sk_str value)
@@ -1053,17 +1108,20 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
 {
     struct eval_ctx *c = ud;
     const struct sk_rule *rule = c->rule;
-    if (!rule->op_memo || value.len > SK_PF_MEMO_MAX_LEN)
+    struct sk_memo_val *mv = rule->op_memo ? value_memo(t, value) : NULL;
+    if (mv == NULL)
         return eval_value_now(t, ud, tgt, name, value);
-    uint64_t serial = t->rules->serial;
-    if (sk__op_memo_no_match(serial, rule, value))
+    uint64_t bit = (uint64_t)1 << (rule->memo_idx % 64);
+    if (mv->no_match[rule->memo_idx / 64] & bit)
         return 0;
     bool before = c->matched;
     c->matched = false;
     t->op_side_effect = false;
+    uint64_t epoch = sk__memo_epoch();
     int rc = eval_value_now(t, ud, tgt, name, value);
-    if (rc == 0 && !c->matched && !t->op_side_effect)
-        sk__op_memo_note_no_match(serial, rule, value);
+    if (rc == 0 && !c->matched && !t->op_side_effect &&
+        epoch == sk__memo_epoch())
+        mv->no_match[rule->memo_idx / 64] |= bit;
     c->matched = c->matched || before;
     return rc;
 }
@@ -1079,10 +1137,12 @@ static int
 pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
               const uint64_t **bits)
 {
-    size_t words = (rule->pf->nrules + 63) / 64;
-    *bits = sk__pf_memo_get(t->rules->serial, rule->tfns, v, words);
-    if (*bits != NULL)
+    struct sk_memo_val *mv = value_memo(t, v);
+    if (mv != NULL && mv->pf_hits[rule->pf_chain] != NULL) {
+        *bits = mv->pf_hits[rule->pf_chain];
         return 0;
+    }
+    uint64_t epoch = sk__memo_epoch();
     struct sk_str cur = v;
     struct sk_tfn_entry *ce = NULL;
     if (rule->ntfns > 0) {
@@ -1091,8 +1151,9 @@ pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
             return rc;
     }
     int rc = pf_hits(t, rule, v, cur, ce, bits);
-    if (rc == 0 && *bits != NULL)
-        sk__pf_memo_put(t->rules->serial, rule->tfns, v, *bits, words);
+    if (rc == 0 && *bits != NULL && mv != NULL && epoch == sk__memo_epoch())
+        sk__memo_pf_put(mv, rule->pf_chain, *bits,
+                        (rule->pf->nrules + 63) / 64);
     return rc;
 }
 

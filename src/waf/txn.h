@@ -143,6 +143,15 @@ struct sk_waf_txn {
     /* Set when an operator run flagged TX:MSC_* (memo.h: such a value's
      * verdict is not remembered). */
     bool op_side_effect;
+    /* Values met in this transaction and their interned memo entries
+     * (memo.h), by where they live: open addressing, power-of-two size. */
+    struct sk_vmemo {
+        const uint8_t *p; /* NULL: free */
+        size_t len;
+        uint64_t epoch;
+        struct sk_memo_val *mv;
+    } * vmemo;
+    size_t vmemo_cap, vmemo_n;
 
     /* The rule being evaluated (for RULE.x macros). */
     const struct sk_rule *cur_rule;

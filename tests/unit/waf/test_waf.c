@@ -333,6 +333,46 @@ test_op_memo(void **state)
     sk_waf_rules_free(r);
 }
 
+/* The memo starting over in the middle of a transaction (more values
+ * than it keeps): every verdict is still computed, nothing stale is
+ * used (ASan runs this too). */
+static void
+test_memo_start_over(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRequestBodyAccess On\n"
+             "SecRequestBodyLimit 4000000\n"
+             "SecRequestBodyNoFilesLimit 4000000\n"
+             "SecRule ARGS \"@rx union\\s+select\" \"id:130,phase:2,pass\"\n"
+             "SecRule ARGS \"@rx ^zz.z$\" \"id:131,phase:2,pass\"\n"
+             "SecRule ARGS \"@rx union\\s+select\" "
+             "\"id:132,phase:2,pass,t:none,t:lowercase\"\n");
+    static const char *const form[] = {
+        "Content-Type", "application/x-www-form-urlencoded", NULL};
+    size_t n = 300, vlen = 4000;
+    char *body = malloc(n * (vlen + 16) + 64);
+    assert_non_null(body);
+    for (int round = 0; round < 2; round++) {
+        size_t off = 0;
+        for (size_t i = 0; i < n; i++) {
+            off += (size_t)sprintf(body + off, "%sa%zu=", i ? "&" : "", i);
+            for (size_t k = 0; k < vlen; k++)
+                body[off++] = (char)('a' + (i + k + (size_t)round) % 26);
+        }
+        off += (size_t)sprintf(body + off, "&last=zzzz&x=UNION+SELECT");
+        body[off] = '\0';
+        struct sk_waf_txn *t = run(r, "POST", "/", form, body);
+        assert_false(matched(t, 130)); /* case */
+        assert_true(matched(t, 132));
+        assert_true(matched(t, 131));
+        sk_waf_txn_free(t);
+    }
+    free(body);
+    sk_waf_rules_free(r);
+}
+
 /*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
@@ -838,6 +878,7 @@ main(void)
         cmocka_unit_test(test_selector_after_delete),
         cmocka_unit_test(test_selector_literal),
         cmocka_unit_test(test_op_memo),
+        cmocka_unit_test(test_memo_start_over),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
