@@ -1140,26 +1140,24 @@ request_phase2(struct sk__pw_conn *c)
     start_forward(c);
 }
 
-/* A complete head is at the start of `in`: copy it, then the engine. */
+/* `parsed` is the complete head at the start of `in`: copy it, then the
+ * engine. */
 static void
-on_head(struct sk__pw_conn *c, size_t head_len)
+on_head(struct sk__pw_conn *c, const struct sk_http_request *parsed)
 {
     struct sk__pw *w = c->w;
     const struct sk_conf_proxy *cf = w->conf;
-    /* The views must survive `in` moving while the body streams. */
-    char *copy = sk_arena_memdup(c->arena, c->in.p + c->in_off, head_len);
+    size_t head_len = parsed->head_len;
+    /* The views must survive `in` moving while the body streams: they
+     * are moved to a copy of the head (not parsed again). */
+    const uint8_t *at = c->in.p + c->in_off;
+    char *copy = sk_arena_memdup(c->arena, at, head_len);
     if (copy == NULL) {
         simple_error(c, 500, "proxy: out of memory", true);
         return;
     }
-    enum sk_http_err e = SK_HTTP_OK;
-    int rc =
-        sk_http_parse_head(c->arena, sk_str_make(copy, head_len), &c->req, &e);
-    if (rc != 0) {
-        /* Cannot differ from the first parse, but fail closed. */
-        bad_request(c, e != SK_HTTP_OK ? e : SK_HTTP_E_HEADER_SYNTAX);
-        return;
-    }
+    c->req = *parsed;
+    sk_http_request_rebase(&c->req, at, (const uint8_t *)copy);
     c->head = sk_str_make(copy, head_len);
     c->in_off += head_len;
     c->bytes_in += head_len;
@@ -1288,7 +1286,7 @@ parse_head_step(struct sk__pw_conn *c, bool new_lf)
     int rc = sk_http_parse_head(
         c->arena, sk_str_make(c->in.p + c->in_off, avail), &probe, &e);
     if (rc == 0) {
-        on_head(c, probe.head_len);
+        on_head(c, &probe);
         return true;
     }
     if (rc == -SK_ENOMEM) {
@@ -1617,14 +1615,15 @@ resp_head_step(struct sk__pw_conn *c)
         c->unew_lf = true; /* the next head may be there already */
         return true;
     }
-    char *copy =
-        sk_arena_memdup(c->arena, c->uin.p + c->uin_off, probe.head_len);
-    if (copy == NULL ||
-        sk_http_parse_response_head(c->arena, sk_str_make(copy, probe.head_len),
-                                    head_req, &c->resp, &e) != 0) {
+    /* The views move to a copy that outlives `uin` (not parsed again). */
+    const uint8_t *at = c->uin.p + c->uin_off;
+    char *copy = sk_arena_memdup(c->arena, at, probe.head_len);
+    if (copy == NULL) {
         upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
         return true;
     }
+    c->resp = probe;
+    sk_http_response_rebase(&c->resp, at, (const uint8_t *)copy);
     c->rhead = sk_str_make(copy, probe.head_len);
     c->uin_off += probe.head_len;
     on_resp_head(c);
