@@ -176,7 +176,8 @@ struct sk__pw_conn {
     struct sk_http_request req;
     struct sk_str head; /* the head, copied into the arena */
     struct sk_waf_txn *waf;
-    char id[64];
+    char id[64];      /* at most 13 + 6 + 1 + 10 + 1 + 20 = 51 bytes */
+    size_t idlen;     /* strlen(id) */
     int64_t start_us; /* realtime */
     int64_t start_mono_ns;
     bool keep_alive; /* the client connection may serve another request */
