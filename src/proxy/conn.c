@@ -288,8 +288,28 @@ hname_of(struct sk_str n)
     }
 }
 
+/* Appends n bytes: a copy when the buffer has room (heads reserve it
+ * once), sk_buf_append() when it must grow. 0 or a negative error. */
+static inline int
+put(struct sk_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (b->cap - b->len < n)
+        return sk_buf_append(b, p, n);
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int
+put_str(struct sk_buf *b, struct sk_str s)
+{
+    return put(b, s.p, s.len);
+}
+
 /* Appends a string literal; 0 or a negative error. */
-#define PUT_LIT(b, lit) sk_buf_append((b), (lit), sizeof(lit) - 1)
+#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
 
 /* Appends `v` in decimal (what "%" PRIu64 prints). */
 static int
@@ -301,7 +321,7 @@ put_u64(struct sk_buf *b, uint64_t v)
         d[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    return sk_buf_append(b, d + i, sizeof(d) - i);
+    return put(b, d + i, sizeof(d) - i);
 }
 
 /* Appends `v` in lower-case hex (a chunk size, what "%zx" prints). */
@@ -314,7 +334,7 @@ put_hex(struct sk_buf *b, size_t v)
         d[--i] = "0123456789abcdef"[v & 15];
         v >>= 4;
     } while (v != 0);
-    return sk_buf_append(b, d + i, sizeof(d) - i);
+    return put(b, d + i, sizeof(d) - i);
 }
 
 static struct sk_str
@@ -1088,10 +1108,14 @@ build_upstream_head(struct sk__pw_conn *c)
     struct sk_buf *o = &c->uout;
     struct conn_tokens ct;
     conn_tokens(r->headers, r->nheaders, &ct);
-    /* Room for the head as received and what is added to it, so that
-     * the appends below do not grow the buffer step by step. */
-    int rc = sk_buf_reserve(o, c->head.len + 256);
-    rc |= sk_buf_append_str(o, r->request_line);
+    /* Room for the head as received, what is added to it and the body
+     * bytes at hand (buffered, or received with the head), so that the
+     * appends do not grow the buffer step by step. */
+    size_t body = c->qbuf.len + pending(&c->in, c->in_off);
+    if (body > UOUT_HIGH)
+        body = UOUT_HIGH;
+    int rc = sk_buf_reserve(o, c->head.len + 256 + body);
+    rc |= put_str(o, r->request_line);
     rc |= PUT_LIT(o, "\r\n");
     struct sk_buf xff = {0}, fwd = {0};
     bool xfp_kept = false;
@@ -1121,9 +1145,9 @@ build_upstream_head(struct sk__pw_conn *c)
             }
             continue;
         }
-        rc |= sk_buf_append_str(o, h->name);
+        rc |= put_str(o, h->name);
         rc |= PUT_LIT(o, ": ");
-        rc |= sk_buf_append_str(o, h->value);
+        rc |= put_str(o, h->value);
         rc |= PUT_LIT(o, "\r\n");
     }
     bool https = c->tls != NULL;
@@ -1132,7 +1156,7 @@ build_upstream_head(struct sk__pw_conn *c)
      * list, left of it). */
     if (cf->xff) {
         rc |= PUT_LIT(o, "X-Forwarded-For: ");
-        rc |= sk_buf_append_str(o, sk_buf_str(&xff));
+        rc |= put_str(o, sk_buf_str(&xff));
         rc |= sk_buf_append_c(o, c->pip);
         rc |= PUT_LIT(o, "\r\n");
         if (!xfp_kept)
@@ -1142,7 +1166,7 @@ build_upstream_head(struct sk__pw_conn *c)
     if (cf->forwarded) {
         bool v6 = strchr(c->pip, ':') != NULL;
         rc |= PUT_LIT(o, "Forwarded: ");
-        rc |= sk_buf_append_str(o, sk_buf_str(&fwd));
+        rc |= put_str(o, sk_buf_str(&fwd));
         rc |= PUT_LIT(o, "for=");
         if (v6)
             rc |= PUT_LIT(o, "\"[");
@@ -1586,12 +1610,16 @@ send_resp_head(struct sk__pw_conn *c, uint64_t clen)
     if (c->rframe == RF_EOF || !c->body.done || c->w->draining)
         c->keep_alive = false;
     size_t before = c->out.len;
-    /* Room for the head as received and what is added to it. */
-    int rc = sk_buf_reserve(&c->out, c->rhead.len + 256);
+    /* Room for the head as received, what is added to it and the body
+     * bytes at hand. */
+    size_t body = c->sbuf.len + pending(&c->uin, c->uin_off);
+    if (body > OUT_HIGH)
+        body = OUT_HIGH;
+    int rc = sk_buf_reserve(&c->out, c->rhead.len + 256 + body);
     rc |= PUT_LIT(&c->out, "HTTP/1.1 ");
     rc |= put_u64(&c->out, (uint64_t)r->status);
     rc |= PUT_LIT(&c->out, " ");
-    rc |= sk_buf_append_str(&c->out, r->reason);
+    rc |= put_str(&c->out, r->reason);
     rc |= PUT_LIT(&c->out, "\r\n");
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct sk_http_header *h = &r->headers[i];
@@ -1601,13 +1629,13 @@ send_resp_head(struct sk__pw_conn *c, uint64_t clen)
              !(hn == H_CONTENT_LENGTH && c->rframe == RF_NONE)) ||
             hn == H_SEKIMORI_ID)
             continue;
-        rc |= sk_buf_append_str(&c->out, h->name);
+        rc |= put_str(&c->out, h->name);
         rc |= PUT_LIT(&c->out, ": ");
-        rc |= sk_buf_append_str(&c->out, h->value);
+        rc |= put_str(&c->out, h->value);
         rc |= PUT_LIT(&c->out, "\r\n");
     }
     rc |= PUT_LIT(&c->out, "X-Sekimori-Id: ");
-    rc |= sk_buf_append(&c->out, c->id, c->idlen);
+    rc |= put(&c->out, c->id, c->idlen);
     rc |= PUT_LIT(&c->out, "\r\n");
     if (c->rframe == RF_LENGTH) {
         rc |= PUT_LIT(&c->out, "Content-Length: ");
