@@ -427,6 +427,40 @@ expand_page(struct sk_buf *out, struct sk_str tpl, const char *id, int status)
     return 0;
 }
 
+/* ---- Spare buffers ----------------------------------------------------- */
+
+/* Gives a buffer's memory to the worker's spares (or frees it); `b` is
+ * empty afterwards. Never blocks. */
+static void
+buf_release(struct sk__pw *w, struct sk_buf *b)
+{
+    if (b->p != NULL && b->cap <= SK__PW_SPARE_CAP &&
+        w->nspare < SK__PW_SPARE_MAX) {
+        b->len = 0;
+        w->spare[w->nspare++] = *b;
+        *b = (struct sk_buf){0};
+        return;
+    }
+    sk_buf_fini(b);
+}
+
+/* sk_buf_reserve(), starting an unallocated buffer from a spare. */
+static int
+buf_reserve(struct sk__pw *w, struct sk_buf *b, size_t extra)
+{
+    if (b->p == NULL && w->nspare > 0)
+        *b = w->spare[--w->nspare];
+    return sk_buf_reserve(b, extra);
+}
+
+/* Frees every spare buffer (worker teardown). Never blocks. */
+void
+sk__pw_spare_clear(struct sk__pw *w)
+{
+    while (w->nspare > 0)
+        sk_buf_fini(&w->spare[--w->nspare]);
+}
+
 /* ---- Lifecycle --------------------------------------------------------- */
 
 static void conn_finish_txn(struct sk__pw_conn *c);
@@ -832,14 +866,14 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->blocked = c->detected = c->no_inspect = false;
     c->error = NULL;
     memset(&c->body, 0, sizeof(c->body));
-    sk_buf_fini(&c->qbuf);
+    buf_release(c->w, &c->qbuf);
     c->qbuf_over = false;
     c->status = 0;
     c->ustate = SK__U_NONE;
-    sk_buf_fini(&c->uout);
+    buf_release(c->w, &c->uout);
     c->uout_off = 0;
     c->uout_dropped = c->req_sent = c->retried = false;
-    sk_buf_fini(&c->uin);
+    buf_release(c->w, &c->uin);
     c->uin_off = 0;
     c->up_eof = false;
     c->up_bytes = 0;
@@ -847,7 +881,7 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->rhead = SK_STR_NULL;
     c->resp_head_sent = false;
     c->resp_fed = false;
-    sk_buf_fini(&c->sbuf);
+    buf_release(c->w, &c->sbuf);
     c->sbuf_over = false;
     memset(&c->rch, 0, sizeof(c->rch));
     c->rremaining = 0;
@@ -859,7 +893,7 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->served = true;
     /* Idle keep-alive connections keep no buffers. */
     if (pending(&c->in, c->in_off) == 0) {
-        sk_buf_fini(&c->in);
+        buf_release(c->w, &c->in);
         c->in_off = 0;
     }
     if (keep) {
@@ -1114,7 +1148,7 @@ build_upstream_head(struct sk__pw_conn *c)
     size_t body = c->qbuf.len + pending(&c->in, c->in_off);
     if (body > UOUT_HIGH)
         body = UOUT_HIGH;
-    int rc = sk_buf_reserve(o, c->head.len + 256 + body);
+    int rc = buf_reserve(c->w, o, c->head.len + 256 + body);
     rc |= put_str(o, r->request_line);
     rc |= PUT_LIT(o, "\r\n");
     struct sk_buf xff = {0}, fwd = {0};
@@ -2027,7 +2061,7 @@ upstream_read(struct sk__pw_conn *c, size_t *budget)
            pending(&c->out, c->out_off) < OUT_HIGH &&
            pending(&c->uin, c->uin_off) < UIN_MAX + c->w->head_cap) {
         compact(&c->uin, &c->uin_off);
-        if (sk_buf_reserve(&c->uin, READ_CHUNK) != 0) {
+        if (buf_reserve(c->w, &c->uin, READ_CHUNK) != 0) {
             upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
             return true;
         }
@@ -2176,7 +2210,7 @@ client_read(struct sk__pw_conn *c, size_t *budget, bool *new_lf)
         if (want > HEAD_READ)
             want = room >= 512 && room < want ? room : HEAD_READ;
     }
-    if (sk_buf_reserve(&c->in, want) != 0) {
+    if (buf_reserve(c->w, &c->in, want) != 0) {
         sk__pw_conn_close(c);
         return true;
     }
