@@ -160,9 +160,9 @@ scan_connection(struct sk_str v, struct sk__http_head_scan *hs)
         while (e > s && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
             e--;
         struct sk_str tok = sk_str_make(v.p + s, e - s);
-        if (sk_str_eq_c_nocase(tok, "close"))
+        if (sk_str_eq_nocase(tok, SK_STR_LIT("close")))
             hs->conn_close = true;
-        else if (sk_str_eq_c_nocase(tok, "keep-alive"))
+        else if (sk_str_eq_nocase(tok, SK_STR_LIT("keep-alive")))
             hs->conn_keep_alive = true;
         i++; /* past the comma */
     }
@@ -214,25 +214,25 @@ sk__http_scan_fields(struct sk_str in, size_t off,
         /* The length picks the one name a field can be. */
         switch (h.name.len) {
         case 14:
-            if (sk_str_eq_c_nocase(h.name, "content-length")) {
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("content-length"))) {
                 hs->ncl++;
                 hs->cl = h.value;
             }
             break;
         case 17:
-            if (sk_str_eq_c_nocase(h.name, "transfer-encoding")) {
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("transfer-encoding"))) {
                 hs->nte++;
                 hs->te = h.value;
             }
             break;
         case 4:
-            if (sk_str_eq_c_nocase(h.name, "host")) {
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("host"))) {
                 hs->nhost++;
                 hs->host = h.value;
             }
             break;
         case 10:
-            if (sk_str_eq_c_nocase(h.name, "connection"))
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("connection")))
                 scan_connection(h.value, hs);
             break;
         default:
