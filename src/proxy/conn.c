@@ -453,6 +453,15 @@ buf_reserve(struct sk__pw *w, struct sk_buf *b, size_t extra)
     return sk_buf_reserve(b, extra);
 }
 
+/* sk_buf_append(), starting an unallocated buffer from a spare. */
+static int
+buf_append(struct sk__pw *w, struct sk_buf *b, const void *p, size_t n)
+{
+    if (b->p == NULL && n > 0 && w->nspare > 0)
+        *b = w->spare[--w->nspare];
+    return sk_buf_append(b, p, n);
+}
+
 /* Frees every spare buffer (worker teardown). Never blocks. */
 void
 sk__pw_spare_clear(struct sk__pw *w)
@@ -586,12 +595,14 @@ sk__pw_conn_close(struct sk__pw_conn *c)
 void
 sk__pw_conn_free(struct sk__pw_conn *c)
 {
-    sk_buf_fini(&c->in);
-    sk_buf_fini(&c->out);
-    sk_buf_fini(&c->uout);
-    sk_buf_fini(&c->uin);
-    sk_buf_fini(&c->qbuf);
-    sk_buf_fini(&c->sbuf);
+    /* The next connection takes these (a client without keep-alive
+     * opens one per request). */
+    buf_release(c->w, &c->in);
+    buf_release(c->w, &c->out);
+    buf_release(c->w, &c->uout);
+    buf_release(c->w, &c->uin);
+    buf_release(c->w, &c->qbuf);
+    buf_release(c->w, &c->sbuf);
     if (c->waf != NULL)
         sk_waf_txn_free(c->waf);
     if (c->arena != NULL)
@@ -1272,7 +1283,7 @@ start_forward(struct sk__pw_conn *c)
         rc |= sk_buf_append(&c->uout, c->qbuf.p, buffered);
         if (c->req.body_kind == SK_HTTP_BODY_CHUNKED)
             rc |= sk_buf_append_c(&c->uout, "\r\n");
-        sk_buf_fini(&c->qbuf);
+        buf_release(c->w, &c->qbuf);
     }
     if (c->body.done && c->req.body_kind == SK_HTTP_BODY_CHUNKED)
         rc |= sk_buf_append_c(&c->uout, "0\r\n\r\n");
@@ -1480,7 +1491,7 @@ sink_qbuf(void *ud, const uint8_t *p, size_t n)
 {
     struct sk__pw_conn *c = ud;
     c->body.received += n;
-    return sk_buf_append(&c->qbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
+    return buf_append(c->w, &c->qbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
 }
 
 static int
@@ -1517,7 +1528,7 @@ body_take(struct sk__pw_conn *c, bool to_qbuf, size_t room)
         if ((uint64_t)used > c->body.remaining)
             used = (size_t)c->body.remaining;
         struct sk_buf *dst = to_qbuf ? &c->qbuf : &c->uout;
-        if (sk_buf_append(dst, p, used) != 0) {
+        if (buf_append(c->w, dst, p, used) != 0) {
             simple_error(c, 500, "proxy: out of memory", true);
             return -1;
         }
@@ -1604,7 +1615,7 @@ static int
 sink_sbuf(void *ud, const uint8_t *p, size_t n)
 {
     struct sk__pw_conn *c = ud;
-    return sk_buf_append(&c->sbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
+    return buf_append(c->w, &c->sbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
 }
 
 static int
@@ -1649,7 +1660,7 @@ send_resp_head(struct sk__pw_conn *c, uint64_t clen)
     size_t body = c->sbuf.len + pending(&c->uin, c->uin_off);
     if (body > OUT_HIGH)
         body = OUT_HIGH;
-    int rc = sk_buf_reserve(&c->out, c->rhead.len + 256 + body);
+    int rc = buf_reserve(c->w, &c->out, c->rhead.len + 256 + body);
     rc |= PUT_LIT(&c->out, "HTTP/1.1 ");
     rc |= put_u64(&c->out, (uint64_t)r->status);
     rc |= PUT_LIT(&c->out, " ");
@@ -1826,7 +1837,7 @@ resp_buf_step(struct sk__pw_conn *c)
         used = avail;
         if ((uint64_t)used > c->rremaining)
             used = (size_t)c->rremaining;
-        if (sk_buf_append(&c->sbuf, p, used) != 0) {
+        if (buf_append(c->w, &c->sbuf, p, used) != 0) {
             upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
             return true;
         }
@@ -1844,7 +1855,7 @@ resp_buf_step(struct sk__pw_conn *c)
         done = c->rch.done;
     } else {
         used = avail;
-        if (sk_buf_append(&c->sbuf, p, used) != 0) {
+        if (buf_append(c->w, &c->sbuf, p, used) != 0) {
             upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
             return true;
         }
@@ -1886,7 +1897,7 @@ resp_buf_step(struct sk__pw_conn *c)
                      ? sink_out_chunked(c, c->sbuf.p, c->sbuf.len)
                      : sink_out_raw(c, c->sbuf.p, c->sbuf.len);
     }
-    sk_buf_fini(&c->sbuf);
+    buf_release(c->w, &c->sbuf);
     if (rc != 0) {
         upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
         return true;
