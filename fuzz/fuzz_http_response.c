@@ -50,6 +50,17 @@ check_ok(const struct sk_http_response *r, bool head, const uint8_t *data,
         abort();
 }
 
+/* A view moved by sk_http_response_rebase: same bytes, inside the copy. */
+static void
+check_moved(struct sk_str was, struct sk_str now, const uint8_t *copy, size_t n)
+{
+    if (was.len != now.len)
+        abort();
+    if (now.len > 0 && (now.p < copy || now.p + now.len > copy + n ||
+                        memcmp(was.p, now.p, now.len) != 0))
+        abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -74,6 +85,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                                   head, &r2, &err);
             if (rc2 != SK_AGAIN)
                 abort();
+        }
+        /* Moved to a copy, the views read the same bytes there. */
+        uint8_t *copy = malloc(r.head_len);
+        if (copy != NULL) {
+            memcpy(copy, data, r.head_len);
+            struct sk_http_response moved = r;
+            struct sk_http_header *hs = NULL;
+            if (r.nheaders > 0) {
+                hs = malloc(r.nheaders * sizeof(*hs));
+                if (hs == NULL)
+                    abort();
+                memcpy(hs, r.headers, r.nheaders * sizeof(*hs));
+                moved.headers = hs;
+            }
+            sk_http_response_rebase(&moved, data, copy);
+            check_moved(r.reason, moved.reason, copy, r.head_len);
+            check_moved(r.protocol, moved.protocol, copy, r.head_len);
+            for (size_t i = 0; i < r.nheaders; i++) {
+                check_moved(r.headers[i].name, hs[i].name, copy, r.head_len);
+                check_moved(r.headers[i].value, hs[i].value, copy, r.head_len);
+            }
+            free(hs);
+            free(copy);
         }
         struct sk_http_response r3;
         int rc3 = sk_http_parse_response_head(a, sk_str_make(data, r.head_len),

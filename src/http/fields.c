@@ -11,6 +11,26 @@
 #include "util/error.h"
 #include "util/limits.h"
 
+/* Bit 0: tchar; bit 1: a byte a field value may hold (fields.h). */
+const uint8_t sk__http_cclass[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    2, 3, 2, 3, 3, 3, 3, 3, 2, 2, 3, 3, 2, 3, 3, 2, /* 0x20 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, /* 0x30 */
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x40 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 3, 3, /* 0x50 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x60 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 2, 3, 0, /* 0x70 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x80 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0x90 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xa0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xb0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xc0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xd0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xe0 */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* 0xf0 */
+};
+
 /*
  * Finds the end of the line starting at `off` (see fields.h). Never
  * blocks.
@@ -57,6 +77,33 @@ sk__http_find_line(struct sk_str in, size_t off, size_t *eol, size_t *scanned,
     return 0;
 }
 
+/*
+ * Whether every byte of p[0..n) may be in a field value. Eight bytes at
+ * a time: a word without a byte below 0x20 and without 0x7f holds only
+ * field bytes (0x80 and up are obs-text); a word with one (a tab, or a
+ * byte to refuse) and the tail go byte by byte. Both word tests are exact
+ * about whether some byte matches, which is all that is asked of them.
+ */
+static bool
+value_bytes_ok(const uint8_t *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        uint64_t y = x ^ (ones * 0x7f);
+        uint64_t below_sp = (x - ones * 0x20) & ~x & highs;
+        uint64_t del = (y - ones) & ~y & highs;
+        if ((below_sp | del) != 0)
+            break;
+    }
+    for (; i < n; i++)
+        if (!sk__http_is_field_byte(p[i]))
+            return false;
+    return true;
+}
+
 static int
 parse_field(struct sk_str line, struct sk_http_header *h, enum sk_http_err *err)
 {
@@ -81,11 +128,9 @@ parse_field(struct sk_str line, struct sk_http_header *h, enum sk_http_err *err)
     }
     h->name = sk_str_make(line.p, i);
     size_t vs = i + 1, ve = line.len;
-    for (size_t k = vs; k < ve; k++) {
-        if (!sk__http_is_field_byte(line.p[k])) {
-            *err = SK_HTTP_E_HEADER_SYNTAX;
-            return -SK_EPARSE;
-        }
+    if (!value_bytes_ok(line.p + vs, ve - vs)) {
+        *err = SK_HTTP_E_HEADER_SYNTAX;
+        return -SK_EPARSE;
     }
     while (vs < ve && (line.p[vs] == ' ' || line.p[vs] == '\t'))
         vs++;
@@ -115,9 +160,9 @@ scan_connection(struct sk_str v, struct sk__http_head_scan *hs)
         while (e > s && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
             e--;
         struct sk_str tok = sk_str_make(v.p + s, e - s);
-        if (sk_str_eq_c_nocase(tok, "close"))
+        if (sk_str_eq_nocase(tok, SK_STR_LIT("close")))
             hs->conn_close = true;
-        else if (sk_str_eq_c_nocase(tok, "keep-alive"))
+        else if (sk_str_eq_nocase(tok, SK_STR_LIT("keep-alive")))
             hs->conn_keep_alive = true;
         i++; /* past the comma */
     }
@@ -166,17 +211,32 @@ sk__http_scan_fields(struct sk_str in, size_t off,
         struct sk_http_header h;
         if (parse_field(sk_str_make(in.p + off, eol - off), &h, err) != 0)
             return -SK_EPARSE;
-        if (sk_str_eq_c_nocase(h.name, "content-length")) {
-            hs->ncl++;
-            hs->cl = h.value;
-        } else if (sk_str_eq_c_nocase(h.name, "transfer-encoding")) {
-            hs->nte++;
-            hs->te = h.value;
-        } else if (sk_str_eq_c_nocase(h.name, "host")) {
-            hs->nhost++;
-            hs->host = h.value;
-        } else if (sk_str_eq_c_nocase(h.name, "connection")) {
-            scan_connection(h.value, hs);
+        /* The length picks the one name a field can be. */
+        switch (h.name.len) {
+        case 14:
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("content-length"))) {
+                hs->ncl++;
+                hs->cl = h.value;
+            }
+            break;
+        case 17:
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("transfer-encoding"))) {
+                hs->nte++;
+                hs->te = h.value;
+            }
+            break;
+        case 4:
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("host"))) {
+                hs->nhost++;
+                hs->host = h.value;
+            }
+            break;
+        case 10:
+            if (sk_str_eq_nocase(h.name, SK_STR_LIT("connection")))
+                scan_connection(h.value, hs);
+            break;
+        default:
+            break;
         }
         if (hdrs != NULL)
             hdrs[hs->nfields] = h;

@@ -17,40 +17,25 @@
 
 #include "http/http.h"
 
+/* Character classes of a byte: one table lookup instead of a chain of
+ * comparisons (fields.c; tests/unit/http checks it against the RFC
+ * definitions). */
+#define SK__HTTP_C_TCHAR 0x01 /* tchar of RFC 9110 section 5.6.2 */
+#define SK__HTTP_C_FIELD 0x02 /* field-vchar / obs-text / SP / HTAB */
+extern const uint8_t sk__http_cclass[256];
+
 /* tchar of RFC 9110 section 5.6.2. */
 static inline bool
 sk__http_is_tchar(uint8_t c)
 {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-        (c >= 'A' && c <= 'Z'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    return (sk__http_cclass[c] & SK__HTTP_C_TCHAR) != 0;
 }
 
 /* field-vchar / SP / HTAB: what a field value may hold (obs-text too). */
 static inline bool
 sk__http_is_field_byte(uint8_t c)
 {
-    return c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
+    return (sk__http_cclass[c] & SK__HTTP_C_FIELD) != 0;
 }
 
 /* The value of a hex digit, or -1. */
@@ -98,5 +83,20 @@ int sk__http_scan_fields(struct sk_str in, size_t off,
                          struct sk__http_head_scan *hs,
                          struct sk_http_header *hdrs, size_t *end,
                          enum sk_http_err *err);
+
+/*
+ * Moves a view into [from, from + n) to the same offset from `to` (the
+ * bytes copied elsewhere); an empty view without bytes (p NULL) stays.
+ * Views outside the range are a caller's bug and are left alone.
+ */
+static inline void
+sk__http_rebase_view(struct sk_str *s, const uint8_t *from, const uint8_t *to,
+                     size_t n)
+{
+    uintptr_t p = (uintptr_t)s->p, f = (uintptr_t)from;
+    if (s->p == NULL || p < f || p - f > n)
+        return;
+    s->p = to + (p - f);
+}
 
 #endif

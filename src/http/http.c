@@ -10,6 +10,8 @@
  */
 #include "http/http.h"
 
+#include <string.h>
+
 #include "http/fields.h"
 #include "util/error.h"
 #include "util/limits.h"
@@ -365,27 +367,47 @@ sk_http_parse_head(struct sk_arena *a, struct sk_str in,
     if (rc != 0)
         return rc;
 
+    /* One pass records the fields on the stack; the arena gets them
+     * only once the head is complete and valid. */
+    struct sk_http_header fields[SK_LIMIT_HEADER_COUNT];
     struct sk__http_head_scan hs = {0};
     size_t end = 0;
-    rc = sk__http_scan_fields(in, eol + 2, &hs, NULL, &end, err);
+    rc = sk__http_scan_fields(in, eol + 2, &hs, fields, &end, err);
     if (rc != 0)
         return rc;
     rc = check_framing(&hs, req, err);
     if (rc != 0)
         return rc;
     if (hs.nfields > 0) {
-        req->headers =
-            sk_arena_calloc(a, hs.nfields, sizeof(struct sk_http_header));
+        req->headers = sk_arena_alloc(a, hs.nfields * sizeof(fields[0]));
         if (req->headers == NULL)
             return -SK_ENOMEM;
-        struct sk__http_head_scan hs2 = {0};
-        rc = sk__http_scan_fields(in, eol + 2, &hs2, req->headers, &end, err);
-        if (rc != 0)
-            return rc; /* cannot differ from the first pass */
+        memcpy(req->headers, fields, hs.nfields * sizeof(fields[0]));
     }
     req->nheaders = hs.nfields;
     req->head_len = end;
     return 0;
+}
+
+/*
+ * Moves the views of a parsed request to a copy of its head (see
+ * http.h). Never blocks.
+ */
+void
+sk_http_request_rebase(struct sk_http_request *req, const uint8_t *from,
+                       const uint8_t *to)
+{
+    size_t n = req->head_len;
+    sk__http_rebase_view(&req->method, from, to, n);
+    sk__http_rebase_view(&req->target, from, to, n);
+    sk__http_rebase_view(&req->path, from, to, n);
+    sk__http_rebase_view(&req->query, from, to, n);
+    sk__http_rebase_view(&req->protocol, from, to, n);
+    sk__http_rebase_view(&req->request_line, from, to, n);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        sk__http_rebase_view(&req->headers[i].name, from, to, n);
+        sk__http_rebase_view(&req->headers[i].value, from, to, n);
+    }
 }
 
 /* Chunked transfer coding ------------------------------------------------ */

@@ -96,6 +96,15 @@ struct sk_http_request {
 int sk_http_parse_head(struct sk_arena *a, struct sk_str in,
                        struct sk_http_request *req, enum sk_http_err *err);
 
+/*
+ * After `req` was parsed from `from` (0 returned) and its head_len bytes
+ * were copied to `to`: points every view of `req` at the copy, so that it
+ * outlives the input buffer without parsing the copy again. The header
+ * array (arena) is updated in place. Never blocks, never fails.
+ */
+void sk_http_request_rebase(struct sk_http_request *req, const uint8_t *from,
+                            const uint8_t *to);
+
 /* Incremental chunked-body decoder (caller-owned state, zeroed to start). */
 struct sk_http_chunked {
     int state;

@@ -13,6 +13,8 @@
  */
 #include "http/response.h"
 
+#include <string.h>
+
 #include "http/fields.h"
 #include "util/error.h"
 #include "util/limits.h"
@@ -184,25 +186,41 @@ sk_http_parse_response_head(struct sk_arena *a, struct sk_str in,
     if (rc != 0)
         return rc;
 
+    /* One pass records the fields on the stack; the arena gets them
+     * only once the head is complete and valid. */
+    struct sk_http_header fields[SK_LIMIT_HEADER_COUNT];
     struct sk__http_head_scan hs = {0};
     size_t end = 0;
-    rc = sk__http_scan_fields(in, eol + 2, &hs, NULL, &end, err);
+    rc = sk__http_scan_fields(in, eol + 2, &hs, fields, &end, err);
     if (rc != 0)
         return rc;
     rc = check_framing(&hs, head_request, resp, err);
     if (rc != 0)
         return rc;
     if (hs.nfields > 0) {
-        resp->headers =
-            sk_arena_calloc(a, hs.nfields, sizeof(struct sk_http_header));
+        resp->headers = sk_arena_alloc(a, hs.nfields * sizeof(fields[0]));
         if (resp->headers == NULL)
             return -SK_ENOMEM;
-        struct sk__http_head_scan hs2 = {0};
-        rc = sk__http_scan_fields(in, eol + 2, &hs2, resp->headers, &end, err);
-        if (rc != 0)
-            return rc; /* cannot differ from the first pass */
+        memcpy(resp->headers, fields, hs.nfields * sizeof(fields[0]));
     }
     resp->nheaders = hs.nfields;
     resp->head_len = end;
     return 0;
+}
+
+/*
+ * Moves the views of a parsed response to a copy of its head (see
+ * response.h). Never blocks.
+ */
+void
+sk_http_response_rebase(struct sk_http_response *resp, const uint8_t *from,
+                        const uint8_t *to)
+{
+    size_t n = resp->head_len;
+    sk__http_rebase_view(&resp->reason, from, to, n);
+    sk__http_rebase_view(&resp->protocol, from, to, n);
+    for (size_t i = 0; i < resp->nheaders; i++) {
+        sk__http_rebase_view(&resp->headers[i].name, from, to, n);
+        sk__http_rebase_view(&resp->headers[i].value, from, to, n);
+    }
 }

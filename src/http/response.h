@@ -56,4 +56,12 @@ int sk_http_parse_response_head(struct sk_arena *a, struct sk_str in,
                                 struct sk_http_response *resp,
                                 enum sk_http_err *err);
 
+/*
+ * After `resp` was parsed from `from` (0 returned) and its head_len bytes
+ * were copied to `to`: points every view of `resp` at the copy (as
+ * sk_http_request_rebase). Never blocks, never fails.
+ */
+void sk_http_response_rebase(struct sk_http_response *resp, const uint8_t *from,
+                             const uint8_t *to);
+
 #endif

@@ -58,6 +58,8 @@
 #define ARENA_BLOCK 4096
 /* Read size while a head is expected. */
 #define HEAD_READ 4096
+/* Request or response steps taken in a row before the I/O between them. */
+#define STEP_REPEAT 8
 
 /* How the client gets the response body. */
 enum rframe {
@@ -229,20 +231,110 @@ addr_text(const struct sockaddr_storage *ss, char *ip, size_t iplen,
     }
 }
 
-/* The value of the first header called `name`, or an empty view. */
-static struct sk_str
-header_get(const struct sk_http_header *h, size_t n, const char *name,
-           bool *found)
+/* The header names the proxy acts on. */
+enum hname {
+    H_OTHER = 0,
+    H_CONNECTION,
+    H_KEEP_ALIVE,
+    H_PROXY_CONNECTION,
+    H_TE,
+    H_TRAILER,
+    H_TRANSFER_ENCODING,
+    H_UPGRADE,
+    H_CONTENT_LENGTH, /* last of the hop-by-hop (or re-framed) ones */
+    H_EXPECT,
+    H_XFF,
+    H_XFP,
+    H_FORWARDED,
+    H_SEKIMORI_ID,
+};
+
+#define NAME_IS(n, lit) sk_str_eq_nocase((n), SK_STR_LIT(lit))
+
+/* Which of those `n` is (any case): its length leaves one or two
+ * candidates, so most names cost a switch and no comparison. */
+static enum hname
+hname_of(struct sk_str n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (sk_str_eq_c_nocase(h[i].name, name)) {
-            if (found != NULL)
-                *found = true;
-            return h[i].value;
-        }
-    if (found != NULL)
-        *found = false;
-    return SK_STR_NULL;
+    switch (n.len) {
+    case 2:
+        return NAME_IS(n, "TE") ? H_TE : H_OTHER;
+    case 6:
+        return NAME_IS(n, "Expect") ? H_EXPECT : H_OTHER;
+    case 7:
+        return NAME_IS(n, "Trailer")   ? H_TRAILER
+               : NAME_IS(n, "Upgrade") ? H_UPGRADE
+                                       : H_OTHER;
+    case 9:
+        return NAME_IS(n, "Forwarded") ? H_FORWARDED : H_OTHER;
+    case 10:
+        return NAME_IS(n, "Connection")   ? H_CONNECTION
+               : NAME_IS(n, "Keep-Alive") ? H_KEEP_ALIVE
+                                          : H_OTHER;
+    case 13:
+        return NAME_IS(n, "X-Sekimori-Id") ? H_SEKIMORI_ID : H_OTHER;
+    case 14:
+        return NAME_IS(n, "Content-Length") ? H_CONTENT_LENGTH : H_OTHER;
+    case 15:
+        return NAME_IS(n, "X-Forwarded-For") ? H_XFF : H_OTHER;
+    case 16:
+        return NAME_IS(n, "Proxy-Connection") ? H_PROXY_CONNECTION : H_OTHER;
+    case 17:
+        return NAME_IS(n, "Transfer-Encoding")   ? H_TRANSFER_ENCODING
+               : NAME_IS(n, "X-Forwarded-Proto") ? H_XFP
+                                                 : H_OTHER;
+    default:
+        return H_OTHER;
+    }
+}
+
+/* Appends n bytes: a copy when the buffer has room (heads reserve it
+ * once), sk_buf_append() when it must grow. 0 or a negative error. */
+static inline int
+put(struct sk_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (b->cap - b->len < n)
+        return sk_buf_append(b, p, n);
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int
+put_str(struct sk_buf *b, struct sk_str s)
+{
+    return put(b, s.p, s.len);
+}
+
+/* Appends a string literal; 0 or a negative error. */
+#define PUT_LIT(b, lit) put((b), (lit), sizeof(lit) - 1)
+
+/* Appends `v` in decimal (what "%" PRIu64 prints). */
+static int
+put_u64(struct sk_buf *b, uint64_t v)
+{
+    char d[20];
+    size_t i = sizeof(d);
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return put(b, d + i, sizeof(d) - i);
+}
+
+/* Appends `v` in lower-case hex (a chunk size, what "%zx" prints). */
+static int
+put_hex(struct sk_buf *b, size_t v)
+{
+    char d[2 * sizeof(size_t)];
+    size_t i = sizeof(d);
+    do {
+        d[--i] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v != 0);
+    return put(b, d + i, sizeof(d) - i);
 }
 
 static struct sk_str
@@ -268,9 +360,10 @@ struct conn_tokens {
 static void
 conn_tokens(const struct sk_http_header *h, size_t nh, struct conn_tokens *ct)
 {
-    memset(ct, 0, sizeof(*ct));
+    ct->n = 0;
+    ct->close = ct->keep_alive = false;
     for (size_t i = 0; i < nh; i++) {
-        if (!sk_str_eq_c_nocase(h[i].name, "Connection"))
+        if (h[i].name.len != 10 || !NAME_IS(h[i].name, "Connection"))
             continue;
         struct sk_str v = h[i].value;
         size_t start = 0;
@@ -281,29 +374,25 @@ conn_tokens(const struct sk_http_header *h, size_t nh, struct conn_tokens *ct)
             start = j + 1;
             if (tok.len == 0)
                 continue;
-            if (sk_str_eq_c_nocase(tok, "close"))
+            if (NAME_IS(tok, "close"))
                 ct->close = true;
-            else if (sk_str_eq_c_nocase(tok, "keep-alive"))
+            else if (NAME_IS(tok, "keep-alive"))
                 ct->keep_alive = true;
             /* Host is end-to-end whatever a client claims: dropping it
              * would send the upstream a request the rules did not see. */
-            if (ct->n < CONN_TOKENS_MAX && !sk_str_eq_c_nocase(tok, "Host"))
+            if (ct->n < CONN_TOKENS_MAX && !NAME_IS(tok, "Host"))
                 ct->t[ct->n++] = tok;
         }
     }
 }
 
-/* Hop-by-hop headers (RFC 9110 7.6.1) and those re-framed by us. */
+/* Hop-by-hop headers (RFC 9110 7.6.1) and those re-framed by us; `hn`
+ * is hname_of(name). */
 static bool
-hop_by_hop(struct sk_str name, const struct conn_tokens *ct)
+hop_by_hop(struct sk_str name, enum hname hn, const struct conn_tokens *ct)
 {
-    static const char *const fixed[] = {
-        "Connection", "Keep-Alive",        "Proxy-Connection", "TE",
-        "Trailer",    "Transfer-Encoding", "Upgrade",          "Content-Length",
-    };
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-        if (sk_str_eq_c_nocase(name, fixed[i]))
-            return true;
+    if (hn >= H_CONNECTION && hn <= H_CONTENT_LENGTH)
+        return true;
     for (size_t i = 0; i < ct->n; i++)
         if (sk_str_eq_nocase(name, ct->t[i]))
             return true;
@@ -336,6 +425,49 @@ expand_page(struct sk_buf *out, struct sk_str tpl, const char *id, int status)
         i++;
     }
     return 0;
+}
+
+/* ---- Spare buffers ----------------------------------------------------- */
+
+/* Gives a buffer's memory to the worker's spares (or frees it); `b` is
+ * empty afterwards. Never blocks. */
+static void
+buf_release(struct sk__pw *w, struct sk_buf *b)
+{
+    if (b->p != NULL && b->cap <= SK__PW_SPARE_CAP &&
+        w->nspare < SK__PW_SPARE_MAX) {
+        b->len = 0;
+        w->spare[w->nspare++] = *b;
+        *b = (struct sk_buf){0};
+        return;
+    }
+    sk_buf_fini(b);
+}
+
+/* sk_buf_reserve(), starting an unallocated buffer from a spare. */
+static int
+buf_reserve(struct sk__pw *w, struct sk_buf *b, size_t extra)
+{
+    if (b->p == NULL && w->nspare > 0)
+        *b = w->spare[--w->nspare];
+    return sk_buf_reserve(b, extra);
+}
+
+/* sk_buf_append(), starting an unallocated buffer from a spare. */
+static int
+buf_append(struct sk__pw *w, struct sk_buf *b, const void *p, size_t n)
+{
+    if (b->p == NULL && n > 0 && w->nspare > 0)
+        *b = w->spare[--w->nspare];
+    return sk_buf_append(b, p, n);
+}
+
+/* Frees every spare buffer (worker teardown). Never blocks. */
+void
+sk__pw_spare_clear(struct sk__pw *w)
+{
+    while (w->nspare > 0)
+        sk_buf_fini(&w->spare[--w->nspare]);
 }
 
 /* ---- Lifecycle --------------------------------------------------------- */
@@ -463,12 +595,14 @@ sk__pw_conn_close(struct sk__pw_conn *c)
 void
 sk__pw_conn_free(struct sk__pw_conn *c)
 {
-    sk_buf_fini(&c->in);
-    sk_buf_fini(&c->out);
-    sk_buf_fini(&c->uout);
-    sk_buf_fini(&c->uin);
-    sk_buf_fini(&c->qbuf);
-    sk_buf_fini(&c->sbuf);
+    /* The next connection takes these (a client without keep-alive
+     * opens one per request). */
+    buf_release(c->w, &c->in);
+    buf_release(c->w, &c->out);
+    buf_release(c->w, &c->uout);
+    buf_release(c->w, &c->uin);
+    buf_release(c->w, &c->qbuf);
+    buf_release(c->w, &c->sbuf);
     if (c->waf != NULL)
         sk_waf_txn_free(c->waf);
     if (c->arena != NULL)
@@ -610,12 +744,35 @@ run_phase(struct sk__pw_conn *c, int phase)
 
 /* ---- Transactions ------------------------------------------------------ */
 
+/* Writes `v` in decimal at `p`, at least `width` digits (zero-padded);
+ * returns the digits written (at most 20). */
+static size_t
+dec(char *p, uint64_t v, size_t width)
+{
+    char d[20];
+    size_t i = sizeof(d);
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0 || sizeof(d) - i < width);
+    memcpy(p, d + i, sizeof(d) - i);
+    return sizeof(d) - i;
+}
+
+/* The transaction id, <seconds><microseconds>-<pid>-<counter> (what
+ * "%" PRId64 "%06" PRId64 "-%d-%" PRIu64 prints, without printf). */
 static void
 make_id(struct sk__pw_conn *c)
 {
-    int64_t us = c->start_us;
-    snprintf(c->id, sizeof(c->id), "%" PRId64 "%06" PRId64 "-%d-%" PRIu64,
-             us / 1000000, us % 1000000, c->w->pid, ++c->w->txn_counter);
+    int64_t us = c->start_us < 0 ? 0 : c->start_us;
+    size_t n = dec(c->id, (uint64_t)(us / 1000000), 1);
+    n += dec(c->id + n, (uint64_t)(us % 1000000), 6);
+    c->id[n++] = '-';
+    n += dec(c->id + n, (uint64_t)(c->w->pid < 0 ? 0 : c->w->pid), 1);
+    c->id[n++] = '-';
+    n += dec(c->id + n, ++c->w->txn_counter, 1);
+    c->id[n] = '\0';
+    c->idlen = n;
 }
 
 static int
@@ -720,14 +877,14 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->blocked = c->detected = c->no_inspect = false;
     c->error = NULL;
     memset(&c->body, 0, sizeof(c->body));
-    sk_buf_fini(&c->qbuf);
+    buf_release(c->w, &c->qbuf);
     c->qbuf_over = false;
     c->status = 0;
     c->ustate = SK__U_NONE;
-    sk_buf_fini(&c->uout);
+    buf_release(c->w, &c->uout);
     c->uout_off = 0;
     c->uout_dropped = c->req_sent = c->retried = false;
-    sk_buf_fini(&c->uin);
+    buf_release(c->w, &c->uin);
     c->uin_off = 0;
     c->up_eof = false;
     c->up_bytes = 0;
@@ -735,7 +892,7 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->rhead = SK_STR_NULL;
     c->resp_head_sent = false;
     c->resp_fed = false;
-    sk_buf_fini(&c->sbuf);
+    buf_release(c->w, &c->sbuf);
     c->sbuf_over = false;
     memset(&c->rch, 0, sizeof(c->rch));
     c->rremaining = 0;
@@ -747,7 +904,7 @@ conn_finish_txn(struct sk__pw_conn *c)
     c->served = true;
     /* Idle keep-alive connections keep no buffers. */
     if (pending(&c->in, c->in_off) == 0) {
-        sk_buf_fini(&c->in);
+        buf_release(c->w, &c->in);
         c->in_off = 0;
     }
     if (keep) {
@@ -996,70 +1153,88 @@ build_upstream_head(struct sk__pw_conn *c)
     struct sk_buf *o = &c->uout;
     struct conn_tokens ct;
     conn_tokens(r->headers, r->nheaders, &ct);
-    int rc = sk_buf_append_str(o, r->request_line);
-    rc |= sk_buf_append_c(o, "\r\n");
+    /* Room for the head as received, what is added to it and the body
+     * bytes at hand (buffered, or received with the head), so that the
+     * appends do not grow the buffer step by step. */
+    size_t body = c->qbuf.len + pending(&c->in, c->in_off);
+    if (body > UOUT_HIGH)
+        body = UOUT_HIGH;
+    int rc = buf_reserve(c->w, o, c->head.len + 256 + body);
+    rc |= put_str(o, r->request_line);
+    rc |= PUT_LIT(o, "\r\n");
     struct sk_buf xff = {0}, fwd = {0};
     bool xfp_kept = false;
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct sk_http_header *h = &r->headers[i];
-        if (hop_by_hop(h->name, &ct) || sk_str_eq_c_nocase(h->name, "Expect"))
+        enum hname hn = hname_of(h->name);
+        if (hop_by_hop(h->name, hn, &ct) || hn == H_EXPECT)
             continue;
-        if (cf->xff && sk_str_eq_c_nocase(h->name, "X-Forwarded-For")) {
+        if (cf->xff && hn == H_XFF) {
             if (h->value.len > 0) {
                 rc |= sk_buf_append_str(&xff, h->value);
-                rc |= sk_buf_append_c(&xff, ", ");
+                rc |= PUT_LIT(&xff, ", ");
             }
             continue;
         }
-        if (cf->xff && sk_str_eq_c_nocase(h->name, "X-Forwarded-Proto")) {
+        if (cf->xff && hn == H_XFP) {
             /* A trusted proxy's claim passes (it saw the client's TLS);
              * anyone else's is replaced by ours. */
             if (!c->peer_trusted)
                 continue;
             xfp_kept = true;
         }
-        if (cf->forwarded && sk_str_eq_c_nocase(h->name, "Forwarded")) {
+        if (cf->forwarded && hn == H_FORWARDED) {
             if (h->value.len > 0) {
                 rc |= sk_buf_append_str(&fwd, h->value);
-                rc |= sk_buf_append_c(&fwd, ", ");
+                rc |= PUT_LIT(&fwd, ", ");
             }
             continue;
         }
-        rc |= sk_buf_append_str(o, h->name);
-        rc |= sk_buf_append_c(o, ": ");
-        rc |= sk_buf_append_str(o, h->value);
-        rc |= sk_buf_append_c(o, "\r\n");
+        rc |= put_str(o, h->name);
+        rc |= PUT_LIT(o, ": ");
+        rc |= put_str(o, h->value);
+        rc |= PUT_LIT(o, "\r\n");
     }
-    const char *proto = c->tls != NULL ? "https" : "http";
+    bool https = c->tls != NULL;
     /* Each hop appends the address it saw: the TCP peer, also when the
      * client came from a trusted proxy's header (which stays in the
      * list, left of it). */
     if (cf->xff) {
-        rc |= sk_buf_append_c(o, "X-Forwarded-For: ");
-        rc |= sk_buf_append_str(o, sk_buf_str(&xff));
-        rc |= sk_buf_printf(o, "%s\r\n", c->pip);
+        rc |= PUT_LIT(o, "X-Forwarded-For: ");
+        rc |= put_str(o, sk_buf_str(&xff));
+        rc |= sk_buf_append_c(o, c->pip);
+        rc |= PUT_LIT(o, "\r\n");
         if (!xfp_kept)
-            rc |= sk_buf_printf(o, "X-Forwarded-Proto: %s\r\n", proto);
+            rc |= https ? PUT_LIT(o, "X-Forwarded-Proto: https\r\n")
+                        : PUT_LIT(o, "X-Forwarded-Proto: http\r\n");
     }
     if (cf->forwarded) {
         bool v6 = strchr(c->pip, ':') != NULL;
-        rc |= sk_buf_append_c(o, "Forwarded: ");
-        rc |= sk_buf_append_str(o, sk_buf_str(&fwd));
-        rc |= sk_buf_printf(o, "for=%s%s%s%s;proto=%s\r\n", v6 ? "\"[" : "",
-                            c->pip, v6 ? "]" : "", v6 ? "\"" : "", proto);
+        rc |= PUT_LIT(o, "Forwarded: ");
+        rc |= put_str(o, sk_buf_str(&fwd));
+        rc |= PUT_LIT(o, "for=");
+        if (v6)
+            rc |= PUT_LIT(o, "\"[");
+        rc |= sk_buf_append_c(o, c->pip);
+        if (v6)
+            rc |= PUT_LIT(o, "]\"");
+        rc |= https ? PUT_LIT(o, ";proto=https\r\n")
+                    : PUT_LIT(o, ";proto=http\r\n");
     }
     sk_buf_fini(&xff);
     sk_buf_fini(&fwd);
     /* An HTTP/1.0 request keeps its version; asking for keep-alive lets
      * the upstream connection go back to the pool all the same. */
     if (r->version == 10)
-        rc |= sk_buf_append_c(o, "Connection: keep-alive\r\n");
-    if (r->body_kind == SK_HTTP_BODY_LENGTH)
-        rc |= sk_buf_printf(o, "Content-Length: %" PRIu64 "\r\n",
-                            r->content_length);
-    else if (r->body_kind == SK_HTTP_BODY_CHUNKED)
-        rc |= sk_buf_append_c(o, "Transfer-Encoding: chunked\r\n");
-    rc |= sk_buf_append_c(o, "\r\n");
+        rc |= PUT_LIT(o, "Connection: keep-alive\r\n");
+    if (r->body_kind == SK_HTTP_BODY_LENGTH) {
+        rc |= PUT_LIT(o, "Content-Length: ");
+        rc |= put_u64(o, r->content_length);
+        rc |= PUT_LIT(o, "\r\n");
+    } else if (r->body_kind == SK_HTTP_BODY_CHUNKED) {
+        rc |= PUT_LIT(o, "Transfer-Encoding: chunked\r\n");
+    }
+    rc |= PUT_LIT(o, "\r\n");
     return rc != 0 ? -SK_ENOMEM : 0;
 }
 
@@ -1108,7 +1283,7 @@ start_forward(struct sk__pw_conn *c)
         rc |= sk_buf_append(&c->uout, c->qbuf.p, buffered);
         if (c->req.body_kind == SK_HTTP_BODY_CHUNKED)
             rc |= sk_buf_append_c(&c->uout, "\r\n");
-        sk_buf_fini(&c->qbuf);
+        buf_release(c->w, &c->qbuf);
     }
     if (c->body.done && c->req.body_kind == SK_HTTP_BODY_CHUNKED)
         rc |= sk_buf_append_c(&c->uout, "0\r\n\r\n");
@@ -1138,26 +1313,24 @@ request_phase2(struct sk__pw_conn *c)
     start_forward(c);
 }
 
-/* A complete head is at the start of `in`: copy it, then the engine. */
+/* `parsed` is the complete head at the start of `in`: copy it, then the
+ * engine. */
 static void
-on_head(struct sk__pw_conn *c, size_t head_len)
+on_head(struct sk__pw_conn *c, const struct sk_http_request *parsed)
 {
     struct sk__pw *w = c->w;
     const struct sk_conf_proxy *cf = w->conf;
-    /* The views must survive `in` moving while the body streams. */
-    char *copy = sk_arena_memdup(c->arena, c->in.p + c->in_off, head_len);
+    size_t head_len = parsed->head_len;
+    /* The views must survive `in` moving while the body streams: they
+     * are moved to a copy of the head (not parsed again). */
+    const uint8_t *at = c->in.p + c->in_off;
+    char *copy = sk_arena_memdup(c->arena, at, head_len);
     if (copy == NULL) {
         simple_error(c, 500, "proxy: out of memory", true);
         return;
     }
-    enum sk_http_err e = SK_HTTP_OK;
-    int rc =
-        sk_http_parse_head(c->arena, sk_str_make(copy, head_len), &c->req, &e);
-    if (rc != 0) {
-        /* Cannot differ from the first parse, but fail closed. */
-        bad_request(c, e != SK_HTTP_OK ? e : SK_HTTP_E_HEADER_SYNTAX);
-        return;
-    }
+    c->req = *parsed;
+    sk_http_request_rebase(&c->req, at, (const uint8_t *)copy);
     c->head = sk_str_make(copy, head_len);
     c->in_off += head_len;
     c->bytes_in += head_len;
@@ -1190,8 +1363,14 @@ on_head(struct sk__pw_conn *c, size_t head_len)
     if (cf->keepalive_timeout == 0)
         c->keep_alive = false;
     bool has_expect = false;
-    struct sk_str expect =
-        header_get(r->headers, r->nheaders, "Expect", &has_expect);
+    struct sk_str expect = SK_STR_NULL;
+    for (size_t i = 0; i < r->nheaders && !has_expect; i++) {
+        if (r->headers[i].name.len == 6 &&
+            NAME_IS(r->headers[i].name, "Expect")) {
+            has_expect = true;
+            expect = r->headers[i].value;
+        }
+    }
 
     if (c->peer_trusted && real_client(c) != 0) {
         simple_error(c, 500, "proxy: out of memory", true);
@@ -1286,7 +1465,7 @@ parse_head_step(struct sk__pw_conn *c, bool new_lf)
     int rc = sk_http_parse_head(
         c->arena, sk_str_make(c->in.p + c->in_off, avail), &probe, &e);
     if (rc == 0) {
-        on_head(c, probe.head_len);
+        on_head(c, &probe);
         return true;
     }
     if (rc == -SK_ENOMEM) {
@@ -1312,7 +1491,7 @@ sink_qbuf(void *ud, const uint8_t *p, size_t n)
 {
     struct sk__pw_conn *c = ud;
     c->body.received += n;
-    return sk_buf_append(&c->qbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
+    return buf_append(c->w, &c->qbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
 }
 
 static int
@@ -1322,9 +1501,10 @@ sink_rechunk(void *ud, const uint8_t *p, size_t n)
     c->body.received += n;
     if (n == 0)
         return 0;
-    int rc = sk_buf_printf(&c->uout, "%zx\r\n", n);
+    int rc = put_hex(&c->uout, n);
+    rc |= PUT_LIT(&c->uout, "\r\n");
     rc |= sk_buf_append(&c->uout, p, n);
-    rc |= sk_buf_append_c(&c->uout, "\r\n");
+    rc |= PUT_LIT(&c->uout, "\r\n");
     return rc == 0 ? 0 : -SK_ENOMEM;
 }
 
@@ -1348,7 +1528,7 @@ body_take(struct sk__pw_conn *c, bool to_qbuf, size_t room)
         if ((uint64_t)used > c->body.remaining)
             used = (size_t)c->body.remaining;
         struct sk_buf *dst = to_qbuf ? &c->qbuf : &c->uout;
-        if (sk_buf_append(dst, p, used) != 0) {
+        if (buf_append(c->w, dst, p, used) != 0) {
             simple_error(c, 500, "proxy: out of memory", true);
             return -1;
         }
@@ -1435,7 +1615,7 @@ static int
 sink_sbuf(void *ud, const uint8_t *p, size_t n)
 {
     struct sk__pw_conn *c = ud;
-    return sk_buf_append(&c->sbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
+    return buf_append(c->w, &c->sbuf, p, n) == 0 ? 0 : -SK_ENOMEM;
 }
 
 static int
@@ -1445,9 +1625,10 @@ sink_out_chunked(void *ud, const uint8_t *p, size_t n)
     if (n == 0)
         return 0;
     size_t before = c->out.len;
-    int rc = sk_buf_printf(&c->out, "%zx\r\n", n);
+    int rc = put_hex(&c->out, n);
+    rc |= PUT_LIT(&c->out, "\r\n");
     rc |= sk_buf_append(&c->out, p, n);
-    rc |= sk_buf_append_c(&c->out, "\r\n");
+    rc |= PUT_LIT(&c->out, "\r\n");
     if (rc != 0)
         return -SK_ENOMEM;
     c->bytes_out += c->out.len - before;
@@ -1474,31 +1655,45 @@ send_resp_head(struct sk__pw_conn *c, uint64_t clen)
     if (c->rframe == RF_EOF || !c->body.done || c->w->draining)
         c->keep_alive = false;
     size_t before = c->out.len;
-    int rc = sk_buf_printf(&c->out, "HTTP/1.1 %d ", r->status);
-    rc |= sk_buf_append_str(&c->out, r->reason);
-    rc |= sk_buf_append_c(&c->out, "\r\n");
+    /* Room for the head as received, what is added to it and the body
+     * bytes at hand. */
+    size_t body = c->sbuf.len + pending(&c->uin, c->uin_off);
+    if (body > OUT_HIGH)
+        body = OUT_HIGH;
+    int rc = buf_reserve(c->w, &c->out, c->rhead.len + 256 + body);
+    rc |= PUT_LIT(&c->out, "HTTP/1.1 ");
+    rc |= put_u64(&c->out, (uint64_t)r->status);
+    rc |= PUT_LIT(&c->out, " ");
+    rc |= put_str(&c->out, r->reason);
+    rc |= PUT_LIT(&c->out, "\r\n");
     for (size_t i = 0; i < r->nheaders; i++) {
         const struct sk_http_header *h = &r->headers[i];
-        bool cl = sk_str_eq_c_nocase(h->name, "Content-Length");
+        enum hname hn = hname_of(h->name);
         /* A bodiless response keeps its Content-Length (HEAD, 304). */
-        if ((hop_by_hop(h->name, &ct) && !(cl && c->rframe == RF_NONE)) ||
-            sk_str_eq_c_nocase(h->name, "X-Sekimori-Id"))
+        if ((hop_by_hop(h->name, hn, &ct) &&
+             !(hn == H_CONTENT_LENGTH && c->rframe == RF_NONE)) ||
+            hn == H_SEKIMORI_ID)
             continue;
-        rc |= sk_buf_append_str(&c->out, h->name);
-        rc |= sk_buf_append_c(&c->out, ": ");
-        rc |= sk_buf_append_str(&c->out, h->value);
-        rc |= sk_buf_append_c(&c->out, "\r\n");
+        rc |= put_str(&c->out, h->name);
+        rc |= PUT_LIT(&c->out, ": ");
+        rc |= put_str(&c->out, h->value);
+        rc |= PUT_LIT(&c->out, "\r\n");
     }
-    rc |= sk_buf_printf(&c->out, "X-Sekimori-Id: %s\r\n", c->id);
-    if (c->rframe == RF_LENGTH)
-        rc |= sk_buf_printf(&c->out, "Content-Length: %" PRIu64 "\r\n", clen);
-    else if (c->rframe == RF_CHUNKED)
-        rc |= sk_buf_append_c(&c->out, "Transfer-Encoding: chunked\r\n");
+    rc |= PUT_LIT(&c->out, "X-Sekimori-Id: ");
+    rc |= put(&c->out, c->id, c->idlen);
+    rc |= PUT_LIT(&c->out, "\r\n");
+    if (c->rframe == RF_LENGTH) {
+        rc |= PUT_LIT(&c->out, "Content-Length: ");
+        rc |= put_u64(&c->out, clen);
+        rc |= PUT_LIT(&c->out, "\r\n");
+    } else if (c->rframe == RF_CHUNKED) {
+        rc |= PUT_LIT(&c->out, "Transfer-Encoding: chunked\r\n");
+    }
     if (!c->keep_alive)
-        rc |= sk_buf_append_c(&c->out, "Connection: close\r\n");
+        rc |= PUT_LIT(&c->out, "Connection: close\r\n");
     else if (c->req.version == 10)
-        rc |= sk_buf_append_c(&c->out, "Connection: keep-alive\r\n");
-    rc |= sk_buf_append_c(&c->out, "\r\n");
+        rc |= PUT_LIT(&c->out, "Connection: keep-alive\r\n");
+    rc |= PUT_LIT(&c->out, "\r\n");
     if (rc != 0) {
         c->out.len = before;
         return -SK_ENOMEM;
@@ -1615,14 +1810,15 @@ resp_head_step(struct sk__pw_conn *c)
         c->unew_lf = true; /* the next head may be there already */
         return true;
     }
-    char *copy =
-        sk_arena_memdup(c->arena, c->uin.p + c->uin_off, probe.head_len);
-    if (copy == NULL ||
-        sk_http_parse_response_head(c->arena, sk_str_make(copy, probe.head_len),
-                                    head_req, &c->resp, &e) != 0) {
+    /* The views move to a copy that outlives `uin` (not parsed again). */
+    const uint8_t *at = c->uin.p + c->uin_off;
+    char *copy = sk_arena_memdup(c->arena, at, probe.head_len);
+    if (copy == NULL) {
         upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
         return true;
     }
+    c->resp = probe;
+    sk_http_response_rebase(&c->resp, at, (const uint8_t *)copy);
     c->rhead = sk_str_make(copy, probe.head_len);
     c->uin_off += probe.head_len;
     on_resp_head(c);
@@ -1641,7 +1837,7 @@ resp_buf_step(struct sk__pw_conn *c)
         used = avail;
         if ((uint64_t)used > c->rremaining)
             used = (size_t)c->rremaining;
-        if (sk_buf_append(&c->sbuf, p, used) != 0) {
+        if (buf_append(c->w, &c->sbuf, p, used) != 0) {
             upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
             return true;
         }
@@ -1659,7 +1855,7 @@ resp_buf_step(struct sk__pw_conn *c)
         done = c->rch.done;
     } else {
         used = avail;
-        if (sk_buf_append(&c->sbuf, p, used) != 0) {
+        if (buf_append(c->w, &c->sbuf, p, used) != 0) {
             upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
             return true;
         }
@@ -1701,7 +1897,7 @@ resp_buf_step(struct sk__pw_conn *c)
                      ? sink_out_chunked(c, c->sbuf.p, c->sbuf.len)
                      : sink_out_raw(c, c->sbuf.p, c->sbuf.len);
     }
-    sk_buf_fini(&c->sbuf);
+    buf_release(c->w, &c->sbuf);
     if (rc != 0) {
         upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
         return true;
@@ -1876,7 +2072,7 @@ upstream_read(struct sk__pw_conn *c, size_t *budget)
            pending(&c->out, c->out_off) < OUT_HIGH &&
            pending(&c->uin, c->uin_off) < UIN_MAX + c->w->head_cap) {
         compact(&c->uin, &c->uin_off);
-        if (sk_buf_reserve(&c->uin, READ_CHUNK) != 0) {
+        if (buf_reserve(c->w, &c->uin, READ_CHUNK) != 0) {
             upstream_fault(c, SK_PROXY_UP_BAD, "proxy: out of memory");
             return true;
         }
@@ -2025,7 +2221,7 @@ client_read(struct sk__pw_conn *c, size_t *budget, bool *new_lf)
         if (want > HEAD_READ)
             want = room >= 512 && room < want ? room : HEAD_READ;
     }
-    if (sk_buf_reserve(&c->in, want) != 0) {
+    if (buf_reserve(c->w, &c->in, want) != 0) {
         sk__pw_conn_close(c);
         return true;
     }
@@ -2184,13 +2380,25 @@ sk__pw_conn_drive(struct sk__pw_conn *c)
         progress |= client_read(c, &budget, &new_lf);
         if (c->dead)
             return;
-        progress |= request_step(c, new_lf);
+        /* The request and response steps repeat while they progress, so
+         * that what one step queued is joined by what the next one adds
+         * (a head and the body bytes behind it) and goes out in one
+         * write instead of one per step. */
+        for (int i = 0; i < STEP_REPEAT && request_step(c, new_lf); i++) {
+            progress = true;
+            if (c->dead)
+                return;
+        }
         if (c->dead)
             return;
         progress |= upstream_io(c, &budget);
         if (c->dead)
             return;
-        progress |= response_step(c);
+        for (int i = 0; i < STEP_REPEAT && response_step(c); i++) {
+            progress = true;
+            if (c->dead)
+                return;
+        }
         if (c->dead)
             return;
         progress |= client_write(c, &wrote);

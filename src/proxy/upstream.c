@@ -217,13 +217,15 @@ sk__pw_up_connected(struct sk__pw_up *u, const char **reason)
 {
     if (!u->connecting)
         return 0;
+    /* The outcome comes with an edge (EPOLLOUT, or EPOLLERR/EPOLLHUP,
+     * which set `writable` too): until then there is nothing to ask. */
+    if (!u->writable)
+        return SK_AGAIN;
     int e = 0;
     socklen_t len = sizeof(e);
     if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1)
         e = errno;
     if (e == 0) {
-        if (!u->writable)
-            return SK_AGAIN;
         u->connecting = false;
         return 0;
     }

@@ -469,6 +469,7 @@ teardown(struct sk__pw *w)
     reap(w);
     sk__pw_up_pool_clear(w);
     sk__pw_up_reap(w);
+    sk__pw_spare_clear(w);
     listeners_set(w, false);
     if (w->sfd != -1)
         close(w->sfd);

@@ -64,6 +64,13 @@ struct sk__pw_tqueue {
 struct sk__pw_conn;
 struct sk__pw_up;
 
+/* Empty buffers kept by the worker for the next transaction (conn.c), so
+ * that keep-alive requests do not malloc and free their input, upstream
+ * and response buffers each time while idle connections still hold none:
+ * at most this many, each of at most SK__PW_SPARE_CAP bytes. */
+#define SK__PW_SPARE_MAX 32
+#define SK__PW_SPARE_CAP (64 * 1024)
+
 /* The worker: one per process. */
 struct sk__pw {
     const struct sk_proxy_runtime *rt;
@@ -87,6 +94,8 @@ struct sk__pw {
     struct sk__pw_up *up_dead; /* closed, freed at the end of the turn */
     size_t npool;
     uint64_t txn_counter;
+    struct sk_buf spare[SK__PW_SPARE_MAX]; /* empty, allocated buffers */
+    size_t nspare;
     int pid;
     size_t head_cap; /* most bytes of a request head */
 };
@@ -176,7 +185,8 @@ struct sk__pw_conn {
     struct sk_http_request req;
     struct sk_str head; /* the head, copied into the arena */
     struct sk_waf_txn *waf;
-    char id[64];
+    char id[64];      /* at most 13 + 6 + 1 + 10 + 1 + 20 = 51 bytes */
+    size_t idlen;     /* strlen(id) */
     int64_t start_us; /* realtime */
     int64_t start_mono_ns;
     bool keep_alive; /* the client connection may serve another request */
@@ -245,6 +255,8 @@ void sk__pw_conn_close(struct sk__pw_conn *c);
 bool sk__pw_conn_idle(const struct sk__pw_conn *c);
 /* Frees a closed connection. */
 void sk__pw_conn_free(struct sk__pw_conn *c);
+/* Frees the worker's spare buffers (teardown). */
+void sk__pw_spare_clear(struct sk__pw *w);
 
 /* ---- upstream.c -------------------------------------------------------- */
 

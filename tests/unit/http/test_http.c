@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/fields.h"
 #include "http/http.h"
 #include "util/error.h"
 #include "util/limits.h"
@@ -881,11 +882,104 @@ test_cookies(void **state)
         sk_http_parse_cookies(arena, SK_STR_LIT("a;b;c"), 9, collect, &p), 77);
 }
 
+/* The class table (http/fields.h) against RFC 9110's definitions. */
+static void
+test_char_classes(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        bool tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                     (c >= 'A' && c <= 'Z') ||
+                     (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        bool field = c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
+        assert_int_equal(sk__http_is_tchar((uint8_t)c), tchar);
+        assert_int_equal(sk__http_is_field_byte((uint8_t)c), field);
+    }
+}
+
+/* Every byte value at every position of a field value, whatever its
+ * place in the eight-byte words the value check reads. */
+static void
+test_value_bytes(void **state)
+{
+    (void)state;
+    const char *pre = "GET / HTTP/1.1\r\nHost: x\r\nX-V: ";
+    for (int c = 0; c < 256; c++) {
+        for (size_t len = 1; len <= 19; len++) {
+            for (size_t k = 0; k < len; k++) {
+                char buf[128];
+                size_t n = strlen(pre);
+                memcpy(buf, pre, n);
+                memset(buf + n, 'v', len);
+                buf[n + k] = (char)c;
+                memcpy(buf + n + len, "\r\n\r\n", 4);
+                struct sk_http_request r;
+                enum sk_http_err e = SK_HTTP_OK;
+                int rc = sk_http_parse_head(
+                    arena, sk_str_make(buf, n + len + 4), &r, &e);
+                bool ok = c == ' ' || c == '\t' || (c >= 0x21 && c != 0x7f);
+                if (ok) {
+                    assert_int_equal(rc, 0);
+                } else {
+                    assert_int_equal(rc, -SK_EPARSE);
+                    if (c != '\r' && c != '\n' && c != 0)
+                        assert_int_equal(e, SK_HTTP_E_HEADER_SYNTAX);
+                }
+                sk_arena_reset(arena);
+            }
+        }
+    }
+}
+
+/* A request moved to a copy of its head reads the same, from the copy. */
+static void
+test_request_rebase(void **state)
+{
+    (void)state;
+    const char *h = "POST /a/b?x=1&y=2 HTTP/1.1\r\nHost: shop.example\r\n"
+                    "Content-Length: 3\r\nX-Empty:\r\n\r\nabc";
+    size_t n = strlen(h);
+    uint8_t *in = malloc(n), *copy = malloc(n);
+    assert_non_null(in);
+    assert_non_null(copy);
+    memcpy(in, h, n);
+    struct sk_http_request r;
+    enum sk_http_err e;
+    assert_int_equal(sk_http_parse_head(arena, sk_str_make(in, n), &r, &e), 0);
+    memcpy(copy, in, r.head_len);
+    sk_http_request_rebase(&r, in, copy);
+    memset(in, 'Z', n);
+    free(in);
+    assert_str(r.method, "POST");
+    assert_str(r.target, "/a/b?x=1&y=2");
+    assert_str(r.path, "/a/b");
+    assert_str(r.query, "x=1&y=2");
+    assert_str(r.protocol, "HTTP/1.1");
+    assert_str(r.request_line, "POST /a/b?x=1&y=2 HTTP/1.1");
+    assert_int_equal(r.nheaders, 3);
+    assert_str(r.headers[0].name, "Host");
+    assert_str(r.headers[0].value, "shop.example");
+    assert_str(r.headers[1].value, "3");
+    assert_str(r.headers[2].name, "X-Empty");
+    assert_int_equal(r.headers[2].value.len, 0);
+    for (size_t i = 0; i < r.nheaders; i++) {
+        assert_true(r.headers[i].name.p >= copy &&
+                    r.headers[i].name.p < copy + r.head_len);
+        assert_true(r.headers[i].value.p >= copy &&
+                    r.headers[i].value.p <= copy + r.head_len);
+    }
+    free(copy);
+    sk_arena_reset(arena);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_head_ok),
+        cmocka_unit_test(test_char_classes),
+        cmocka_unit_test(test_value_bytes),
+        cmocka_unit_test(test_request_rebase),
         cmocka_unit_test(test_host_values_accepted),
         cmocka_unit_test(test_head_forms),
         cmocka_unit_test(test_head_bodies),

@@ -491,11 +491,46 @@ test_arena_exhaustion(void **state)
     sk_arena_free(small);
 }
 
+/* A response moved to a copy of its head reads the same, from the copy. */
+static void
+test_rebase(void **state)
+{
+    (void)state;
+    const char *h = "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n"
+                    "X-A: b\r\n\r\nhi";
+    size_t n = strlen(h);
+    uint8_t *in = malloc(n), *copy = malloc(n);
+    assert_non_null(in);
+    assert_non_null(copy);
+    memcpy(in, h, n);
+    struct sk_http_response r;
+    enum sk_http_err e;
+    assert_int_equal(
+        sk_http_parse_response_head(arena, sk_str_make(in, n), false, &r, &e),
+        0);
+    memcpy(copy, in, r.head_len);
+    sk_http_response_rebase(&r, in, copy);
+    memset(in, 'Z', n);
+    free(in);
+    assert_int_equal(r.status, 404);
+    assert_true(sk_str_eq_c(r.reason, "Not Found"));
+    assert_true(sk_str_eq_c(r.protocol, "HTTP/1.1"));
+    assert_int_equal(r.nheaders, 2);
+    assert_true(sk_str_eq_c(r.headers[0].name, "Content-Length"));
+    assert_true(sk_str_eq_c(r.headers[1].name, "X-A"));
+    assert_true(sk_str_eq_c(r.headers[1].value, "b"));
+    assert_true(r.headers[1].value.p >= copy &&
+                r.headers[1].value.p < copy + r.head_len);
+    free(copy);
+    sk_arena_reset(arena);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple),
+        cmocka_unit_test(test_rebase),
         cmocka_unit_test(test_reason_forms),
         cmocka_unit_test(test_status_line_refused),
         cmocka_unit_test(test_junk_refused_early),
