@@ -373,6 +373,28 @@ test_memo_start_over(void **state)
     sk_waf_rules_free(r);
 }
 
+/* Numeric variables in decimal: zero, several digits. */
+static void
+test_numeric_variables(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r = load(
+        "SecRuleEngine On\n"
+        "SecRequestBodyAccess On\n"
+        "SecRule REMOTE_PORT \"@streq 1234\" \"id:140,phase:1,pass\"\n"
+        "SecRule RESPONSE_STATUS \"@streq 200\" \"id:141,phase:5,pass\"\n"
+        "SecRule REQUEST_BODY_LENGTH \"@streq 10\" \"id:142,phase:2,pass\"\n"
+        "SecRule FILES_COMBINED_SIZE \"@streq 0\" \"id:143,phase:2,pass\"\n");
+    static const char *const form[] = {
+        "Content-Type", "application/x-www-form-urlencoded", NULL};
+    struct sk_waf_txn *t = run(r, "POST", "/", form, "a=1&b=2345");
+    for (uint64_t id = 140; id <= 142; id++)
+        if (!matched(t, id))
+            fail_msg("rule %u did not match", (unsigned)id);
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 /*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
@@ -879,6 +901,7 @@ main(void)
         cmocka_unit_test(test_selector_literal),
         cmocka_unit_test(test_op_memo),
         cmocka_unit_test(test_memo_start_over),
+        cmocka_unit_test(test_numeric_variables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
