@@ -37,7 +37,8 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
          struct sk_str value, bool copy)
 {
     if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 16;
+        /* TX holds some 60 variables under CRS: start it big enough. */
+        size_t cap = c->cap ? c->cap * 2 : c == &t->colls[SK_V_TX] ? 64 : 16;
         struct sk_entry *ne = sk_arena_calloc(t->arena, cap, sizeof(*ne));
         if (ne == NULL)
             return -SK_ENOMEM;
@@ -66,7 +67,10 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     c->gen++;
     if (c->unique) {
         if ((c->n + 1) * 2 > c->idx_cap)
-            return index_rebuild(t, c, c->idx_cap ? c->idx_cap * 2 : 64);
+            return index_rebuild(t, c,
+                                 c->idx_cap    ? c->idx_cap * 2
+                                 : c->cap > 32 ? 2 * c->cap
+                                               : 64);
         size_t j = e->hash & (c->idx_cap - 1);
         while (c->idx[j] != 0)
             j = (j + 1) & (c->idx_cap - 1);
