@@ -2275,6 +2275,22 @@ build_phases(struct sk_waf_rules *r)
             if (rule->is_marker || rule->phase == p + 1)
                 r->phases[p].rules[r->phases[p].nrules++] = rule;
     }
+    /* skipAfter jumps to its marker's index (the end of the phase when
+     * there is none), found once here rather than at every match. */
+    for (int p = 0; p < SK_PHASES; p++) {
+        const struct sk_phase_prog *prog = &r->phases[p];
+        for (size_t i = 0; i < prog->nrules; i++) {
+            struct sk_rule *rule = prog->rules[i];
+            if (rule->is_marker || rule->skip_after == NULL)
+                continue;
+            size_t j = i + 1;
+            while (j < prog->nrules &&
+                   !(prog->rules[j]->is_marker &&
+                     strcmp(prog->rules[j]->marker, rule->skip_after) == 0))
+                j++;
+            rule->skip_to = j;
+        }
+    }
     /* Every skipAfter must name a marker that follows it. */
     int rc = 0;
     for (size_t i = 0; i < r->nall; i++) {

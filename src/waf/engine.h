@@ -331,6 +331,7 @@ struct sk_rule {
 
     unsigned skip;    /* skip:N */
     char *skip_after; /* skipAfter:MARKER */
+    size_t skip_to;   /* its marker's index in the phase's program */
 
     struct sk_ract *racts; /* setvar, ctl, ... in order */
     size_t nracts;

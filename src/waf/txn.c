@@ -1484,12 +1484,8 @@ run_phase(struct sk_waf_txn *t, int phase)
         if (t->engine == SK_ENGINE_OFF)
             return 0;
         if (rule->skip_after != NULL) {
-            size_t j = i + 1;
-            while (j < prog->nrules &&
-                   !(prog->rules[j]->is_marker &&
-                     strcmp(prog->rules[j]->marker, rule->skip_after) == 0))
-                j++;
-            i = j; /* continue after the marker (or end the phase) */
+            /* Continue after the marker (or end the phase). */
+            i = rule->skip_to;
         } else if (rule->skip > 0) {
             unsigned left = rule->skip;
             while (left > 0 && i + 1 < prog->nrules) {
