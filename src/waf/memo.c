@@ -14,9 +14,10 @@
 
 #define SLOTS (2 * SK_MEMO_MAX_VALUES) /* a power of two */
 
+_Thread_local uint64_t sk__memo_epoch_now;
+
 struct memo {
     uint64_t serial;
-    uint64_t epoch;
     struct sk_arena *arena;
     struct sk_memo_val **slots; /* SLOTS, in the arena; NULL: free */
     size_t n, bytes;
@@ -74,13 +75,7 @@ memo_clear(void)
     memo.slots = NULL;
     memo.n = 0;
     memo.bytes = 0;
-    memo.epoch++;
-}
-
-uint64_t
-sk__memo_epoch(void)
-{
-    return memo.epoch;
+    sk__memo_epoch_now++;
 }
 
 struct sk_memo_val *

@@ -49,7 +49,12 @@ struct sk_memo_val *sk__memo_intern(uint64_t serial, struct sk_str v,
                                     size_t nlinks, size_t nchains);
 
 /* The current epoch of this thread's memo (changes when it starts over). */
-uint64_t sk__memo_epoch(void);
+extern _Thread_local uint64_t sk__memo_epoch_now;
+static inline uint64_t
+sk__memo_epoch(void)
+{
+    return sk__memo_epoch_now;
+}
 
 /* Keeps a copy of `words` words of prefilter hits for chain `chain`. */
 void sk__memo_pf_put(struct sk_memo_val *mv, unsigned chain,

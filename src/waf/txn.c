@@ -1021,6 +1021,41 @@ value_memo(struct sk_waf_txn *t, struct sk_str v)
     return mv;
 }
 
+/* The memo entry of an entry's name or value, kept on the entry. */
+static struct sk_memo_val *
+entry_memo(struct sk_waf_txn *t, struct sk_entry *e, bool names)
+{
+    uint64_t epoch = sk__memo_epoch();
+    if (names) {
+        if (e->mv_name != NULL && e->mv_name_epoch == epoch)
+            return e->mv_name;
+        e->mv_name =
+            sk__memo_intern(t->rules->serial, e->name, t->rules->nmemo_links,
+                            t->rules->npf_chains);
+        e->mv_name_epoch = sk__memo_epoch();
+        return e->mv_name;
+    }
+    if (e->mv_value != NULL && e->mv_value_epoch == epoch)
+        return e->mv_value;
+    e->mv_value = sk__memo_intern(t->rules->serial, e->value,
+                                  t->rules->nmemo_links, t->rules->npf_chains);
+    e->mv_value_epoch = sk__memo_epoch();
+    return e->mv_value;
+}
+
+/* The memo entry of `v`, the value eval_value() is given. */
+static struct sk_memo_val *
+given_memo(struct sk_waf_txn *t, struct sk_str v)
+{
+    struct sk_entry *e = t->cur_entry;
+    if (e != NULL) {
+        struct sk_str ev = t->cur_names ? e->name : e->value;
+        if (ev.p == v.p && ev.len == v.len)
+            return entry_memo(t, e, t->cur_names);
+    }
+    return value_memo(t, v);
+}
+
 static int
 eval_value_now(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
                struct sk_str name, struct sk_str value)
@@ -1108,7 +1143,7 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
 {
     struct eval_ctx *c = ud;
     const struct sk_rule *rule = c->rule;
-    struct sk_memo_val *mv = rule->op_memo ? value_memo(t, value) : NULL;
+    struct sk_memo_val *mv = rule->op_memo ? given_memo(t, value) : NULL;
     if (mv == NULL)
         return eval_value_now(t, ud, tgt, name, value);
     uint64_t bit = (uint64_t)1 << (rule->memo_idx % 64);
@@ -1135,9 +1170,10 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
  */
 static int
 pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
-              const uint64_t **bits)
+              struct sk_memo_val *mv, const uint64_t **bits)
 {
-    struct sk_memo_val *mv = value_memo(t, v);
+    if (mv == NULL)
+        mv = value_memo(t, v);
     if (mv != NULL && mv->pf_hits[rule->pf_chain] != NULL) {
         *bits = mv->pf_hits[rule->pf_chain];
         return 0;
@@ -1221,7 +1257,7 @@ batch_get(struct sk_waf_txn *t, const struct sk_rule *rule,
     for (size_t i = 0; i < ch->nvars && ok; i++) {
         const struct sk_pf_var *v = &ch->vars[i];
         b->gens[i] = pf_var_gen(t, v);
-        const struct sk_coll *c = &t->colls[v->id];
+        struct sk_coll *c = &t->colls[v->id];
         size_t n = v->scalar ? t->has_scalar[v->id] : c->n;
         uint64_t *row = &b->bits[i * words];
         for (size_t j = 0; j < n; j++) {
@@ -1229,7 +1265,9 @@ batch_get(struct sk_waf_txn *t, const struct sk_rule *rule,
                                : v->names ? c->e[j].name
                                           : c->e[j].value;
             const uint64_t *bits;
-            int rc = pf_value_bits(t, rule, in, &bits);
+            struct sk_memo_val *mv =
+                v->scalar ? NULL : entry_memo(t, &c->e[j], v->names);
+            int rc = pf_value_bits(t, rule, in, mv, &bits);
             if (rc != 0)
                 return rc;
             if (bits == NULL) {
@@ -1276,13 +1314,13 @@ pf_link_may_match(struct sk_waf_txn *t, const struct sk_rule *rule, bool *may)
             const struct sk_coll *c = &t->colls[names ? def->base : def->id];
             size_t n = c->n;
             for (size_t k = 0; k < n; k++) {
-                const struct sk_entry *e = &c->e[k];
+                struct sk_entry *e = &c->e[k];
                 if (e->hash != tgt->key_hash ||
                     !sk_str_eq_nocase(tgt->key, e->name))
                     continue;
                 const uint64_t *bits;
-                int rc =
-                    pf_value_bits(t, rule, names ? e->name : e->value, &bits);
+                int rc = pf_value_bits(t, rule, names ? e->name : e->value,
+                                       entry_memo(t, e, names), &bits);
                 if (rc != 0 || bits == NULL || (bits[w] & m))
                     return rc;
             }

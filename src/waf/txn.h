@@ -27,6 +27,10 @@ struct sk_entry {
     const pcre2_code *re_prev;
     bool re_prev_result;
     int64_t expires; /* persistent collections: epoch seconds, 0 never */
+    /* The memo entries (memo.h) of the name and the value, valid while
+     * the memo's epoch is the one noted; NULL: not looked up yet. */
+    struct sk_memo_val *mv_name, *mv_value;
+    uint64_t mv_name_epoch, mv_value_epoch;
 };
 
 /* An ordered list of entries, grown in the transaction arena. */
@@ -143,6 +147,10 @@ struct sk_waf_txn {
     /* Set when an operator run flagged TX:MSC_* (memo.h: such a value's
      * verdict is not remembered). */
     bool op_side_effect;
+    /* The collection entry whose name (cur_names) or value
+     * sk__target_values() is handing out, NULL for other values. */
+    struct sk_entry *cur_entry;
+    bool cur_names;
     /* Values met in this transaction and their interned memo entries
      * (memo.h), by where they live: open addressing, power-of-two size. */
     struct sk_vmemo {

@@ -62,6 +62,8 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
      * its selector results are not this name's. */
     e->re_last = NULL;
     e->re_prev = NULL;
+    e->mv_name = NULL;
+    e->mv_value = NULL;
     e->hash = sk__name_hash(name);
     c->n++;
     c->gen++;
@@ -126,6 +128,7 @@ sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     if (e == NULL)
         return sk__coll_add(t, c, name, value);
     c->gen++;
+    e->mv_value = NULL; /* remembered for the old value */
     return sk_arena_strdup_str(t->arena, value, &e->value);
 }
 
@@ -452,7 +455,14 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                           e ? SK_STR_LIT("1") : SK_STR_LIT("0"));
             if (e == NULL)
                 return 0;
-            return fn(t, ud, tgt, e->name, names ? e->name : e->value);
+            struct sk_entry *outer = t->cur_entry;
+            bool outer_names = t->cur_names;
+            t->cur_entry = e;
+            t->cur_names = names;
+            int rc = fn(t, ud, tgt, e->name, names ? e->name : e->value);
+            t->cur_entry = outer;
+            t->cur_names = outer_names;
+            return rc;
         }
         /* Snapshot the size: actions never run while values are read,
          * but a TX write by a caller must not extend this loop. */
@@ -470,7 +480,13 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                 count++;
                 continue;
             }
+            struct sk_entry *outer = t->cur_entry;
+            bool outer_names = t->cur_names;
+            t->cur_entry = e;
+            t->cur_names = names;
             int rc = fn(t, ud, tgt, e->name, names ? e->name : e->value);
+            t->cur_entry = outer;
+            t->cur_names = outer_names;
             if (rc != 0)
                 return rc;
         }

@@ -395,6 +395,32 @@ test_numeric_variables(void **state)
     sk_waf_rules_free(r);
 }
 
+/* A value changed in place (setvar on an existing TX variable) is not
+ * judged by what was remembered for its old bytes. */
+static void
+test_memo_value_changed(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecAction \"id:150,phase:1,pass,nolog,setvar:tx.foo=benign\"\n"
+             "SecRule TX:foo \"@rx attack\" \"id:151,phase:1,pass\"\n"
+             "SecRule REQUEST_URI \"@streq /b\" "
+             "\"id:152,phase:1,pass,nolog,setvar:tx.foo=attack\"\n"
+             "SecRule TX:foo \"@rx attack\" \"id:153,phase:1,pass\"\n");
+    for (int round = 0; round < 2; round++) {
+        struct sk_waf_txn *t = run(r, "GET", "/a", NULL, NULL);
+        assert_false(matched(t, 151));
+        assert_false(matched(t, 153));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/b", NULL, NULL);
+        assert_false(matched(t, 151));
+        assert_true(matched(t, 153));
+        sk_waf_txn_free(t);
+    }
+    sk_waf_rules_free(r);
+}
+
 /*
  * The regex prefilter: one database for links on different transformation
  * chains (the hits are cached per value, so a value two chains leave
@@ -901,6 +927,7 @@ main(void)
         cmocka_unit_test(test_selector_literal),
         cmocka_unit_test(test_op_memo),
         cmocka_unit_test(test_memo_start_over),
+        cmocka_unit_test(test_memo_value_changed),
         cmocka_unit_test(test_numeric_variables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
