@@ -757,6 +757,30 @@ test_persistent_ip_collection(void **state)
     sk_waf_rules_free(r);
 }
 
+/* Thousands of persistent records (one per client key): each keeps its
+ * own count through the store's growth. */
+static void
+test_persistent_many_keys(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecAction \"id:92,phase:1,pass,nolog,"
+             "initcol:ip=%{REQUEST_HEADERS.X-Client},setvar:ip.hits=+1\"\n"
+             "SecRule IP:hits \"@eq 2\" \"id:93,phase:1,pass\"\n");
+    char key[32];
+    const char *hdr[] = {"X-Client", key, NULL};
+    for (int pass = 1; pass <= 2; pass++)
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof(key), "client-%d", i);
+            struct sk_waf_txn *t = run(r, "GET", "/", hdr, NULL);
+            if (matched(t, 93) != (pass == 2))
+                fail_msg("key %s, pass %d: wrong count", key, pass);
+            sk_waf_txn_free(t);
+        }
+    sk_waf_rules_free(r);
+}
+
 static void
 test_multimatch_and_transform_chain(void **state)
 {
@@ -915,6 +939,7 @@ main(void)
         cmocka_unit_test(test_load_errors_have_locations),
         cmocka_unit_test(test_dynamic_operator_argument),
         cmocka_unit_test(test_persistent_ip_collection),
+        cmocka_unit_test(test_persistent_many_keys),
         cmocka_unit_test(test_multimatch_and_transform_chain),
         cmocka_unit_test(test_tables_sorted_unique),
         cmocka_unit_test(test_redacted_log_line),
