@@ -19,9 +19,11 @@ command -v curl >/dev/null || { echo "SKIP: no curl"; exit 77; }
 T="$(mktemp -d /tmp/sk-proxy-master.XXXXXX)"
 PIDS=()
 MASTER=""
+PHP_GROUP=""
 cleanup() {
   [ -n "$MASTER" ] && kill -TERM "$MASTER" 2>/dev/null
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "$PHP_GROUP" ] && kill -TERM -- "-$PHP_GROUP" 2>/dev/null
   wait 2>/dev/null
   [ -n "${KEEP:-}" ] && { echo "kept $T"; return; }
   rm -rf "$T"
@@ -58,9 +60,11 @@ ctl() { "$SK" proxy ctl --socket "$T/ctl.sock" "$@"; }
 children() { pgrep -P "$MASTER" | sort | tr '\n' ' '; }
 
 # ---- upstream -------------------------------------------------------------
-PHP_CLI_SERVER_WORKERS=4 php -S "127.0.0.1:$U" "$HERE/master-upstream.php" \
-  >"$T/php.log" 2>&1 &
-PIDS+=($!)
+# In its own process group: with workers, php -S forks children that
+# outlive a signal to the parent alone.
+PHP_CLI_SERVER_WORKERS=4 setsid php -S "127.0.0.1:$U" \
+  "$HERE/master-upstream.php" >"$T/php.log" 2>&1 &
+PHP_GROUP=$!
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$U/" || fail "php -S did not start"
 
 # ---- event log ------------------------------------------------------------
