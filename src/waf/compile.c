@@ -214,6 +214,12 @@ sk__macro_compile(struct sk_waf_rules *r, const char *text,
             struct sk_macro_part *part = &m->parts[m->nparts++];
             part->def = def;
             part->key = key;
+            uint32_t kh = 2166136261u; /* as sk__name_hash */
+            for (size_t k = 0; k < key.len; k++) {
+                kh ^= sk_ascii_lower(key.p[k]);
+                kh *= 16777619u;
+            }
+            part->key_hash = kh;
             if (def->id == SK_V_RULE) {
                 part->rule_field = rule_field(key);
                 if (part->rule_field == RF_NONE) {

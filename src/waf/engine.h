@@ -188,6 +188,7 @@ struct sk_macro_part {
     struct sk_str lit;            /* literal text when def is NULL */
     const struct sk_var_def *def; /* variable reference */
     struct sk_str key;            /* key for collections, may be empty */
+    uint32_t key_hash;            /* of key, as sk__name_hash() */
     int rule_field;               /* for RULE.x: which field */
 };
 

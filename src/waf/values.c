@@ -575,15 +575,13 @@ sk__macro_expand(struct sk_waf_txn *t, const struct sk_macro *m,
         if (p->def == NULL) {
             vals[i] = p->lit;
         } else {
-            struct sk_target tgt = {.def = p->def,
-                                    .key = p->key,
-                                    .key_hash = sk__name_hash(p->key)};
+            struct sk_target tgt = {
+                .def = p->def, .key = p->key, .key_hash = p->key_hash};
             struct first_ctx f = {SK_STR_NULL, false};
-            /* Macros read without rule exclusions: use an empty rule. */
-            static const struct sk_rule none = {0};
-            struct sk_rule scratch = none;
-            scratch.starter = &scratch;
-            int rc = sk__target_values(t, &scratch, &tgt, first_value, &f);
+            /* Macros read without rule exclusions: an empty rule (never
+             * written; its own starter, as run-time exclusions ask). */
+            static struct sk_rule none = {.starter = &none};
+            int rc = sk__target_values(t, &none, &tgt, first_value, &f);
             if (rc < 0) {
                 t->macro_depth--;
                 return rc;
