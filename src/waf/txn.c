@@ -978,10 +978,10 @@ value_memo(struct sk_waf_txn *t, struct sk_str v)
         return NULL;
     uint64_t epoch = sk__memo_epoch();
     if (t->vmemo == NULL) {
-        t->vmemo = sk_arena_calloc(t->arena, 256, sizeof(*t->vmemo));
+        t->vmemo = sk_arena_calloc(t->arena, 64, sizeof(*t->vmemo));
         if (t->vmemo == NULL)
             return NULL;
-        t->vmemo_cap = 256;
+        t->vmemo_cap = 64;
     }
     const uint8_t *key = v.p != NULL ? v.p : (const uint8_t *)"";
     uint64_t h = ((uint64_t)(uintptr_t)key ^ (uint64_t)v.len << 40) *

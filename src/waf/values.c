@@ -39,7 +39,11 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     if (c->n == c->cap) {
         /* TX holds some 60 variables under CRS: start it big enough. */
         size_t cap = c->cap ? c->cap * 2 : c == &t->colls[SK_V_TX] ? 64 : 16;
-        struct sk_entry *ne = sk_arena_calloc(t->arena, cap, sizeof(*ne));
+        /* Not zeroed: an entry is written whole when it is added, and
+         * only entries below n are read. */
+        struct sk_entry *ne = cap <= SIZE_MAX / sizeof(*ne)
+                                  ? sk_arena_alloc(t->arena, cap * sizeof(*ne))
+                                  : NULL;
         if (ne == NULL)
             return -SK_ENOMEM;
         if (c->n > 0)
@@ -58,12 +62,16 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
         return -SK_ENOMEM;
     }
     e->expires = 0;
-    /* The slot may have held another entry (after a delete or a reset):
-     * its selector results are not this name's. */
+    /* The slot may have held another entry (after a delete or a reset),
+     * or nothing written yet: no remembered results. */
     e->re_last = NULL;
+    e->re_result = false;
     e->re_prev = NULL;
+    e->re_prev_result = false;
     e->mv_name = NULL;
     e->mv_value = NULL;
+    e->mv_name_epoch = 0;
+    e->mv_value_epoch = 0;
     e->hash = sk__name_hash(name);
     c->n++;
     c->gen++;
