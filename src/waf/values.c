@@ -418,6 +418,22 @@ xml_value(void *ud, struct sk_str name, struct sk_str value)
     return x->fn(x->t, x->ud, x->tgt, SK_STR_LIT("XML"), value);
 }
 
+/* Hands `fn` an entry's name or value, with the entry noted in the
+ * transaction (cur_entry) for the memo (txn.c) while `fn` runs. */
+static int
+entry_value(struct sk_waf_txn *t, const struct sk_target *tgt,
+            struct sk_entry *e, bool names, sk__value_fn fn, void *ud)
+{
+    struct sk_entry *outer = t->cur_entry;
+    bool outer_names = t->cur_names;
+    t->cur_entry = e;
+    t->cur_names = names;
+    int rc = fn(t, ud, tgt, e->name, names ? e->name : e->value);
+    t->cur_entry = outer;
+    t->cur_names = outer_names;
+    return rc;
+}
+
 int
 sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                   const struct sk_target *tgt, sk__value_fn fn, void *ud)
@@ -463,14 +479,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                           e ? SK_STR_LIT("1") : SK_STR_LIT("0"));
             if (e == NULL)
                 return 0;
-            struct sk_entry *outer = t->cur_entry;
-            bool outer_names = t->cur_names;
-            t->cur_entry = e;
-            t->cur_names = names;
-            int rc = fn(t, ud, tgt, e->name, names ? e->name : e->value);
-            t->cur_entry = outer;
-            t->cur_names = outer_names;
-            return rc;
+            return entry_value(t, tgt, e, names, fn, ud);
         }
         /* Snapshot the size: actions never run while values are read,
          * but a TX write by a caller must not extend this loop. */
@@ -488,13 +497,7 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                 count++;
                 continue;
             }
-            struct sk_entry *outer = t->cur_entry;
-            bool outer_names = t->cur_names;
-            t->cur_entry = e;
-            t->cur_names = names;
-            int rc = fn(t, ud, tgt, e->name, names ? e->name : e->value);
-            t->cur_entry = outer;
-            t->cur_names = outer_names;
+            int rc = entry_value(t, tgt, e, names, fn, ud);
             if (rc != 0)
                 return rc;
         }
