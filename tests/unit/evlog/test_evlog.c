@@ -884,13 +884,28 @@ test_no_card_on_disk(void **state)
         uint8_t *p = slurp(path, &len);
         for (size_t k = 0; k < sizeof(raw) / sizeof(raw[0]); k++)
             assert_null(memmem(p, len, raw[k], strlen(raw[k])));
-        /* No Luhn-valid run survives anywhere in the bytes. */
-        assert_int_equal(sk_evlog_mask_cards(p, len), 0);
         free(p);
         files++;
     }
     closedir(d);
     assert_true(files >= 3);
+    /* No Luhn-valid digit run survives in what the records hold. (Not
+     * the files' raw bytes: checkpoint lines carry a 19-digit
+     * nanosecond time and hex hashes, Luhn-valid by chance one time in
+     * ten, which made this test fail now and then.) */
+    struct sk_evlog_reader *rd;
+    assert_int_equal(sk_evlog_reader_open(dir, &rd), 0);
+    struct sk_evlog_record rec;
+    size_t nrec = 0;
+    while (sk_evlog_reader_next(rd, &rec) == 0) {
+        uint8_t body[512];
+        assert_true(rec.body.len <= sizeof(body));
+        memcpy(body, rec.body.p, rec.body.len);
+        assert_int_equal(sk_evlog_mask_cards(body, rec.body.len), 0);
+        nrec++;
+    }
+    sk_evlog_reader_free(rd);
+    assert_int_equal(nrec, sizeof(bodies) / sizeof(bodies[0]));
 }
 
 /* ---- query ------------------------------------------------------------ */
