@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The rule engine end to end (src/waf): the input is a small rule set and
+ * a request, separated by the first NUL; the request's parts (URI, one
+ * header value, body) by the next ones. The rules are compiled (selector
+ * regexes read as text, prefilter chains, phase programs) and the request
+ * runs through phases 1-5 three times, so that the second and third runs
+ * meet what the cross-transaction memo kept from the first. Directives
+ * that read files are skipped (the fuzzer must not read the machine).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sekimori/waf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *
+part(const uint8_t **p, const uint8_t *end, char *buf, size_t cap)
+{
+    const uint8_t *q = memchr(*p, 0, (size_t)(end - *p));
+    size_t n = (size_t)((q ? q : end) - *p);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, *p, n);
+    buf[n] = '\0';
+    *p = q ? q + 1 : end;
+    return buf;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 8192)
+        return 0;
+    static char rules[4096], uri[1024], hval[1024], body[2048];
+    const uint8_t *p = data, *end = data + size;
+    part(&p, end, rules, sizeof(rules));
+    part(&p, end, uri, sizeof(uri));
+    part(&p, end, hval, sizeof(hval));
+    part(&p, end, body, sizeof(body));
+    if (strstr(rules, "Include") || strstr(rules, "FromFile") ||
+        strstr(rules, "pmf") || strstr(rules, "inspectFile") ||
+        strstr(rules, "Dir") || strstr(rules, "AuditLog") ||
+        strstr(rules, "ipMatchF") || strstr(rules, "Unicode"))
+        return 0;
+    struct sk_waf_rules *r = sk_waf_rules_new();
+    if (r == NULL)
+        return 0;
+    if (sk_waf_rules_add_text(r, "fuzz.conf", rules, strlen(rules)) != 0 ||
+        sk_waf_rules_compile(r) != 0) {
+        sk_waf_rules_free(r);
+        return 0;
+    }
+    for (int round = 0; round < 3; round++) {
+        struct sk_waf_txn *t = sk_waf_txn_new(r, "fuzz");
+        if (t == NULL)
+            break;
+        (void)sk_waf_txn_connection(t, "192.0.2.1", 1234, "192.0.2.2", 80);
+        (void)sk_waf_txn_request_line(t, "POST", 4, uri[0] ? uri : "/",
+                                      uri[0] ? strlen(uri) : 1, "HTTP/1.1", 8);
+        (void)sk_waf_txn_request_header(
+            t, "Content-Type", 12, "application/x-www-form-urlencoded", 33);
+        (void)sk_waf_txn_request_header(t, "X-F", 3, hval, strlen(hval));
+        (void)sk_waf_txn_request_header(t, "Cookie", 6, hval, strlen(hval));
+        (void)sk_waf_txn_phase(t, 1);
+        (void)sk_waf_txn_request_body(t, body, strlen(body));
+        (void)sk_waf_txn_phase(t, 2);
+        (void)sk_waf_txn_response_status(t, 200, "HTTP/1.1");
+        (void)sk_waf_txn_response_header(t, "Content-Type", 12, "text/html", 9);
+        (void)sk_waf_txn_phase(t, 3);
+        (void)sk_waf_txn_response_body(t, body, strlen(body));
+        (void)sk_waf_txn_phase(t, 5);
+        sk_waf_txn_free(t);
+    }
+    sk_waf_rules_free(r);
+    return 0;
+}
