@@ -5,6 +5,7 @@
  * length, md5 and sha1. The digests are raw binary, as in ModSecurity
  * (rules compare them after t:hexEncode), computed with OpenSSL 3.
  */
+#include <pthread.h>
 #include <stdio.h>
 
 #include <openssl/evp.h>
@@ -199,16 +200,35 @@ digest(struct sk_arena *a, struct sk_str in, struct sk_str *out, bool *changed,
     return sk__tfn_result(a, in, d, dlen, out, changed);
 }
 
+/*
+ * The digests fetched from OpenSSL's provider once per process: passing
+ * EVP_md5()/EVP_sha1() makes every EVP_Digest() fetch the implementation
+ * again (about 30,000 instructions per call, more than the digest of a
+ * User-Agent). They live as long as the process; NULL when the fetch
+ * failed (then the legacy objects are used, as before).
+ */
+static EVP_MD *md5_md, *sha1_md;
+static pthread_once_t mds_once = PTHREAD_ONCE_INIT;
+
+static void
+mds_fetch(void)
+{
+    md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+    sha1_md = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
 int
 sk__tfn_md5(struct sk_arena *a, struct sk_str in, struct sk_str *out,
             bool *changed)
 {
-    return digest(a, in, out, changed, EVP_md5());
+    pthread_once(&mds_once, mds_fetch);
+    return digest(a, in, out, changed, md5_md ? md5_md : EVP_md5());
 }
 
 int
 sk__tfn_sha1(struct sk_arena *a, struct sk_str in, struct sk_str *out,
              bool *changed)
 {
-    return digest(a, in, out, changed, EVP_sha1());
+    pthread_once(&mds_once, mds_fetch);
+    return digest(a, in, out, changed, sha1_md ? sha1_md : EVP_sha1());
 }
