@@ -4,7 +4,8 @@
  * the table on the input, then a chain of up to four of them chosen by
  * the first bytes, and checks the invariants each one promises (input
  * untouched, exact `changed`, size bounds, character classes of the
- * output, round trips of the encoders). A broken invariant aborts.
+ * output, round trips of the encoders, the same result with the fast
+ * paths switched off). A broken invariant aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +14,8 @@
 
 #include "transform/transform.h"
 #include "util/arena.h"
+
+extern bool sk__tfn_slow_only; /* src/transform/tfn_internal.h */
 
 #define CHECK(cond)                                                            \
     do {                                                                       \
@@ -61,6 +64,13 @@ check_one(struct sk_arena *a, const struct sk_transform_def *d,
     free(copy);
     CHECK(out.len == 0 || out.p != NULL);
     CHECK(changed == !sk_str_eq(in, out));
+    /* The fast paths give what the full transformation gives. */
+    sk__tfn_slow_only = true;
+    struct sk_str slow = {NULL, 0};
+    bool slow_changed = false;
+    CHECK(d->fn(a, in, &slow, &slow_changed) == 0);
+    sk__tfn_slow_only = false;
+    CHECK(slow_changed == changed && sk_str_eq(slow, out));
 
     size_t n = in.len;
     if (named(d, "urlEncode")) {

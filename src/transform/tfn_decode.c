@@ -34,6 +34,8 @@ static int
 url_decode(struct sk_arena *a, struct sk_str in, struct sk_str *out,
            bool *changed, bool uni)
 {
+    if (!sk__tfn_slow_only && !tfn_has(in, '%') && !tfn_has(in, '+'))
+        return tfn_same(in, out, changed);
     const uint8_t *p = in.p;
     size_t n = in.len, i = 0;
     struct tw w;
@@ -113,6 +115,8 @@ int
 sk__tfn_html_entity_decode(struct sk_arena *a, struct sk_str in,
                            struct sk_str *out, bool *changed)
 {
+    if (!sk__tfn_slow_only && !tfn_has(in, '&'))
+        return tfn_same(in, out, changed);
     const uint8_t *p = in.p;
     size_t n = in.len, i = 0;
     struct tw w;
@@ -223,6 +227,8 @@ int
 sk__tfn_js_decode(struct sk_arena *a, struct sk_str in, struct sk_str *out,
                   bool *changed)
 {
+    if (!sk__tfn_slow_only && !tfn_has(in, '\\'))
+        return tfn_same(in, out, changed);
     const uint8_t *p = in.p;
     size_t n = in.len, i = 0;
     struct tw w;
@@ -305,6 +311,8 @@ int
 sk__tfn_css_decode(struct sk_arena *a, struct sk_str in, struct sk_str *out,
                    bool *changed)
 {
+    if (!sk__tfn_slow_only && !tfn_has(in, '\\'))
+        return tfn_same(in, out, changed);
     const uint8_t *p = in.p;
     size_t n = in.len, i = 0;
     struct tw w;

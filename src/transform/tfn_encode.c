@@ -129,6 +129,14 @@ sk__tfn_utf8_to_unicode(struct sk_arena *a, struct sk_str in,
     size_t n = in.len, i = 0, cap;
     if (tfn_cap(n, 4, 0, &cap) != 0)
         return -SK_ELIMIT;
+    if (!sk__tfn_slow_only) {
+        /* Only bytes 80-FF and NUL are acted on. */
+        unsigned odd = 0;
+        for (size_t k = 0; k < in.len; k++)
+            odd |= (unsigned)(in.p[k] >= 0x80 || in.p[k] == 0);
+        if (odd == 0)
+            return tfn_same(in, out, changed);
+    }
     struct tw w;
     tw_init(&w, a, in, cap);
     while (i < n) {

@@ -20,11 +20,36 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "transform/transform.h"
 #include "util/arena.h"
 #include "util/error.h"
 #include "util/str.h"
+
+/*
+ * Fast paths: most values hold none of the bytes a transformation acts on
+ * (no '%' for urlDecode, no '&' for htmlEntityDecode, ...); such a value
+ * is returned as it is after one memchr()-speed scan. sk__tfn_slow_only
+ * (tests only) turns them off, so that a test can compare both ways.
+ */
+extern bool sk__tfn_slow_only;
+
+/* Whether `in` holds byte `c`. */
+static inline bool
+tfn_has(struct sk_str in, int c)
+{
+    return in.len > 0 && memchr(in.p, c, in.len) != NULL;
+}
+
+/* Returns `in` unchanged (the result of a fast path). */
+static inline int
+tfn_same(struct sk_str in, struct sk_str *out, bool *changed)
+{
+    *out = in;
+    *changed = false;
+    return 0;
+}
 
 struct tw {
     struct sk_arena *a;

@@ -17,6 +17,14 @@ int
 sk__tfn_lowercase(struct sk_arena *a, struct sk_str in, struct sk_str *out,
                   bool *changed)
 {
+    if (!sk__tfn_slow_only) {
+        /* No early exit: the scan vectorizes. */
+        unsigned upper = 0;
+        for (size_t i = 0; i < in.len; i++)
+            upper |= (unsigned)((uint8_t)(in.p[i] - 'A') < 26);
+        if (upper == 0)
+            return tfn_same(in, out, changed);
+    }
     struct tw w;
     tw_init(&w, a, in, in.len);
     for (size_t i = 0; i < in.len; i++)
@@ -118,6 +126,8 @@ int
 sk__tfn_remove_nulls(struct sk_arena *a, struct sk_str in, struct sk_str *out,
                      bool *changed)
 {
+    if (!sk__tfn_slow_only && !tfn_has(in, 0))
+        return tfn_same(in, out, changed);
     struct tw w;
     tw_init(&w, a, in, in.len);
     for (size_t i = 0; i < in.len; i++)

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "transform/tfn_internal.h"
+
+bool sk__tfn_slow_only; /* tfn_internal.h: tests only */
 #include "util/alloc.h"
 #include "util/error.h"
 

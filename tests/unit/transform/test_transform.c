@@ -646,11 +646,59 @@ test_every_fn_on_binary(void **state)
     }
 }
 
+/* The fast paths (tfn_internal.h) give exactly what the full
+ * transformations give: many short values over an alphabet of the bytes
+ * they act on, both ways. */
+extern bool sk__tfn_slow_only;
+
+static void
+test_fast_paths_differential(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "urlDecode", "urlDecodeUni", "htmlEntityDecode", "jsDecode",
+        "cssDecode", "lowercase",    "removeNulls",      "utf8toUnicode",
+    };
+    static const uint8_t alpha[] = {'a', 'Z',  'z',  '@',  '[', '%', '+', '&',
+                                    '#', ';',  '\\', 'u',  'x', '0', 'f', ' ',
+                                    0,   0xc3, 0xa9, 0x80, 'A', '`'};
+    uint32_t seed = 12345;
+    uint8_t in[16];
+    for (int iter = 0; iter < 20000; iter++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t len = (seed >> 16) % sizeof(in);
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            in[i] = alpha[(seed >> 16) % sizeof(alpha)];
+        }
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            const struct sk_transform_def *d = sk_transform_find(names[k]);
+            assert_non_null(d);
+            struct sk_str fast, slow;
+            bool cf = false, cs = false;
+            sk__tfn_slow_only = false;
+            int rf = d->fn(arena, sk_str_make(in, len), &fast, &cf);
+            sk__tfn_slow_only = true;
+            int rs = d->fn(arena, sk_str_make(in, len), &slow, &cs);
+            sk__tfn_slow_only = false;
+            assert_int_equal(rf, rs);
+            if (rf != 0)
+                continue;
+            if (cf != cs || !sk_str_eq(fast, slow))
+                fail_msg("%s differs on a %zu-byte input (iteration %d)",
+                         names[k], len, iter);
+        }
+        if (iter % 1000 == 999)
+            sk_arena_reset(arena);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table_sorted_unique_documented),
+        cmocka_unit_test(test_fast_paths_differential),
         cmocka_unit_test(test_table_lookup),
         cmocka_unit_test(test_url_decode),
         cmocka_unit_test(test_url_decode_uni),
