@@ -156,6 +156,18 @@ rule_field(struct sk_str key)
     return RF_NONE;
 }
 
+/* As sk__name_hash() (txn.h), which the engine compares these with. */
+static uint32_t
+name_hash(struct sk_str s)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < s.len; i++) {
+        h ^= sk_ascii_lower(s.p[i]);
+        h *= 16777619u;
+    }
+    return h;
+}
+
 int
 sk__macro_compile(struct sk_waf_rules *r, const char *text,
                   const struct sk_loc *loc, struct sk_macro *m)
@@ -171,6 +183,7 @@ sk__macro_compile(struct sk_waf_rules *r, const char *text,
     size_t cap = 1;
     for (const char *p = text; (p = strstr(p, "%{")) != NULL; p += 2)
         cap += 2;
+    m->hash = name_hash(m->text);
     if (cap == 1)
         return 0;
     m->parts = sk_arena_calloc(r->arena, cap, sizeof(*m->parts));
@@ -214,12 +227,7 @@ sk__macro_compile(struct sk_waf_rules *r, const char *text,
             struct sk_macro_part *part = &m->parts[m->nparts++];
             part->def = def;
             part->key = key;
-            uint32_t kh = 2166136261u; /* as sk__name_hash */
-            for (size_t k = 0; k < key.len; k++) {
-                kh ^= sk_ascii_lower(key.p[k]);
-                kh *= 16777619u;
-            }
-            part->key_hash = kh;
+            part->key_hash = name_hash(key);
             if (def->id == SK_V_RULE) {
                 part->rule_field = rule_field(key);
                 if (part->rule_field == RF_NONE) {
@@ -394,12 +402,7 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     rc = -SK_ENOMEM;
             } else {
                 t[i].key = sk_str_c(t[i].key_text);
-                uint32_t h = 2166136261u; /* as sk__name_hash */
-                for (size_t k = 0; k < t[i].key.len; k++) {
-                    h ^= sk_ascii_lower(t[i].key.p[k]);
-                    h *= 16777619u;
-                }
-                t[i].key_hash = h;
+                t[i].key_hash = name_hash(t[i].key);
             }
         }
     }

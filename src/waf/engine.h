@@ -197,6 +197,7 @@ struct sk_macro {
     size_t nparts;
     struct sk_str text; /* the source text, and the value when constant */
     bool constant;
+    uint32_t hash; /* constant: sk__name_hash(text), for setvar names */
 };
 
 /* Actions ---------------------------------------------------------------- */

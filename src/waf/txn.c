@@ -430,7 +430,6 @@ static int64_t
 to_int(struct sk_str s)
 {
     /* ModSecurity converts like atoi(): optional sign, leading digits. */
-    int64_t v = 0;
     size_t i = 0;
     bool neg = false;
     while (i < s.len && (s.p[i] == ' ' || s.p[i] == '\t'))
@@ -439,12 +438,15 @@ to_int(struct sk_str s)
         neg = s.p[i] == '-';
         i++;
     }
+    /* Saturating at the int64 range (the digits are not cut short). */
+    uint64_t u = 0, max = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < s.len && s.p[i] >= '0' && s.p[i] <= '9'; i++) {
-        if (v > (INT64_MAX - 9) / 10)
-            break;
-        v = v * 10 + (s.p[i] - '0');
+        unsigned d = (unsigned)(s.p[i] - '0');
+        u = u > (max - d) / 10 ? max : u * 10 + d;
     }
-    return neg ? -v : v;
+    if (neg)
+        return u > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)u;
+    return (int64_t)u;
 }
 
 static int
@@ -462,9 +464,12 @@ run_setvar(struct sk_waf_txn *t, const struct sk_ract *ra)
     rc = sk__macro_expand(t, &ra->value, &value);
     if (rc != 0)
         return rc;
+    /* Expansions are the rule's constant text or a new NUL-terminated
+     * arena string: both are kept as they are, without another copy. */
+    uint32_t h = ra->name.constant ? ra->name.hash : sk__name_hash(name);
     if (ra->op == SK_SV_SET)
-        return sk__coll_set(t, c, name, value);
-    struct sk_entry *e = sk__coll_get(c, name);
+        return sk__coll_set_h(t, c, name, h, true, value, true);
+    struct sk_entry *e = sk__coll_get_h(c, name, h);
     int64_t cur = e ? to_int(e->value) : 0;
     int64_t d = to_int(value);
     int64_t res;
@@ -475,9 +480,23 @@ run_setvar(struct sk_waf_txn *t, const struct sk_ract *ra)
         if (__builtin_sub_overflow(cur, d, &res))
             res = cur;
     }
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%" PRId64, res);
-    return sk__coll_set(t, c, name, sk_str_c(buf));
+    /* By hand: printf's machinery cost more than the rest of the call. */
+    char buf[24];
+    char *p = buf + sizeof(buf);
+    uint64_t u = res < 0 ? 0 - (uint64_t)res : (uint64_t)res;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (res < 0)
+        *--p = '-';
+    struct sk_str sum = sk_str_make(p, (size_t)(buf + sizeof(buf) - p));
+    if (e != NULL) {
+        c->gen++;
+        e->mv_value = NULL; /* remembered for the old value */
+        return sk_arena_strdup_str(t->arena, sum, &e->value);
+    }
+    return sk__coll_set_h(t, c, name, h, true, sum, false);
 }
 
 static int

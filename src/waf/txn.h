@@ -184,8 +184,20 @@ sk__name_hash(struct sk_str s)
 int sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
 struct sk_entry *sk__coll_get(struct sk_coll *c, struct sk_str name);
+/* sk__coll_get() with the name's sk__name_hash() given. */
+struct sk_entry *sk__coll_get_h(struct sk_coll *c, struct sk_str name,
+                                uint32_t hash);
 int sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
+/*
+ * sk__coll_set() with the name's sk__name_hash() given, and without
+ * copying the name (name_kept) or the value (value_kept) into the arena:
+ * for strings that outlive the transaction and end in a NUL (the
+ * constant text of a compiled rule).
+ */
+int sk__coll_set_h(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+                   uint32_t hash, bool name_kept, struct sk_str value,
+                   bool value_kept);
 void sk__coll_del(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name);
 
 /*
@@ -204,8 +216,10 @@ int sk__scalar_set_c(struct sk_waf_txn *t, enum sk_var_id id, const char *v);
 int sk__scalar_set_u64(struct sk_waf_txn *t, enum sk_var_id id, uint64_t v);
 
 /*
- * Expands a macro into the transaction arena. `rule` is the rule whose
- * RULE.x fields may be referenced (may be NULL).
+ * Expands a macro: *out is the rule's constant text when the macro is
+ * constant, else a new NUL-terminated string in the transaction arena
+ * that nothing else refers to (run_setvar() keeps either without a
+ * copy).
  */
 int sk__macro_expand(struct sk_waf_txn *t, const struct sk_macro *m,
                      struct sk_str *out);

@@ -32,13 +32,17 @@ index_rebuild(struct sk_waf_txn *t, struct sk_coll *c, size_t cap)
     return 0;
 }
 
+/* What coll_add() copies into the arena (the rest is kept as given). */
+enum { COPY_NAME = 1, COPY_VALUE = 2 };
+
 static int
 coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
-         struct sk_str value, bool copy)
+         uint32_t hash, struct sk_str value, unsigned copy)
 {
     if (c->n == c->cap) {
-        /* TX holds some 60 variables under CRS: start it big enough. */
-        size_t cap = c->cap ? c->cap * 2 : c == &t->colls[SK_V_TX] ? 64 : 16;
+        /* TX holds some 60-100 variables under CRS (more with many
+         * request headers): start it big enough not to grow. */
+        size_t cap = c->cap ? c->cap * 2 : c == &t->colls[SK_V_TX] ? 128 : 16;
         /* Not zeroed: an entry is written whole when it is added, and
          * only entries below n are read. */
         struct sk_entry *ne = cap <= SIZE_MAX / sizeof(*ne)
@@ -54,13 +58,13 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     if (c->n >= UINT32_MAX - 1)
         return -SK_ELIMIT;
     struct sk_entry *e = &c->e[c->n];
-    if (!copy) {
-        e->name = name;
-        e->value = value;
-    } else if (sk_arena_strdup_str(t->arena, name, &e->name) != 0 ||
-               sk_arena_strdup_str(t->arena, value, &e->value) != 0) {
+    e->name = name;
+    e->value = value;
+    if (((copy & COPY_NAME) &&
+         sk_arena_strdup_str(t->arena, name, &e->name) != 0) ||
+        ((copy & COPY_VALUE) &&
+         sk_arena_strdup_str(t->arena, value, &e->value) != 0))
         return -SK_ENOMEM;
-    }
     e->expires = 0;
     /* The slot may have held another entry (after a delete or a reset),
      * or nothing written yet: no remembered results. */
@@ -72,7 +76,7 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     e->mv_value = NULL;
     e->mv_name_epoch = 0;
     e->mv_value_epoch = 0;
-    e->hash = sk__name_hash(name);
+    e->hash = hash;
     c->n++;
     c->gen++;
     if (c->unique) {
@@ -93,14 +97,15 @@ int
 sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
              struct sk_str value)
 {
-    return coll_add(t, c, name, value, true);
+    return coll_add(t, c, name, sk__name_hash(name), value,
+                    COPY_NAME | COPY_VALUE);
 }
 
 int
 sk__coll_add_view(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                   struct sk_str value)
 {
-    return coll_add(t, c, name, value, false);
+    return coll_add(t, c, name, sk__name_hash(name), value, 0);
 }
 
 static struct sk_entry *
@@ -123,6 +128,12 @@ coll_get_hashed(struct sk_coll *c, struct sk_str name, uint32_t h)
 }
 
 struct sk_entry *
+sk__coll_get_h(struct sk_coll *c, struct sk_str name, uint32_t hash)
+{
+    return coll_get_hashed(c, name, hash);
+}
+
+struct sk_entry *
 sk__coll_get(struct sk_coll *c, struct sk_str name)
 {
     return coll_get_hashed(c, name, sk__name_hash(name));
@@ -132,11 +143,25 @@ int
 sk__coll_set(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
              struct sk_str value)
 {
-    struct sk_entry *e = sk__coll_get(c, name);
+    return sk__coll_set_h(t, c, name, sk__name_hash(name), false, value, false);
+}
+
+int
+sk__coll_set_h(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+               uint32_t hash, bool name_kept, struct sk_str value,
+               bool value_kept)
+{
+    struct sk_entry *e = coll_get_hashed(c, name, hash);
     if (e == NULL)
-        return sk__coll_add(t, c, name, value);
+        return coll_add(t, c, name, hash, value,
+                        (name_kept ? 0 : COPY_NAME) |
+                            (value_kept ? 0 : COPY_VALUE));
     c->gen++;
     e->mv_value = NULL; /* remembered for the old value */
+    if (value_kept) {
+        e->value = value;
+        return 0;
+    }
     return sk_arena_strdup_str(t->arena, value, &e->value);
 }
 
