@@ -356,6 +356,9 @@ struct sk_rule {
      * value alone and has no side effects. */
     bool op_memo;
     unsigned memo_idx; /* op_memo: its bit in struct sk_memo_val */
+    /* Evaluated at load time (fold.c): not run by transactions that
+     * start from the folded TX. */
+    bool folded;
 };
 
 #define SK_PF_VAR_NONE (-1)
@@ -410,6 +413,15 @@ struct sk_waf_rules {
     struct sk_phase_prog phases[SK_PHASES];
     struct sk_rule **all; /* every starter, in order */
     size_t nall, capall;
+
+    /* Folding (fold.c): the TX the folded rules leave (struct sk_entry,
+     * txn.h, with their index as struct sk_coll keeps it), and how many
+     * rules are folded. */
+    void *fold_tx;
+    size_t nfold_tx;
+    uint32_t *fold_idx;
+    size_t fold_idx_cap;
+    size_t nfolded;
 
     /* Settings */
     enum sk_engine_mode engine;

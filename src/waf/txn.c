@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "util/alloc.h"
+#include "waf/fold.h"
 #include "waf/memo.h"
 
 #include <hs/hs.h>
@@ -98,6 +99,8 @@ sk_waf_rules_compile(struct sk_waf_rules *r)
         return -SK_EPARSE;
     int rc = sk__waf_compile(r);
     r->compiled = true;
+    if (rc == 0)
+        rc = sk__waf_fold(r);
     if (rc != 0)
         r->failed = true;
     return rc;
@@ -1510,6 +1513,60 @@ disrupt(struct sk_waf_txn *t, const struct sk_rule *rule, int phase)
     return true;
 }
 
+/*
+ * Phase 1 of a transaction whose TX is still empty starts from the TX
+ * the folded rules leave (fold.h), and skips them; one whose TX the
+ * request parser already wrote to runs every rule.
+ */
+static int
+apply_fold(struct sk_waf_txn *t)
+{
+    const struct sk_waf_rules *r = t->rules;
+    struct sk_coll *c = &t->colls[SK_V_TX];
+    t->fold_on = r->nfolded > 0 && c->n == 0;
+    if (!t->fold_on || r->nfold_tx == 0)
+        return 0;
+    size_t n = r->nfold_tx;
+    size_t cap = n * 2 > 128 ? n * 2 : 128;
+    struct sk_entry *e = sk_arena_alloc(t->arena, cap * sizeof(*e));
+    uint32_t *idx = sk_arena_alloc(t->arena, r->fold_idx_cap * sizeof(*idx));
+    if (e == NULL || idx == NULL)
+        return -SK_ENOMEM;
+    memcpy(e, r->fold_tx, n * sizeof(*e));
+    memcpy(idx, r->fold_idx, r->fold_idx_cap * sizeof(*idx));
+    c->e = e;
+    c->cap = cap;
+    c->n = n;
+    c->idx = idx;
+    c->idx_cap = r->fold_idx_cap;
+    c->gen++;
+    return 0;
+}
+
+int
+sk__waf_eval_starter(struct sk_waf_txn *t, const struct sk_rule *rule,
+                     bool *matched)
+{
+    t->colls[SK_V_MATCHED_VARS].n = 0;
+    t->colls[SK_V_MATCHED_VARS].gen++;
+    *matched = false;
+    return eval_link(t, rule, matched);
+}
+
+int
+sk__waf_eval_cond(struct sk_waf_txn *t, const struct sk_rule *rule,
+                  bool *matched)
+{
+    struct sk_rule link = *rule;
+    link.chain = NULL;
+    link.racts = NULL;
+    link.nracts = 0;
+    link.capture = false;
+    int rc = sk__waf_eval_starter(t, &link, matched);
+    t->cur_rule = NULL;
+    return rc;
+}
+
 static int
 run_phase(struct sk_waf_txn *t, int phase)
 {
@@ -1517,10 +1574,17 @@ run_phase(struct sk_waf_txn *t, int phase)
         return 0;
     if (phase < 5 && (t->allow_all || t->interrupted))
         return 0;
+    if (phase == 1) {
+        int rc = apply_fold(t);
+        if (rc != 0)
+            return rc;
+    }
     const struct sk_phase_prog *prog = &t->rules->phases[phase - 1];
+    bool fold_on = t->fold_on;
     for (size_t i = 0; i < prog->nrules; i++) {
         const struct sk_rule *rule = prog->rules[i];
-        if (rule->is_marker || rule_removed(t, rule))
+        if (rule->is_marker || (rule->folded && fold_on) ||
+            rule_removed(t, rule))
             continue;
         /* A new rule starts with no matched variables. */
         t->colls[SK_V_MATCHED_VARS].n = 0;

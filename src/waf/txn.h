@@ -161,6 +161,10 @@ struct sk_waf_txn {
     } * vmemo;
     size_t vmemo_cap, vmemo_n;
 
+    /* Phase 1 started from the folded TX (fold.h): folded rules are
+     * not run. */
+    bool fold_on;
+
     /* The rule being evaluated (for RULE.x macros). */
     const struct sk_rule *cur_rule;
     int macro_depth;
