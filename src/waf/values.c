@@ -459,6 +459,20 @@ entry_value(struct sk_waf_txn *t, const struct sk_target *tgt,
     return rc;
 }
 
+/* A count (&VAR) as text in the arena, without printf's machinery. */
+static int
+count_str(struct sk_waf_txn *t, size_t n, struct sk_str *out)
+{
+    char buf[24];
+    char *p = buf + sizeof(buf);
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    return sk_arena_strdup_str(
+        t->arena, sk_str_make(p, (size_t)(buf + sizeof(buf) - p)), out);
+}
+
 int
 sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                   const struct sk_target *tgt, sk__value_fn fn, void *ud)
@@ -509,11 +523,16 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
         /* Snapshot the size: actions never run while values are read,
          * but a TX write by a caller must not extend this loop. */
         size_t n = c->n;
+        bool lit = tgt->key_re == NULL && tgt->key.len > 0;
         for (size_t i = 0; i < n; i++) {
             struct sk_entry *e = &c->e[i];
-            if (tgt->key_re != NULL || tgt->key.len > 0) {
-                if (!key_matches(t, tgt, e))
+            if (lit) {
+                /* key_matches() inline for the common literal name. */
+                if (e->hash != tgt->key_hash ||
+                    !sk_str_eq_nocase(tgt->key, e->name))
                     continue;
+            } else if (tgt->key_re != NULL && !key_matches(t, tgt, e)) {
+                continue;
             }
             if ((tgt->has_exclusions || t->nexcl > 0) &&
                 excluded(t, rule, tgt, e))
@@ -527,10 +546,8 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
                 return rc;
         }
         if (tgt->count) {
-            char buf[32];
-            snprintf(buf, sizeof(buf), "%zu", count);
             struct sk_str v;
-            if (sk_arena_strdup_str(t->arena, sk_str_c(buf), &v) != 0)
+            if (count_str(t, count, &v) != 0)
                 return -SK_ENOMEM;
             return fn(t, ud, tgt, sk_str_c(def->name), v);
         }
@@ -549,10 +566,8 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
         if (rc < 0 && rc != -SK_EINVAL)
             return rc;
         if (tgt->count) {
-            char buf[32];
-            snprintf(buf, sizeof(buf), "%zu", x.count);
             struct sk_str v;
-            if (sk_arena_strdup_str(t->arena, sk_str_c(buf), &v) != 0)
+            if (count_str(t, x.count, &v) != 0)
                 return -SK_ENOMEM;
             return fn(t, ud, tgt, sk_str_c(def->name), v);
         }

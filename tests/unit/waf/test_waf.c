@@ -586,7 +586,8 @@ test_counting_negation_exclusion_regex_selector(void **state)
              "SecRule &REQUEST_HEADERS:X-Missing \"!@eq 0\" "
              "\"id:33,phase:1,pass\"\n"
              "SecRule REQUEST_HEADERS:user-agent \"!@rx ^curl\" "
-             "\"id:34,phase:1,pass\"\n");
+             "\"id:34,phase:1,pass\"\n"
+             "SecRule &ARGS:a \"@eq 10\" \"id:35,phase:2,pass\"\n");
     static const char *const hdrs[] = {"User-Agent", "curl/8", NULL};
     struct sk_waf_txn *t = run(r, "GET", "/?pw=secret&ID_x=7&z=1", hdrs, NULL);
     assert_true(matched(t, 30));
@@ -594,6 +595,11 @@ test_counting_negation_exclusion_regex_selector(void **state)
     assert_true(matched(t, 32));  /* case-insensitive regex selector */
     assert_false(matched(t, 33));
     assert_false(matched(t, 34));
+    assert_false(matched(t, 35));
+    sk_waf_txn_free(t);
+    t = run(r, "GET", "/?a=1&a=2&a=3&a=4&a=5&a=6&a=7&a=8&a=9&A=10&b=1", hdrs,
+            NULL);
+    assert_true(matched(t, 35)); /* ten, names compared ignoring case */
     sk_waf_txn_free(t);
     sk_waf_rules_free(r);
 }
