@@ -1983,8 +1983,8 @@ pf_bulk_ok(const struct sk_rule *link)
 }
 
 /* Variables that rules change as they run: read one value at a time. */
-static bool
-pf_var_volatile(enum sk_var_id id)
+bool
+sk__var_volatile(enum sk_var_id id)
 {
     switch (id) {
     case SK_V_TX:
@@ -2051,7 +2051,7 @@ pf_chain_add(struct sk_waf_rules *r, struct sk_rule *l)
         } else if (def->kind != SK_VK_COLLECTION) {
             continue;
         }
-        if (pf_var_volatile(v.id))
+        if (sk__var_volatile(v.id))
             continue;
         size_t j = 0;
         while (j < ch->nvars &&

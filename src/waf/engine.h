@@ -361,6 +361,10 @@ struct sk_rule {
     bool folded;
 };
 
+/* Variables that rules change as they run (TX, IP, MATCHED_VAR...):
+ * their values are read one at a time, never summed up in advance. */
+bool sk__var_volatile(enum sk_var_id id);
+
 #define SK_PF_VAR_NONE (-1)
 #define SK_PF_VAR_XML (-2)
 #define SK_PF_VAR_KEY (-3) /* a literal selector: its entries, one by one */

@@ -1362,6 +1362,103 @@ pf_link_may_match(struct sk_waf_txn *t, const struct sk_rule *rule, bool *may)
     return 0;
 }
 
+/*
+ * The links (op_memo, memo.h) that match none of the current values of a
+ * variable (or of its names), as far as the memo knows: the AND of its
+ * values' "does not match" bits. Recomputed when the variable changes;
+ * a value the memo cannot hold makes it unknown.
+ */
+struct sk_nm_batch {
+    bool valid, unknown;
+    uint64_t gen;
+    uint64_t *bits;
+};
+
+static const struct sk_nm_batch *
+nm_batch_get(struct sk_waf_txn *t, enum sk_var_id id, bool names, bool scalar)
+{
+    const struct sk_waf_rules *r = t->rules;
+    size_t words = r->nmemo_links / 64 + 1;
+    if (t->nm_batches == NULL) {
+        t->nm_batches =
+            sk_arena_calloc(t->arena, 2 * SK_V__COUNT, sizeof(*t->nm_batches));
+        if (t->nm_batches == NULL)
+            return NULL;
+    }
+    struct sk_nm_batch *b = &t->nm_batches[2 * (size_t)id + names];
+    uint64_t gen = scalar ? t->scalar_gen[id] : t->colls[id].gen;
+    if (b->valid && b->gen == gen)
+        return b->unknown ? NULL : b;
+    if (b->bits == NULL) {
+        b->bits = sk_arena_alloc(t->arena, words * sizeof(*b->bits));
+        if (b->bits == NULL)
+            return NULL;
+    }
+    memset(b->bits, 0xff, words * sizeof(*b->bits));
+    b->valid = true;
+    b->unknown = false;
+    b->gen = gen;
+    if (scalar) {
+        if (!t->has_scalar[id])
+            return b;
+        struct sk_memo_val *mv = value_memo(t, t->scalars[id]);
+        if (mv == NULL) {
+            b->unknown = true;
+            return NULL;
+        }
+        memcpy(b->bits, mv->no_match, words * sizeof(*b->bits));
+        return b;
+    }
+    struct sk_coll *c = &t->colls[id];
+    for (size_t i = 0; i < c->n; i++) {
+        struct sk_memo_val *mv = entry_memo(t, &c->e[i], names);
+        if (mv == NULL) {
+            b->unknown = true;
+            return NULL;
+        }
+        for (size_t k = 0; k < words; k++)
+            b->bits[k] &= mv->no_match[k];
+    }
+    return b;
+}
+
+/*
+ * Whether the memo knows that op_memo link `rule` matches none of the
+ * values its targets yield: then they need not be read one by one (a
+ * request that repeats an earlier one's values is not looked at value
+ * by value again). Selections and exclusions only narrow a variable.
+ */
+static bool
+nm_link_skip(struct sk_waf_txn *t, const struct sk_rule *rule)
+{
+    size_t w = rule->memo_idx / 64;
+    uint64_t m = (uint64_t)1 << (rule->memo_idx % 64);
+    for (size_t i = 0; i < rule->ntargets; i++) {
+        const struct sk_target *tgt = &rule->targets[i];
+        if (tgt->exclude)
+            continue;
+        if (tgt->count)
+            return false;
+        const struct sk_var_def *def = tgt->def;
+        bool names = def->kind == SK_VK_NAMES;
+        bool scalar = def->kind == SK_VK_SCALAR;
+        if (def->kind == SK_VK_XML) {
+            if (t->xml != NULL)
+                return false;
+            continue; /* no XML body: no values */
+        }
+        if (!scalar && !names && def->kind != SK_VK_COLLECTION)
+            return false;
+        enum sk_var_id id = names ? def->base : def->id;
+        if (sk__var_volatile(id))
+            return false;
+        const struct sk_nm_batch *b = nm_batch_get(t, id, names, scalar);
+        if (b == NULL || !(b->bits[w] & m))
+            return false;
+    }
+    return true;
+}
+
 /* Evaluates one link and, if it matches, the rest of its chain. */
 static int
 eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
@@ -1391,6 +1488,10 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
                 *matched = false;
                 return 0;
             }
+        }
+        if (rule->op_memo && nm_link_skip(t, rule)) {
+            *matched = false;
+            return 0;
         }
         for (size_t i = 0; i < rule->ntargets; i++) {
             const struct sk_target *tgt = &rule->targets[i];

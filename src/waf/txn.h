@@ -133,6 +133,9 @@ struct sk_waf_txn {
     /* Prefilter hits of the values of each sk_pf_chain (txn.c,
      * batch_get), one per chain of the rules, allocated on first use. */
     struct sk_pf_batch *pf_batches;
+    /* Per variable (and per variable's names), the links that the memo
+     * (memo.h) knows match none of its values (txn.c, nm_link_skip). */
+    struct sk_nm_batch *nm_batches;
 
     /* Reused by selector regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/). */
     pcre2_match_data *selector_md;

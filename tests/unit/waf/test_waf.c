@@ -333,6 +333,52 @@ test_op_memo(void **state)
     sk_waf_rules_free(r);
 }
 
+/* A link the memo knows matches none of a variable's values is skipped
+ * as a whole (txn.c, nm_link_skip): only while every value is known, and
+ * computed again when the variable grows (the body's arguments). */
+static void
+test_memo_whole_variable(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRequestBodyAccess On\n"
+             "SecRule REQUEST_HEADERS:Content-Type \"@rx ^text/xml\" "
+             "\"id:129,phase:1,pass,nolog,ctl:requestBodyProcessor=XML\"\n"
+             "SecRule ARGS \"@rx ^[0-9]{9}$\" \"id:130,phase:1,pass\"\n"
+             "SecRule ARGS \"@rx attack\" \"id:131,phase:2,pass\"\n"
+             "SecRule REQUEST_HEADERS|ARGS_NAMES|REQUEST_FILENAME "
+             "\"!@rx ^[a-z0-9/._-]*$\" \"id:132,phase:2,pass\"\n"
+             "SecRule ARGS|XML:/* \"@rx attack\" \"id:133,phase:2,pass\"\n");
+    static const char *const form[] = {
+        "Content-Type", "application/x-www-form-urlencoded", NULL};
+    static const char *const xml[] = {"Content-Type", "text/xml", NULL};
+    for (int round = 0; round < 3; round++) {
+        struct sk_waf_txn *t = run(r, "GET", "/a?x=benign", NULL, NULL);
+        assert_int_equal(sk_waf_txn_match_count(t), 0);
+        sk_waf_txn_free(t);
+        /* ARGS grows between phase 1 (which read it) and phase 2. */
+        t = run(r, "POST", "/a?x=benign", form, "y=attack");
+        assert_false(matched(t, 130));
+        assert_true(matched(t, 131));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/a?x=benign&z=123456789", NULL, NULL);
+        assert_true(matched(t, 130));
+        assert_false(matched(t, 131));
+        sk_waf_txn_free(t);
+        t = run(r, "POST", "/a?x=benign", xml, "<a>attack</a>");
+        assert_true(matched(t, 133)); /* the XML body has values */
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/a?x=benign&Q=1", NULL, NULL);
+        assert_true(matched(t, 132)); /* a name with a capital */
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/A?x=benign", NULL, NULL);
+        assert_true(matched(t, 132));
+        sk_waf_txn_free(t);
+    }
+    sk_waf_rules_free(r);
+}
+
 /* The memo starting over in the middle of a transaction (more values
  * than it keeps): every verdict is still computed, nothing stale is
  * used (ASan runs this too). */
@@ -986,6 +1032,7 @@ main(void)
         cmocka_unit_test(test_selector_after_delete),
         cmocka_unit_test(test_selector_literal),
         cmocka_unit_test(test_op_memo),
+        cmocka_unit_test(test_memo_whole_variable),
         cmocka_unit_test(test_memo_start_over),
         cmocka_unit_test(test_memo_value_changed),
         cmocka_unit_test(test_numeric_variables),
