@@ -400,6 +400,10 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                 else if (selector_literal(r, v->selector, &t[i].key_lit,
                                           &t[i].key_lit_anchored) != 0)
                     rc = -SK_ENOMEM;
+                else if (t[i].key_lit.len == 0 &&
+                         !sk__prefilter_literals(r->arena, v->selector,
+                                                 &t[i].key_req, &t[i].nkey_req))
+                    t[i].nkey_req = 0; /* no literal a name must hold */
             } else {
                 t[i].key = sk_str_c(t[i].key_text);
                 t[i].key_hash = name_hash(t[i].key);

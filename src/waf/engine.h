@@ -169,7 +169,11 @@ struct sk_target {
      * running the regex; empty when the regex must run. */
     struct sk_str key_lit;
     bool key_lit_anchored; /* the literal must start the name (^) */
-    char *key_text;        /* the selector as written, for messages */
+    /* Otherwise, literals one of which every name the regex matches
+     * holds (prefilter.h; ASCII case ignored), tried first. */
+    struct sk_str *key_req;
+    size_t nkey_req;
+    char *key_text; /* the selector as written, for messages */
     bool count;
     bool exclude;
     /* For a pf_bulk link: this target's variable in the link's batch

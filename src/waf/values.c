@@ -351,6 +351,18 @@ lit_in_name(struct sk_str lit, bool anchored, struct sk_str name)
     return false;
 }
 
+/* Whether `name` holds one of `lits` (lower case), ASCII case ignored. */
+static bool
+holds_literal(struct sk_str name, const struct sk_str *lits, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0;
+             lits[k].len <= name.len && i <= name.len - lits[k].len; i++)
+            if (sk_str_eq_nocase(sk_str_make(name.p + i, lits[k].len), lits[k]))
+                return true;
+    return false;
+}
+
 static bool
 key_matches(struct sk_waf_txn *t, const struct sk_target *x, struct sk_entry *e)
 {
@@ -362,12 +374,17 @@ key_matches(struct sk_waf_txn *t, const struct sk_target *x, struct sk_entry *e)
             return e->re_result;
         if (e->re_prev == x->key_re)
             return e->re_prev_result;
-        pcre2_match_data *md = selector_md(t);
-        /* Out of memory: an exclusion then does not apply (the value
-         * stays inspected) and a selection does not select. */
-        if (md == NULL)
-            return false;
-        bool r = pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+        bool r;
+        if (x->nkey_req > 0 && !holds_literal(name, x->key_req, x->nkey_req)) {
+            r = false; /* the regex cannot match: not run */
+        } else {
+            pcre2_match_data *md = selector_md(t);
+            /* Out of memory: an exclusion then does not apply (the
+             * value stays inspected) and a selection does not select. */
+            if (md == NULL)
+                return false;
+            r = pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+        }
         e->re_prev = e->re_last;
         e->re_prev_result = e->re_result;
         e->re_last = x->key_re;

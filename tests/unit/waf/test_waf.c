@@ -633,7 +633,9 @@ test_counting_negation_exclusion_regex_selector(void **state)
              "\"id:33,phase:1,pass\"\n"
              "SecRule REQUEST_HEADERS:user-agent \"!@rx ^curl\" "
              "\"id:34,phase:1,pass\"\n"
-             "SecRule &ARGS:a \"@eq 10\" \"id:35,phase:2,pass\"\n");
+             "SecRule &ARGS:a \"@eq 10\" \"id:35,phase:2,pass\"\n"
+             "SecRule ARGS:/^ab+c_[xy]$/ \"@rx ^1$\" \"id:36,phase:2,pass\"\n"
+             "SecRule ARGS:/^ab+c_[xy]$/ \"@rx ^2$\" \"id:37,phase:2,pass\"\n");
     static const char *const hdrs[] = {"User-Agent", "curl/8", NULL};
     struct sk_waf_txn *t = run(r, "GET", "/?pw=secret&ID_x=7&z=1", hdrs, NULL);
     assert_true(matched(t, 30));
@@ -646,6 +648,12 @@ test_counting_negation_exclusion_regex_selector(void **state)
     t = run(r, "GET", "/?a=1&a=2&a=3&a=4&a=5&a=6&a=7&a=8&a=9&A=10&b=1", hdrs,
             NULL);
     assert_true(matched(t, 35)); /* ten, names compared ignoring case */
+    sk_waf_txn_free(t);
+    /* A regex selector with required literals ("c_" here): names that
+     * hold none are not tried, the others are, case ignored. */
+    t = run(r, "GET", "/?aBBC_Y=1&ac_x=2&xabc_x=2", hdrs, NULL);
+    assert_true(matched(t, 36));
+    assert_false(matched(t, 37));
     sk_waf_txn_free(t);
     sk_waf_rules_free(r);
 }
