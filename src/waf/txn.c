@@ -649,7 +649,44 @@ struct eval_ctx {
     const struct sk_rule *rule;
     bool matched;
     int err;
+    /* The operator's expanded argument (op_dynamic) and the version of
+     * the variables it was expanded from (macro_version). */
+    bool dyn_ok;
+    uint64_t dyn_ver;
+    struct sk_str dyn;
 };
+
+/*
+ * A number that changes whenever a variable macro `m` reads changes (the
+ * sum of their generations, which only grow), or false when it reads
+ * one without a generation (TIME, DURATION...).
+ */
+static bool
+macro_version(const struct sk_waf_txn *t, const struct sk_macro *m,
+              uint64_t *ver)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < m->nparts; i++) {
+        const struct sk_var_def *def = m->parts[i].def;
+        if (def == NULL || def->id == SK_V_RULE)
+            continue;
+        switch (def->kind) {
+        case SK_VK_SCALAR:
+            v += t->scalar_gen[def->id];
+            break;
+        case SK_VK_COLLECTION:
+            v += t->colls[def->id].gen;
+            break;
+        case SK_VK_NAMES:
+            v += t->colls[def->base].gen;
+            break;
+        default:
+            return false;
+        }
+    }
+    *ver = v;
+    return true;
+}
 
 static int
 set_capture(struct sk_waf_txn *t, const struct sk_op_result *res)
@@ -658,15 +695,17 @@ set_capture(struct sk_waf_txn *t, const struct sk_op_result *res)
                                         "5", "6", "7", "8", "9"};
     struct sk_coll *tx = &t->colls[SK_V_TX];
     for (unsigned i = 0; i < SK_OP_MAX_CAPTURES; i++) {
-        int rc;
-        if (i < res->ncaptures)
-            rc = sk__coll_set(t, tx, sk_str_c(names[i]), res->captures[i]);
-        else {
-            sk__coll_del(t, tx, sk_str_c(names[i]));
-            rc = 0;
+        /* The names are static: kept without a copy. */
+        struct sk_str name = sk_str_make(names[i], 1);
+        uint32_t h = sk__name_hash(name);
+        if (i < res->ncaptures) {
+            int rc =
+                sk__coll_set_h(t, tx, name, h, true, res->captures[i], false);
+            if (rc != 0)
+                return rc;
+        } else if (sk__coll_get_h(tx, name, h) != NULL) {
+            sk__coll_del(t, tx, name);
         }
-        if (rc != 0)
-            return rc;
     }
     return 0;
 }
@@ -708,14 +747,26 @@ on_value_match(struct sk_waf_txn *t, const struct sk_rule *rule,
 }
 
 static int
-run_operator(struct sk_waf_txn *t, const struct sk_rule *rule,
-             struct sk_str value, struct sk_op_result *res, bool *match)
+run_operator(struct sk_waf_txn *t, struct eval_ctx *c,
+             const struct sk_rule *rule, struct sk_str value,
+             struct sk_op_result *res, bool *match)
 {
     struct sk_str dyn = SK_STR_NULL;
     if (rule->op_dynamic) {
-        int rc = sk__macro_expand(t, &rule->op_macro, &dyn);
-        if (rc != 0)
-            return rc;
+        /* Expanded once for the values of a link while what it reads
+         * stays the same (@within %{tx.restricted_headers}). */
+        uint64_t ver = 0;
+        bool same = macro_version(t, &rule->op_macro, &ver);
+        if (same && c->dyn_ok && c->dyn_ver == ver) {
+            dyn = c->dyn;
+        } else {
+            int rc = sk__macro_expand(t, &rule->op_macro, &dyn);
+            if (rc != 0)
+                return rc;
+            c->dyn_ok = same;
+            c->dyn_ver = ver;
+            c->dyn = dyn;
+        }
     }
     /* sk_op_exec() fills the whole result. */
     int rc = sk_op_exec(rule->op, t->arena, value, dyn, rule->capture, res);
@@ -1088,7 +1139,7 @@ eval_value_now(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
     bool match = false;
     int rc;
     if (rule->multi_match) {
-        rc = run_operator(t, rule, value, &res, &match);
+        rc = run_operator(t, c, rule, value, &res, &match);
         if (rc != 0)
             return rc;
         if (match) {
@@ -1113,7 +1164,7 @@ eval_value_now(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
             return rc;
         cur = out;
         if (changed) {
-            rc = run_operator(t, rule, cur, &res, &match);
+            rc = run_operator(t, c, rule, cur, &res, &match);
             if (rc != 0)
                 return rc;
             if (match) {
@@ -1142,7 +1193,7 @@ eval_value_now(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
             return on_value_match(t, rule, tgt, name, cur, &res);
         }
     }
-    rc = run_operator(t, rule, cur, &res, &match);
+    rc = run_operator(t, c, rule, cur, &res, &match);
     if (rc != 0)
         return rc;
     if (match) {

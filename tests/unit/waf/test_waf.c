@@ -547,6 +547,32 @@ test_chain_and_capture(void **state)
     sk_waf_rules_free(r);
 }
 
+/* A capture with fewer groups removes the older ones; an operator's
+ * macro argument is expanded again when a value's setvar changed what it
+ * reads. */
+static void
+test_capture_cleanup_and_dynamic_argument(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.cur=1\"\n"
+             "SecRule ARGS \"@rx (a)(b)\" \"id:2,phase:1,pass,nolog,capture\"\n"
+             "SecRule ARGS \"@rx (c)\" \"id:3,phase:1,pass,nolog,capture\"\n"
+             "SecRule &TX:2 \"@eq 0\" \"id:4,phase:1,pass\"\n"
+             "SecRule ARGS:/^v/ \"@streq %{tx.cur}\" "
+             "\"id:5,phase:2,pass,nolog,setvar:'tx.cur=%{MATCHED_VAR}x'\"\n");
+    struct sk_waf_txn *t =
+        run(r, "GET", "/?a=ab&b=c&v1=1&v2=1x&v3=1xx", NULL, NULL);
+    assert_true(matched(t, 4));
+    assert_string_equal(sk_waf_txn_tx(t, "0"), "c");
+    assert_string_equal(sk_waf_txn_tx(t, "1"), "c");
+    assert_null(sk_waf_txn_tx(t, "2"));
+    assert_string_equal(sk_waf_txn_tx(t, "cur"), "1xxx");
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 static void
 test_setvar_arithmetic_and_delete(void **state)
 {
@@ -1017,6 +1043,7 @@ main(void)
         cmocka_unit_test(test_basic_rx_and_deny),
         cmocka_unit_test(test_detection_only_logs_without_blocking),
         cmocka_unit_test(test_chain_and_capture),
+        cmocka_unit_test(test_capture_cleanup_and_dynamic_argument),
         cmocka_unit_test(test_setvar_arithmetic_and_delete),
         cmocka_unit_test(test_setvar_numbers),
         cmocka_unit_test(test_skipafter_and_skip),
