@@ -1530,6 +1530,12 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
         if (rc != 0)
             return rc;
     } else {
+        /* The memo's verdicts first: they are summed up per variable
+         * for all links, the prefilter's per transformation chain. */
+        if (rule->op_memo && nm_link_skip(t, rule)) {
+            *matched = false;
+            return 0;
+        }
         if (rule->pf_bulk) {
             bool may;
             int rc = pf_link_may_match(t, rule, &may);
@@ -1539,10 +1545,6 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
                 *matched = false;
                 return 0;
             }
-        }
-        if (rule->op_memo && nm_link_skip(t, rule)) {
-            *matched = false;
-            return 0;
         }
         for (size_t i = 0; i < rule->ntargets; i++) {
             const struct sk_target *tgt = &rule->targets[i];
