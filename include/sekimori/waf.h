@@ -66,6 +66,8 @@ struct sk_waf_rules_stats {
     size_t regex_links;       /* @rx operators (chain links included) */
     size_t regex_prefiltered; /* of those, with a literal prefilter */
     size_t prefilter_groups;  /* literal databases (one per t: chain) */
+    size_t folded; /* rules settled at load time (their outcome does not
+                    * depend on the request: CRS's setup, level skips) */
 };
 void sk_waf_rules_stats(const struct sk_waf_rules *r,
                         struct sk_waf_rules_stats *out);

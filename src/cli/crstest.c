@@ -664,9 +664,10 @@ sk_cli_crs_test(int argc, char **argv)
     sk_waf_rules_stats(run.rules, &st);
     fprintf(stderr,
             "crs-test: %zu rules loaded from %s (%zu of %zu regexes "
-            "prefiltered by literals in %zu groups)\n",
+            "prefiltered by literals in %zu groups; %zu rules settled at "
+            "load time)\n",
             st.rules, setup, st.regex_prefiltered, st.regex_links,
-            st.prefilter_groups);
+            st.prefilter_groups, st.folded);
     struct sk_arena *oa = sk_arena_new(0);
     if (oa == NULL) {
         sk_waf_rules_free(run.rules);

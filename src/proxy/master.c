@@ -1481,8 +1481,10 @@ print_summary(const struct sk__gen *g, const char *path)
 {
     const struct sk_conf_proxy *p = &g->conf->proxy;
     printf("sekimori proxy: %s: configuration OK\n", path);
-    printf("  rules:     %zu (from %zu files)\n", sk_waf_rules_count(g->rules),
-           g->nrule_files);
+    struct sk_waf_rules_stats st;
+    sk_waf_rules_stats(g->rules, &st);
+    printf("  rules:     %zu (from %zu files; %zu settled at load time)\n",
+           st.rules, g->nrule_files, st.folded);
     for (size_t i = 0; i < p->nlisten; i++)
         printf("  listen:    %s%s\n", p->listen[i].addr.text,
                p->listen[i].tls ? " tls" : "");

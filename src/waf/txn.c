@@ -134,6 +134,7 @@ sk_waf_rules_stats(const struct sk_waf_rules *r, struct sk_waf_rules_stats *out)
                 out->regex_links++;
     out->regex_prefiltered = r->pf_rules;
     out->prefilter_groups = r->npf_groups;
+    out->folded = r->nfolded;
 }
 
 /* ---- Transaction lifetime ---------------------------------------------- */

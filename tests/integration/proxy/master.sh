@@ -123,6 +123,8 @@ C
 # ---- -t -------------------------------------------------------------------
 out="$("$SK" proxy -t -c "$T/sekimori.conf" 2>&1)" || fail "-t refused a good config: $out"
 echo "$out" | grep -q "configuration OK" || fail "-t summary: $out"
+echo "$out" | grep -Eq "rules: +[0-9]+ \(from [0-9]+ files; [0-9]+ settled at load time\)" ||
+  fail "-t rules line: $out"
 echo "$out" | grep -q "rules: *1 " || fail "-t rule count: $out"
 sed 's/^    workers 2$/    workers 2\n    no_such_option 1/' "$T/sekimori.conf" > "$T/bad.conf"
 out="$("$SK" proxy -t -c "$T/bad.conf" 2>&1)"; rc=$?

@@ -145,6 +145,9 @@ test_init_and_level_skip_fold(void **state)
     struct sk_waf_rules *r;
     /* 1, 2, 3 and 4 (skipped by 3), 6 (never matches); 5 and 7 stay. */
     struct sk_waf_txn *t = both(rules, 5, uris, &r);
+    struct sk_waf_rules_stats st;
+    sk_waf_rules_stats(r, &st);
+    assert_int_equal(st.folded, 5);
     assert_true(verdict_is(t, 5));
     assert_string_equal(sk_waf_txn_tx(t, "limit"), "5");
     assert_string_equal(sk_waf_txn_tx(t, "pl"), "1");
