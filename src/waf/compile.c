@@ -23,6 +23,7 @@
 #include "util/limits.h"
 #include "bodyproc/bodyproc.h"
 #include "waf/prefilter.h"
+#include "waf/txn.h" /* sk__name_hash */
 
 #include <hs/hs.h>
 
@@ -156,18 +157,6 @@ rule_field(struct sk_str key)
     return RF_NONE;
 }
 
-/* As sk__name_hash() (txn.h), which the engine compares these with. */
-static uint32_t
-name_hash(struct sk_str s)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < s.len; i++) {
-        h ^= sk_ascii_lower(s.p[i]);
-        h *= 16777619u;
-    }
-    return h;
-}
-
 int
 sk__macro_compile(struct sk_waf_rules *r, const char *text,
                   const struct sk_loc *loc, struct sk_macro *m)
@@ -183,7 +172,7 @@ sk__macro_compile(struct sk_waf_rules *r, const char *text,
     size_t cap = 1;
     for (const char *p = text; (p = strstr(p, "%{")) != NULL; p += 2)
         cap += 2;
-    m->hash = name_hash(m->text);
+    m->hash = sk__name_hash(m->text);
     if (cap == 1)
         return 0;
     m->parts = sk_arena_calloc(r->arena, cap, sizeof(*m->parts));
@@ -227,7 +216,7 @@ sk__macro_compile(struct sk_waf_rules *r, const char *text,
             struct sk_macro_part *part = &m->parts[m->nparts++];
             part->def = def;
             part->key = key;
-            part->key_hash = name_hash(key);
+            part->key_hash = sk__name_hash(key);
             if (def->id == SK_V_RULE) {
                 part->rule_field = rule_field(key);
                 if (part->rule_field == RF_NONE) {
@@ -406,7 +395,7 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     t[i].nkey_req = 0; /* no literal a name must hold */
             } else {
                 t[i].key = sk_str_c(t[i].key_text);
-                t[i].key_hash = name_hash(t[i].key);
+                t[i].key_hash = sk__name_hash(t[i].key);
             }
         }
     }
