@@ -2016,6 +2016,7 @@ pf_chain_add(struct sk_waf_rules *r, struct sk_rule *l)
             r->pf_chains = nc;
         }
         r->pf_chains[k].chain = l->tfns;
+        r->pf_chains[k].group = l->pf;
         r->npf_chains++;
     }
     struct sk_pf_chain *ch = &r->pf_chains[k];
@@ -2143,7 +2144,7 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
  * (not the transaction, not a file or the network at run time), with a
  * static argument.
  */
-static void
+static int
 mark_op_memo(struct sk_waf_rules *r)
 {
     r->nmemo_links = 0;
@@ -2166,9 +2167,41 @@ mark_op_memo(struct sk_waf_rules *r)
             for (size_t k = 0; k < sizeof(pure) / sizeof(pure[0]); k++)
                 if (strcasecmp(l->op_name, pure[k]) == 0)
                     l->op_memo = true;
-            if (l->op_memo)
-                l->memo_idx = (unsigned)r->nmemo_links++;
         }
+    /* Each prefilter chain lists its group's links that a value without
+     * their literals does not match, so that a value's hits under the
+     * chain turn into "does not match" bits (txn.c, pf_value_bits). */
+    for (size_t i = 0; i < r->nall; i++)
+        for (struct sk_rule *l = r->all[i]; l != NULL; l = l->chain) {
+            if (!l->op_memo)
+                continue;
+            l->memo_idx = (unsigned)r->nmemo_links++;
+            if (l->pf == NULL || l->op_negated || l->multi_match)
+                continue;
+            for (size_t c = 0; c < r->npf_chains; c++) {
+                /* The chain's hits are of values under its own
+                 * transformations: only links with the same ones. */
+                struct sk_pf_chain *ch = &r->pf_chains[c];
+                if (ch->group != l->pf || ch->chain != (const void *)l->tfns)
+                    continue;
+                if (ch->nmemo_links == ch->capmemo_links) {
+                    size_t nc = ch->capmemo_links ? ch->capmemo_links * 2 : 16;
+                    struct sk_pf_memo_link *nl =
+                        sk_arena_calloc(r->arena, nc, sizeof(*nl));
+                    if (nl == NULL)
+                        return -SK_ENOMEM;
+                    if (ch->nmemo_links > 0)
+                        memcpy(nl, ch->memo_links,
+                               ch->nmemo_links * sizeof(*nl));
+                    ch->memo_links = nl;
+                    ch->capmemo_links = nc;
+                }
+                ch->memo_links[ch->nmemo_links].pf_id = l->pf_id;
+                ch->memo_links[ch->nmemo_links].memo_idx = l->memo_idx;
+                ch->nmemo_links++;
+            }
+        }
+    return 0;
 }
 
 static int
@@ -2438,7 +2471,7 @@ sk__waf_compile(struct sk_waf_rules *r)
     if (rc == 0)
         rc = build_prefilters(r);
     if (rc == 0)
-        mark_op_memo(r);
+        rc = mark_op_memo(r);
     if (rc == 0 && r->diag.errors > 0)
         rc = -SK_EPARSE;
     return rc;

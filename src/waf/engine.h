@@ -387,6 +387,14 @@ struct sk_pf_chain {
     const void *chain; /* interned tfns array, NULL: no transformation */
     struct sk_pf_var *vars;
     size_t nvars, capvars;
+    const struct sk_pf_group *group; /* the literal database it scans */
+    /* The group's links for which a value without any of their literals
+     * is a value they do not match (op_memo, not negated): their pf_id
+     * and memo bit (memo.h). */
+    struct sk_pf_memo_link {
+        unsigned pf_id, memo_idx;
+    } * memo_links;
+    size_t nmemo_links, capmemo_links;
 };
 
 /* A phase's program: rule starters and markers in order. */

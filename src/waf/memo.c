@@ -89,8 +89,11 @@ sk__memo_intern(uint64_t serial, struct sk_str v, size_t nlinks, size_t nchains)
         for (struct sk_memo_val *e; (e = memo.slots[i]) != NULL;
              i = (i + 1) & (SLOTS - 1))
             if (e->hash == h && e->len == v.len &&
-                (v.len == 0 || memcmp(e->bytes, v.p, v.len) == 0))
+                (v.len == 0 || memcmp(e->bytes, v.p, v.len) == 0)) {
+                if (e->uses < UINT32_MAX)
+                    e->uses++;
                 return e;
+            }
     }
     if (memo.slots != NULL &&
         (memo.serial != serial || memo.n >= SK_MEMO_MAX_VALUES ||
@@ -120,6 +123,7 @@ sk__memo_intern(uint64_t serial, struct sk_str v, size_t nlinks, size_t nchains)
     e->len = (uint32_t)v.len;
     e->no_match = nm;
     e->pf_hits = pf;
+    e->uses = 1;
     size_t i = (size_t)h & (SLOTS - 1);
     while (memo.slots[i] != NULL)
         i = (i + 1) & (SLOTS - 1);

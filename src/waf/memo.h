@@ -36,6 +36,10 @@ struct sk_memo_val {
     uint32_t len;
     uint64_t *no_match;       /* a bit per remembering link */
     const uint64_t **pf_hits; /* per prefilter chain, NULL: not known */
+    uint32_t uses;            /* times interned or found (saturating) */
+    /* Prefilter chains (the first 64) whose hits were turned into
+     * no_match bits (txn.c, pf_value_bits). */
+    uint64_t pf_mapped;
 };
 
 /*

@@ -1242,6 +1242,29 @@ eval_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
  * the same bytes (memo.h). *bits is NULL when they are unknown (the
  * value could not be scanned): the rule must then be evaluated.
  */
+/*
+ * A value seen again (memo.h `uses`): its hits under `rule`'s chain turn
+ * into "does not match" bits for the chain's links that hold none of
+ * their literals, once, for the memo's per-variable sums (nm_link_skip).
+ * Not for a value seen once: most are never seen again.
+ */
+static void
+pf_map_misses(const struct sk_waf_txn *t, const struct sk_rule *rule,
+              struct sk_memo_val *mv, const uint64_t *bits)
+{
+    unsigned c = rule->pf_chain;
+    if (mv->uses < 2 || c >= 64 || (mv->pf_mapped >> c & 1))
+        return;
+    const struct sk_pf_chain *ch = &t->rules->pf_chains[c];
+    for (size_t k = 0; k < ch->nmemo_links; k++) {
+        unsigned id = ch->memo_links[k].pf_id;
+        unsigned mi = ch->memo_links[k].memo_idx;
+        if (!(bits[id / 64] >> (id % 64) & 1))
+            mv->no_match[mi / 64] |= (uint64_t)1 << (mi % 64);
+    }
+    mv->pf_mapped |= (uint64_t)1 << c;
+}
+
 static int
 pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
               struct sk_memo_val *mv, const uint64_t **bits)
@@ -1250,6 +1273,7 @@ pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
         mv = value_memo(t, v);
     if (mv != NULL && mv->pf_hits[rule->pf_chain] != NULL) {
         *bits = mv->pf_hits[rule->pf_chain];
+        pf_map_misses(t, rule, mv, *bits);
         return 0;
     }
     uint64_t epoch = sk__memo_epoch();
@@ -1261,9 +1285,11 @@ pf_value_bits(struct sk_waf_txn *t, const struct sk_rule *rule, struct sk_str v,
             return rc;
     }
     int rc = pf_hits(t, rule, v, cur, ce, bits);
-    if (rc == 0 && *bits != NULL && mv != NULL && epoch == sk__memo_epoch())
+    if (rc == 0 && *bits != NULL && mv != NULL && epoch == sk__memo_epoch()) {
         sk__memo_pf_put(mv, rule->pf_chain, *bits,
                         (rule->pf->nrules + 63) / 64);
+        pf_map_misses(t, rule, mv, *bits);
+    }
     return rc;
 }
 

@@ -379,6 +379,40 @@ test_memo_whole_variable(void **state)
     sk_waf_rules_free(r);
 }
 
+/* A value's prefilter hits under a chain become "does not match" bits
+ * for the chain's links without one of their literals (txn.c,
+ * pf_value_bits) — never for a negated link, which then matches. */
+static void
+test_memo_from_prefilter(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule ARGS \"@rx attack\" \"id:140,phase:2,pass\"\n"
+             "SecRule ARGS \"!@rx attack\" \"id:141,phase:2,pass\"\n"
+             "SecRule ARGS \"@rx evil\" \"id:142,phase:2,pass\"\n"
+             /* the same literal under another transformation chain */
+             "SecRule ARGS \"@rx attack\" "
+             "\"id:143,phase:2,pass,t:none,t:urlDecodeUni\"\n");
+    for (int round = 0; round < 3; round++) {
+        struct sk_waf_txn *u = run(r, "GET", "/?c=att%2561ck", NULL, NULL);
+        assert_false(matched(u, 140)); /* "att%61ck" as it is */
+        assert_true(matched(u, 143));  /* "attack" once decoded */
+        sk_waf_txn_free(u);
+        struct sk_waf_txn *t = run(r, "GET", "/?a=benign&b=evil", NULL, NULL);
+        assert_false(matched(t, 140));
+        assert_true(matched(t, 141));
+        assert_true(matched(t, 142));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?a=benign", NULL, NULL);
+        assert_false(matched(t, 140));
+        assert_true(matched(t, 141));
+        assert_false(matched(t, 142));
+        sk_waf_txn_free(t);
+    }
+    sk_waf_rules_free(r);
+}
+
 /* The memo starting over in the middle of a transaction (more values
  * than it keeps): every verdict is still computed, nothing stale is
  * used (ASan runs this too). */
@@ -1068,6 +1102,7 @@ main(void)
         cmocka_unit_test(test_selector_literal),
         cmocka_unit_test(test_op_memo),
         cmocka_unit_test(test_memo_whole_variable),
+        cmocka_unit_test(test_memo_from_prefilter),
         cmocka_unit_test(test_memo_start_over),
         cmocka_unit_test(test_memo_value_changed),
         cmocka_unit_test(test_numeric_variables),
