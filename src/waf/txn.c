@@ -484,22 +484,9 @@ run_setvar(struct sk_waf_txn *t, const struct sk_ract *ra)
         if (__builtin_sub_overflow(cur, d, &res))
             res = cur;
     }
-    /* By hand: printf's machinery cost more than the rest of the call. */
-    char buf[24];
-    char *p = buf + sizeof(buf);
-    uint64_t u = res < 0 ? 0 - (uint64_t)res : (uint64_t)res;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (res < 0)
-        *--p = '-';
-    struct sk_str sum = sk_str_make(p, (size_t)(buf + sizeof(buf) - p));
-    if (e != NULL) {
-        c->gen++;
-        e->mv_value = NULL; /* remembered for the old value */
-        return sk_arena_strdup_str(t->arena, sum, &e->value);
-    }
+    char buf[SK_NUM_TEXT];
+    struct sk_str sum =
+        sk__num_text(buf, res < 0 ? 0 - (uint64_t)res : (uint64_t)res, res < 0);
     return sk__coll_set_h(t, c, name, h, true, sum, false);
 }
 

@@ -222,6 +222,10 @@ int sk__scalar_set(struct sk_waf_txn *t, enum sk_var_id id, struct sk_str v);
 int sk__scalar_set_c(struct sk_waf_txn *t, enum sk_var_id id, const char *v);
 int sk__scalar_set_u64(struct sk_waf_txn *t, enum sk_var_id id, uint64_t v);
 
+/* Decimal text of -mag (neg) or mag, written at the end of `buf`. */
+#define SK_NUM_TEXT 24
+struct sk_str sk__num_text(char buf[SK_NUM_TEXT], uint64_t mag, bool neg);
+
 /*
  * Expands a macro: *out is the rule's constant text when the macro is
  * constant, else a new NUL-terminated string in the transaction arena

@@ -208,18 +208,25 @@ sk__scalar_set_c(struct sk_waf_txn *t, enum sk_var_id id, const char *v)
     return sk__scalar_set(t, id, sk_str_c(v));
 }
 
+struct sk_str
+sk__num_text(char buf[SK_NUM_TEXT], uint64_t mag, bool neg)
+{
+    /* By hand: printf's machinery cost more than the rest of a setvar. */
+    char *p = buf + SK_NUM_TEXT;
+    do {
+        *--p = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag != 0);
+    if (neg)
+        *--p = '-';
+    return sk_str_make(p, (size_t)(buf + SK_NUM_TEXT - p));
+}
+
 int
 sk__scalar_set_u64(struct sk_waf_txn *t, enum sk_var_id id, uint64_t v)
 {
-    /* By hand: printf's machinery cost more than the rest of the call. */
-    char buf[24];
-    char *p = buf + sizeof(buf);
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    return sk__scalar_set(t, id,
-                          sk_str_make(p, (size_t)(buf + sizeof(buf) - p)));
+    char buf[SK_NUM_TEXT];
+    return sk__scalar_set(t, id, sk__num_text(buf, v, false));
 }
 
 /* ---- Computed variables ------------------------------------------- */
@@ -476,18 +483,12 @@ entry_value(struct sk_waf_txn *t, const struct sk_target *tgt,
     return rc;
 }
 
-/* A count (&VAR) as text in the arena, without printf's machinery. */
+/* A count (&VAR) as text in the arena. */
 static int
 count_str(struct sk_waf_txn *t, size_t n, struct sk_str *out)
 {
-    char buf[24];
-    char *p = buf + sizeof(buf);
-    do {
-        *--p = (char)('0' + n % 10);
-        n /= 10;
-    } while (n != 0);
-    return sk_arena_strdup_str(
-        t->arena, sk_str_make(p, (size_t)(buf + sizeof(buf) - p)), out);
+    char buf[SK_NUM_TEXT];
+    return sk_arena_strdup_str(t->arena, sk__num_text(buf, n, false), out);
 }
 
 int
