@@ -1487,11 +1487,36 @@ nm_batch_get(struct sk_waf_txn *t, enum sk_var_id id, bool names, bool scalar)
     return b;
 }
 
+struct nm_ctx {
+    size_t w;
+    uint64_t m;
+    bool miss;
+};
+
+static int
+nm_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
+         struct sk_str name, struct sk_str value)
+{
+    (void)tgt;
+    (void)name;
+    struct nm_ctx *x = ud;
+    struct sk_memo_val *mv = given_memo(t, value);
+    if (mv == NULL || !(mv->no_match[x->w] & x->m)) {
+        x->miss = true;
+        return 1; /* stop: this value must be evaluated */
+    }
+    return 0;
+}
+
 /*
  * Whether the memo knows that op_memo link `rule` matches none of the
  * values its targets yield: then they need not be read one by one (a
  * request that repeats an earlier one's values is not looked at value
- * by value again). Selections and exclusions only narrow a variable.
+ * by value again). The per-variable sum covers all of a variable's
+ * values; a target that selects some of them (REQUEST_HEADERS:Referer)
+ * or excludes some (!REQUEST_COOKIES:/__utm/) and is not covered by the
+ * sum has its own values looked up one by one: values the link never
+ * reads (another header) have no verdict for it.
  */
 static bool
 nm_link_skip(struct sk_waf_txn *t, const struct sk_rule *rule)
@@ -1518,7 +1543,13 @@ nm_link_skip(struct sk_waf_txn *t, const struct sk_rule *rule)
         if (sk__var_volatile(id))
             return false;
         const struct sk_nm_batch *b = nm_batch_get(t, id, names, scalar);
-        if (b == NULL || !(b->bits[w] & m))
+        if (b != NULL && (b->bits[w] & m))
+            continue;
+        if (scalar || (tgt->key.len == 0 && tgt->key_re == NULL &&
+                       !tgt->has_exclusions && t->nexcl == 0))
+            return false; /* the sum was over exactly these values */
+        struct nm_ctx x = {w, m, false};
+        if (sk__target_values(t, rule, tgt, nm_value, &x) != 0 || x.miss)
             return false;
     }
     return true;
@@ -1547,6 +1578,7 @@ eval_link(struct sk_waf_txn *t, const struct sk_rule *rule, bool *matched)
         /* The memo's verdicts first: they are summed up per variable
          * for all links, the prefilter's per transformation chain. */
         if (rule->op_memo && nm_link_skip(t, rule)) {
+            t->nm_skipped++;
             *matched = false;
             return 0;
         }
@@ -1709,6 +1741,13 @@ apply_fold(struct sk_waf_txn *t)
     c->idx_cap = r->fold_idx_cap;
     c->gen++;
     return 0;
+}
+
+/* Links of `t` that the memo's verdicts ruled out as a whole (tests). */
+size_t
+sk__waf_txn_nm_skipped(const struct sk_waf_txn *t)
+{
+    return t->nm_skipped;
 }
 
 int

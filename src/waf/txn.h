@@ -136,6 +136,7 @@ struct sk_waf_txn {
     /* Per variable (and per variable's names), the links that the memo
      * (memo.h) knows match none of its values (txn.c, nm_link_skip). */
     struct sk_nm_batch *nm_batches;
+    size_t nm_skipped; /* links nm_link_skip ruled out (for tests) */
 
     /* Reused by selector regexes (ARGS:/^id_/, !REQUEST_COOKIES:/__utm/). */
     pcre2_match_data *selector_md;

@@ -21,6 +21,7 @@
 
 size_t sk__waf_directive_names(const char **out, size_t max);
 size_t sk__waf_action_names(const char **out, size_t max);
+size_t sk__waf_txn_nm_skipped(const struct sk_waf_txn *t);
 
 static struct sk_waf_rules *
 load(const char *text)
@@ -374,6 +375,50 @@ test_memo_whole_variable(void **state)
         sk_waf_txn_free(t);
         t = run(r, "GET", "/A?x=benign", NULL, NULL);
         assert_true(matched(t, 132));
+        sk_waf_txn_free(t);
+    }
+    sk_waf_rules_free(r);
+}
+
+/* A target that selects some of a variable's values (a header by name)
+ * or excludes some (a cookie by regex) is ruled out by the memo from its
+ * own values' verdicts: values the link never reads have none, and they
+ * must not keep it from being skipped — nor may a skip hide a value it
+ * does read. */
+static void
+test_memo_selected_values(void **state)
+{
+    (void)state;
+    struct sk_waf_rules *r =
+        load("SecRuleEngine On\n"
+             "SecRule REQUEST_HEADERS:User-Agent|REQUEST_COOKIES|"
+             "!REQUEST_COOKIES:/^__utm/|ARGS \"@rx attack\" "
+             "\"id:150,phase:2,pass\"\n");
+    static const char *const benign[] = {
+        "User-Agent", "browser",
+        "Referer",    "https://a.example/attack",
+        "Cookie",     "a=1; __utmz=attack",
+        NULL};
+    static const char *const ua[] = {"User-Agent", "attack/1.0", "Cookie",
+                                     "a=1; __utmz=attack", NULL};
+    static const char *const cookie[] = {"User-Agent", "browser", "Cookie",
+                                         "a=attack; __utmz=attack", NULL};
+    struct sk_waf_txn *t = run(r, "GET", "/?x=benign", benign, NULL);
+    assert_false(matched(t, 150));
+    sk_waf_txn_free(t);
+    for (int round = 0; round < 3; round++) {
+        t = run(r, "GET", "/?x=benign", benign, NULL);
+        assert_false(matched(t, 150));
+        assert_int_equal(sk__waf_txn_nm_skipped(t), 1);
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?x=benign", ua, NULL);
+        assert_true(matched(t, 150));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?x=benign", cookie, NULL);
+        assert_true(matched(t, 150));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?x=attack", benign, NULL);
+        assert_true(matched(t, 150));
         sk_waf_txn_free(t);
     }
     sk_waf_rules_free(r);
@@ -1102,6 +1147,7 @@ main(void)
         cmocka_unit_test(test_selector_literal),
         cmocka_unit_test(test_op_memo),
         cmocka_unit_test(test_memo_whole_variable),
+        cmocka_unit_test(test_memo_selected_values),
         cmocka_unit_test(test_memo_from_prefilter),
         cmocka_unit_test(test_memo_start_over),
         cmocka_unit_test(test_memo_value_changed),
