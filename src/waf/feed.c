@@ -54,6 +54,9 @@ uri_decode(struct sk_arena *a, struct sk_str in, struct sk_str *out)
 struct args_ctx {
     struct sk_waf_txn *t;
     enum sk_var_id coll; /* ARGS_GET or ARGS_POST */
+    /* Names and values live in the transaction's arena already (the
+     * urlencoded parser's output): kept, not copied. */
+    bool kept;
 };
 
 static int
@@ -64,13 +67,14 @@ add_arg(void *ud, struct sk_str name, struct sk_str value)
     if (t->colls[SK_V_ARGS].n >= SK_LIMIT_ARGS)
         return -SK_ELIMIT;
     struct sk_coll *own = &t->colls[c->coll];
-    int rc = sk__coll_add(t, own, name, value);
+    uint32_t h = sk__name_hash(name);
+    int rc = sk__coll_add_h(t, own, name, h, value, !c->kept);
     if (rc != 0)
         return rc;
     /* ARGS shares the copy: the rules' transformation and prefilter
      * caches, keyed by where a value lives, then serve both. */
     const struct sk_entry *e = &own->e[own->n - 1];
-    return sk__coll_add_view(t, &t->colls[SK_V_ARGS], e->name, e->value);
+    return sk__coll_add_h(t, &t->colls[SK_V_ARGS], e->name, h, e->value, false);
 }
 
 int
@@ -151,7 +155,7 @@ sk_waf_txn_request_line(struct sk_waf_txn *t, const char *method,
     if (rc != 0)
         return -SK_ENOMEM;
     if (has_query && query.len > 0) {
-        struct args_ctx c = {t, SK_V_ARGS_GET};
+        struct args_ctx c = {t, SK_V_ARGS_GET, true};
         rc = sk_http_parse_urlencoded(t->arena, query, t->rules->arg_separator,
                                       SK_LIMIT_ARGS, add_arg, &c);
         if (rc == -SK_ELIMIT)
@@ -413,7 +417,7 @@ sk__process_request_body(struct sk_waf_txn *t)
         goto combined;
     switch (t->processor) {
     case SK_BP_URLENCODED: {
-        struct args_ctx c = {t, SK_V_ARGS_POST};
+        struct args_ctx c = {t, SK_V_ARGS_POST, true};
         rc = sk_http_parse_urlencoded(t->arena, body, t->rules->arg_separator,
                                       SK_LIMIT_ARGS, add_arg, &c);
         if (rc == -SK_ELIMIT)

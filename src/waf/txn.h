@@ -191,6 +191,11 @@ sk__name_hash(struct sk_str s)
 /* Collection helpers (txn arena). Names compare ASCII case-insensitively. */
 int sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
+/* sk__coll_add() with the name's sk__name_hash() given; `copy` false
+ * keeps name and value as given (they must outlive the transaction's
+ * use of the collection, as sk__coll_add_view()). */
+int sk__coll_add_h(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+                   uint32_t hash, struct sk_str value, bool copy);
 struct sk_entry *sk__coll_get(struct sk_coll *c, struct sk_str name);
 /* sk__coll_get() with the name's sk__name_hash() given. */
 struct sk_entry *sk__coll_get_h(struct sk_coll *c, struct sk_str name,

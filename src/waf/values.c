@@ -102,6 +102,13 @@ sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
 }
 
 int
+sk__coll_add_h(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
+               uint32_t hash, struct sk_str value, bool copy)
+{
+    return coll_add(t, c, name, hash, value, copy ? COPY_NAME | COPY_VALUE : 0);
+}
+
+int
 sk__coll_add_view(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                   struct sk_str value)
 {
