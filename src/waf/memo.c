@@ -59,9 +59,22 @@ memo_hash(const uint8_t *p, size_t n)
         h = (h ^ w) * 0xff51afd7ed558ccdULL;
         h ^= h >> 32;
     }
+    /* The tail in fixed-size loads (a memcpy of a variable size is a
+     * call and a stall): the last 8 bytes again, or two overlapping
+     * halves, or three single bytes that cover 1-3. */
     uint64_t w = 0;
-    if (i < n)
-        memcpy(&w, p + i, n - i);
+    size_t r = n - i;
+    if (r > 0 && n >= 8) {
+        memcpy(&w, p + n - 8, 8);
+    } else if (r >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p + i, 4);
+        memcpy(&b, p + i + r - 4, 4);
+        w = (uint64_t)a << 32 | b;
+    } else if (r > 0) {
+        w = (uint64_t)p[i] | (uint64_t)p[i + r / 2] << 8 |
+            (uint64_t)p[i + r - 1] << 16;
+    }
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
     h ^= h >> 29;
     return h;
@@ -110,10 +123,12 @@ sk__memo_intern(uint64_t serial, struct sk_str v, size_t nlinks, size_t nchains)
         }
         memo.serial = serial;
     }
+    /* In the order a look-up reads them, next to each other: the entry,
+     * its bytes (compared), its "does not match" bits (read next). */
     struct sk_memo_val *e = sk_arena_calloc(memo.arena, 1, sizeof(*e));
+    uint8_t *bytes = sk_arena_alloc(memo.arena, v.len + 1);
     uint64_t *nm = sk_arena_calloc(memo.arena, nlinks / 64 + 1, sizeof(*nm));
     const uint64_t **pf = sk_arena_calloc(memo.arena, nchains + 1, sizeof(*pf));
-    uint8_t *bytes = sk_arena_alloc(memo.arena, v.len + 1);
     if (e == NULL || nm == NULL || pf == NULL || bytes == NULL)
         return NULL;
     if (v.len > 0)
