@@ -338,6 +338,23 @@ selector_literal(struct sk_waf_rules *r, const char *re, struct sk_str *lit,
     return 0;
 }
 
+/* Gives regex selector `x` its bit in the entries' remembered results:
+ * the same bit as an earlier selector with the same compiled code. */
+static void
+sel_bit(struct sk_waf_rules *r, struct sk_target *x)
+{
+    x->sel_bit = SK_SEL_NONE;
+    for (size_t b = 0; b < r->nsel; b++)
+        if (r->sel_tgt[b]->key_re == x->key_re) {
+            x->sel_bit = (uint8_t)b;
+            return;
+        }
+    if (r->nsel < SK_SEL_BITS) {
+        x->sel_bit = (uint8_t)r->nsel;
+        r->sel_tgt[r->nsel++] = x;
+    }
+}
+
 int
 sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                     size_t nvars, struct sk_target **out, size_t *n)
@@ -393,6 +410,8 @@ sk__targets_compile(struct sk_waf_rules *r, const struct sk_ast_var *vars,
                          !sk__prefilter_literals(r->arena, v->selector,
                                                  &t[i].key_req, &t[i].nkey_req))
                     t[i].nkey_req = 0; /* no literal a name must hold */
+                if (t[i].key_re != NULL)
+                    sel_bit(r, &t[i]);
             } else {
                 t[i].key = sk_str_c(t[i].key_text);
                 t[i].key_hash = sk__name_hash(t[i].key);

@@ -183,7 +183,14 @@ struct sk_target {
     /* The rule also has an exclusion (!VAR...) of this target's variable,
      * so its values must be checked against the rule's exclusions. */
     bool has_exclusions;
+    /* A regex selector's bit in struct sk_entry's remembered results
+     * (one per distinct regex of the rule set, the first SK_SEL_BITS);
+     * SK_SEL_NONE: not remembered. */
+    uint8_t sel_bit;
 };
+
+#define SK_SEL_BITS 64
+#define SK_SEL_NONE 0xff
 
 /* Macros ----------------------------------------------------------------- */
 
@@ -435,6 +442,10 @@ struct sk_waf_rules {
      * rules are folded. */
     void *fold_tx;
     size_t nfold_tx;
+    /* The regex selectors with a bit (struct sk_target sel_bit): one
+     * target of each, in bit order. */
+    const struct sk_target *sel_tgt[SK_SEL_BITS];
+    size_t nsel;
     uint32_t *fold_idx;
     size_t fold_idx_cap;
     size_t nfolded;

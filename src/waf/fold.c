@@ -592,6 +592,8 @@ sk__waf_fold(struct sk_waf_rules *r)
             rc = -SK_ELIMIT;
     if (rc == 0)
         rc = keep_tx(r, tx);
+    if (rc == 0) /* the folded TX's names, judged by every selector */
+        sk__sel_fill(tpl, r->fold_tx, r->nfold_tx);
     if (rc == 0) {
         r->nfolded = nfolded;
     } else {

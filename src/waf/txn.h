@@ -17,15 +17,14 @@ struct sk_entry {
     struct sk_str name;
     struct sk_str value;
     uint32_t hash; /* sk__name_hash(name): most lookups compare this */
-    /* The last selector regex tried on this name and its result: CRS
-     * repeats the same exclusion (!REQUEST_COOKIES:/__utm/) in a hundred
-     * rules, and the compiler gives equal patterns one compiled code. */
-    const pcre2_code *re_last;
-    bool re_result;
-    /* The one tried before it (rules alternate TX:/^MSC_/ and
-     * TX:/^HEADER_NAME_/ over the same entries). */
-    const pcre2_code *re_prev;
-    bool re_prev_result;
+    /* Selector regexes tried on this name (a bit per sk_target sel_bit)
+     * and which of them matched: CRS repeats the same exclusion
+     * (!REQUEST_COOKIES:/__utm/) in a hundred rules and scans TX with a
+     * few regexes (TX:/^HEADER_NAME_/) in every transaction; the
+     * compiler gives equal patterns one compiled code. Cleared when a
+     * slot takes a new name; TX entries that folding leaves (fold.c)
+     * come with every bit known. */
+    uint64_t sel_known, sel_match;
     int64_t expires; /* persistent collections: epoch seconds, 0 never */
     /* The memo entries (memo.h) of the name and the value, valid while
      * the memo's epoch is the one noted; NULL: not looked up yet. */
@@ -191,6 +190,9 @@ sk__name_hash(struct sk_str s)
 /* Collection helpers (txn arena). Names compare ASCII case-insensitively. */
 int sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);
+/* Notes in `n` entries which of the rule set's regex selectors (struct
+ * sk_target sel_bit) select their names. */
+void sk__sel_fill(struct sk_waf_txn *t, struct sk_entry *e, size_t n);
 /* sk__coll_add() with the name's sk__name_hash() given; `copy` false
  * keeps name and value as given (they must outlive the transaction's
  * use of the collection, as sk__coll_add_view()). */

@@ -68,10 +68,8 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     e->expires = 0;
     /* The slot may have held another entry (after a delete or a reset),
      * or nothing written yet: no remembered results. */
-    e->re_last = NULL;
-    e->re_result = false;
-    e->re_prev = NULL;
-    e->re_prev_result = false;
+    e->sel_known = 0;
+    e->sel_match = 0;
     e->mv_name = NULL;
     e->mv_value = NULL;
     e->mv_name_epoch = 0;
@@ -377,37 +375,63 @@ holds_literal(struct sk_str name, const struct sk_str *lits, size_t n)
     return false;
 }
 
+/* Whether regex selector `x` selects `name`; *known false when that
+ * could not be found out (no memory: an exclusion then does not apply,
+ * the value stays inspected, and a selection does not select). */
+static bool
+re_selects(struct sk_waf_txn *t, const struct sk_target *x, struct sk_str name,
+           bool *known)
+{
+    *known = true;
+    if (x->key_lit.len > 0)
+        return lit_in_name(x->key_lit, x->key_lit_anchored, name);
+    if (x->nkey_req > 0 && !holds_literal(name, x->key_req, x->nkey_req))
+        return false; /* the regex cannot match: not run */
+    pcre2_match_data *md = selector_md(t);
+    if (md == NULL) {
+        *known = false;
+        return false;
+    }
+    return pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+}
+
 static bool
 key_matches(struct sk_waf_txn *t, const struct sk_target *x, struct sk_entry *e)
 {
-    struct sk_str name = e->name;
-    if (x->key_lit.len > 0)
-        return lit_in_name(x->key_lit, x->key_lit_anchored, name);
     if (x->key_re != NULL) {
-        if (e->re_last == x->key_re)
-            return e->re_result;
-        if (e->re_prev == x->key_re)
-            return e->re_prev_result;
-        bool r;
-        if (x->nkey_req > 0 && !holds_literal(name, x->key_req, x->nkey_req)) {
-            r = false; /* the regex cannot match: not run */
-        } else {
-            pcre2_match_data *md = selector_md(t);
-            /* Out of memory: an exclusion then does not apply (the
-             * value stays inspected) and a selection does not select. */
-            if (md == NULL)
-                return false;
-            r = pcre2_match(x->key_re, name.p, name.len, 0, 0, md, NULL) >= 0;
+        bool known;
+        if (x->sel_bit == SK_SEL_NONE)
+            return re_selects(t, x, e->name, &known);
+        uint64_t m = (uint64_t)1 << x->sel_bit;
+        if (e->sel_known & m)
+            return (e->sel_match & m) != 0;
+        bool r = re_selects(t, x, e->name, &known);
+        if (known) {
+            e->sel_known |= m;
+            if (r)
+                e->sel_match |= m;
         }
-        e->re_prev = e->re_last;
-        e->re_prev_result = e->re_result;
-        e->re_last = x->key_re;
-        e->re_result = r;
         return r;
     }
     if (x->key.len == 0)
         return true; /* the whole collection */
-    return x->key_hash == e->hash && sk_str_eq_nocase(x->key, name);
+    return x->key_hash == e->hash && sk_str_eq_nocase(x->key, e->name);
+}
+
+void
+sk__sel_fill(struct sk_waf_txn *t, struct sk_entry *e, size_t n)
+{
+    const struct sk_waf_rules *r = t->rules;
+    for (size_t i = 0; i < n; i++)
+        for (size_t b = 0; b < r->nsel; b++) {
+            bool known;
+            bool m = re_selects(t, r->sel_tgt[b], e[i].name, &known);
+            if (known) {
+                e[i].sel_known |= (uint64_t)1 << b;
+                if (m)
+                    e[i].sel_match |= (uint64_t)1 << b;
+            }
+        }
 }
 
 static bool

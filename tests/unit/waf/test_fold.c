@@ -161,6 +161,48 @@ test_init_and_level_skip_fold(void **state)
     sk_waf_rules_free(r);
 }
 
+static bool
+has_match(const struct sk_waf_txn *t, uint64_t id)
+{
+    for (size_t i = 0; i < sk_waf_txn_match_count(t); i++)
+        if (sk_waf_txn_match(t, i)->id == id)
+            return true;
+    return false;
+}
+
+/* The TX folding leaves comes with its names judged by every selector
+ * regex (struct sk_entry sel_known): those must be the regexes' own
+ * answers, for the folded names and for names added at run time. */
+static void
+test_folded_tx_selectors(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        "SecRuleEngine On\n"
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.h_a=1,"
+        "setvar:tx.H_b=2,setvar:tx.other=3,setvar:tx.xh_d=4\"\n"
+        "SecRule ARGS:c \"@rx .\" \"id:2,phase:1,pass,nolog,setvar:tx.h_c=1\"\n"
+        "SecRule &TX:/^h_/ \"@eq 2\" \"id:3,phase:2,pass,log,msg:'two'\"\n"
+        "SecRule &TX:/^h_/ \"@eq 3\" \"id:4,phase:2,pass,log,msg:'three'\"\n"
+        "SecRule &TX:/^oth/ \"@eq 1\" \"id:5,phase:2,pass,log,msg:'one'\"\n"
+        "SecRule TX:/h_[a-z]$/ \"@streq 4\" \"id:6,phase:2,pass,log,msg:'d'\"\n"
+        "SecRule TX|!TX:/^h_/ \"@streq 2\" \"id:7,phase:2,pass,log,msg:'b'\"\n";
+    static const char *const uris[] = {"/?c=1", "/", NULL};
+    struct sk_waf_rules *r;
+    struct sk_waf_txn *t = both(rules, 1, uris, &r);
+    assert_true(has_match(t, 3));
+    assert_false(has_match(t, 4));
+    assert_true(has_match(t, 5));
+    assert_true(has_match(t, 6));
+    assert_false(has_match(t, 7)); /* tx.H_b is excluded */
+    sk_waf_txn_free(t);
+    t = run(r, "/?c=1", NULL);
+    assert_false(has_match(t, 3));
+    assert_true(has_match(t, 4));
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 /* A rule that stays sets or reads what a folded rule would: no fold. */
 static void
 test_runtime_reads_and_writes_keep_rules(void **state)
@@ -313,6 +355,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_level_skip_fold),
+        cmocka_unit_test(test_folded_tx_selectors),
         cmocka_unit_test(test_runtime_reads_and_writes_keep_rules),
         cmocka_unit_test(test_runtime_flow_keeps_rules),
         cmocka_unit_test(test_dead_rules_and_logged_matches),
