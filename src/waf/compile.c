@@ -2157,6 +2157,51 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
  * pattern has a required-literal set, in one database. Purely an
  * optimisation: a link without one runs its regex every time.
  */
+/* Fills op_memo link `l`'s nm/nnm (struct sk_rule). 0 or -SK_ENOMEM. */
+static int
+nm_targets(struct sk_waf_rules *r, struct sk_rule *l)
+{
+    l->nnm = SK_NM_NEVER;
+    l->nm = NULL;
+    if (l->ntargets >= SK_NM_NEVER)
+        return 0;
+    struct sk_nm_tgt *nm =
+        sk_arena_calloc(r->arena, l->ntargets + 1, sizeof(*nm));
+    if (nm == NULL)
+        return -SK_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < l->ntargets; i++) {
+        const struct sk_target *tgt = &l->targets[i];
+        if (tgt->exclude)
+            continue;
+        const struct sk_var_def *def = tgt->def;
+        if (tgt->count)
+            return 0;
+        uint8_t flags = 0;
+        if (def->kind == SK_VK_XML)
+            flags = SK_NM_XML;
+        else if (def->kind == SK_VK_NAMES)
+            flags = SK_NM_NAMES;
+        else if (def->kind == SK_VK_SCALAR)
+            flags = SK_NM_SCALAR;
+        else if (def->kind != SK_VK_COLLECTION)
+            return 0;
+        enum sk_var_id id = def->kind == SK_VK_NAMES ? def->base : def->id;
+        if (!(flags & SK_NM_XML) && sk__var_volatile(id))
+            return 0;
+        if (!(flags & (SK_NM_SCALAR | SK_NM_XML)) &&
+            (tgt->key.len > 0 || tgt->key_re != NULL || tgt->has_exclusions))
+            flags |= SK_NM_NARROW;
+        nm[n].var = (uint8_t)id;
+        nm[n].flags = flags;
+        nm[n].tgt = (uint8_t)i;
+        n++;
+    }
+    l->nm = nm;
+    l->nnm = (uint8_t)n;
+    return 0;
+}
+
 /*
  * Marks the links whose "no match" on a value can be remembered across
  * transactions (memo.h): the costly operators that read the value alone
@@ -2195,6 +2240,9 @@ mark_op_memo(struct sk_waf_rules *r)
             if (!l->op_memo)
                 continue;
             l->memo_idx = (unsigned)r->nmemo_links++;
+            int rc = nm_targets(r, l);
+            if (rc != 0)
+                return rc;
             if (l->pf == NULL || l->op_negated || l->multi_match)
                 continue;
             for (size_t c = 0; c < r->npf_chains; c++) {

@@ -158,6 +158,21 @@ const struct sk_var_def *sk__var_find(struct sk_str name);
 const struct sk_var_def *sk__var_table(size_t *count);
 const struct sk_var_def *sk__var_def(enum sk_var_id id);
 
+/* A target of an op_memo link as nm_link_skip (txn.c) reads it. */
+struct sk_nm_tgt {
+    uint8_t var;   /* the variable (the names' base variable for _NAMES) */
+    uint8_t flags; /* SK_NM_* */
+    uint8_t tgt;   /* its index in the link's targets */
+};
+
+enum {
+    SK_NM_NAMES = 1,  /* a collection's names */
+    SK_NM_SCALAR = 2, /* a scalar variable */
+    SK_NM_XML = 4,    /* XML: values only with an XML body */
+    SK_NM_NARROW = 8, /* a selection or exclusions: some of the values */
+};
+#define SK_NM_NEVER 0xff
+
 /* A compiled rule target. */
 struct sk_target {
     const struct sk_var_def *def;
@@ -367,6 +382,12 @@ struct sk_rule {
      * value alone and has no side effects. */
     bool op_memo;
     unsigned memo_idx; /* op_memo: its bit in struct sk_memo_val */
+    /* op_memo: the targets as the memo's per-variable sums see them
+     * (txn.c, nm_link_skip), without reading the targets themselves;
+     * nnm == SK_NM_NEVER when some target has no such sum (a count, TX
+     * and the other variables rules write). */
+    const struct sk_nm_tgt *nm;
+    uint8_t nnm;
     /* Evaluated at load time (fold.c): not run by transactions that
      * start from the folded TX. */
     bool folded;

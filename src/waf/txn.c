@@ -1521,35 +1521,28 @@ nm_value(struct sk_waf_txn *t, void *ud, const struct sk_target *tgt,
 static bool
 nm_link_skip(struct sk_waf_txn *t, const struct sk_rule *rule)
 {
+    if (rule->nnm == SK_NM_NEVER)
+        return false;
     size_t w = rule->memo_idx / 64;
     uint64_t m = (uint64_t)1 << (rule->memo_idx % 64);
-    for (size_t i = 0; i < rule->ntargets; i++) {
-        const struct sk_target *tgt = &rule->targets[i];
-        if (tgt->exclude)
-            continue;
-        if (tgt->count)
-            return false;
-        const struct sk_var_def *def = tgt->def;
-        bool names = def->kind == SK_VK_NAMES;
-        bool scalar = def->kind == SK_VK_SCALAR;
-        if (def->kind == SK_VK_XML) {
+    for (size_t i = 0; i < rule->nnm; i++) {
+        const struct sk_nm_tgt *x = &rule->nm[i];
+        if (x->flags & SK_NM_XML) {
             if (t->xml != NULL)
                 return false;
             continue; /* no XML body: no values */
         }
-        if (!scalar && !names && def->kind != SK_VK_COLLECTION)
-            return false;
-        enum sk_var_id id = names ? def->base : def->id;
-        if (sk__var_volatile(id))
-            return false;
-        const struct sk_nm_batch *b = nm_batch_get(t, id, names, scalar);
+        bool scalar = (x->flags & SK_NM_SCALAR) != 0;
+        const struct sk_nm_batch *b = nm_batch_get(
+            t, (enum sk_var_id)x->var, (x->flags & SK_NM_NAMES) != 0, scalar);
         if (b != NULL && (b->bits[w] & m))
             continue;
-        if (scalar || (tgt->key.len == 0 && tgt->key_re == NULL &&
-                       !tgt->has_exclusions && t->nexcl == 0))
+        if (scalar || (!(x->flags & SK_NM_NARROW) && t->nexcl == 0))
             return false; /* the sum was over exactly these values */
-        struct nm_ctx x = {w, m, false};
-        if (sk__target_values(t, rule, tgt, nm_value, &x) != 0 || x.miss)
+        struct nm_ctx c = {w, m, false};
+        if (sk__target_values(t, rule, &rule->targets[x->tgt], nm_value, &c) !=
+                0 ||
+            c.miss)
             return false;
     }
     return true;

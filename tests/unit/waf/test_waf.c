@@ -393,7 +393,8 @@ test_memo_selected_values(void **state)
         load("SecRuleEngine On\n"
              "SecRule REQUEST_HEADERS:User-Agent|REQUEST_COOKIES|"
              "!REQUEST_COOKIES:/^__utm/|ARGS \"@rx attack\" "
-             "\"id:150,phase:2,pass\"\n");
+             "\"id:150,phase:2,pass\"\n"
+             "SecRule &ARGS \"@rx ^2$\" \"id:152,phase:2,pass\"\n");
     static const char *const benign[] = {
         "User-Agent", "browser",
         "Referer",    "https://a.example/attack",
@@ -406,6 +407,16 @@ test_memo_selected_values(void **state)
     struct sk_waf_txn *t = run(r, "GET", "/?x=benign", benign, NULL);
     assert_false(matched(t, 150));
     sk_waf_txn_free(t);
+    /* A count is not its variable's values: "1" did not match as a
+     * count, and two arguments "1" make a count that does. */
+    for (int round = 0; round < 2; round++) {
+        t = run(r, "GET", "/?a=1", NULL, NULL);
+        assert_false(matched(t, 152));
+        sk_waf_txn_free(t);
+        t = run(r, "GET", "/?a=1&b=1", NULL, NULL);
+        assert_true(matched(t, 152));
+        sk_waf_txn_free(t);
+    }
     for (int round = 0; round < 3; round++) {
         t = run(r, "GET", "/?x=benign", benign, NULL);
         assert_false(matched(t, 150));
