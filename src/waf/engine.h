@@ -429,6 +429,14 @@ struct sk_pf_chain {
 struct sk_phase_prog {
     struct sk_rule **rules;
     size_t nrules;
+    /* The rules a transaction that starts from the folded TX runs: not
+     * markers, not folded (fold.c, sk__waf_live), each with its index in
+     * `rules`; next_live[i] is the first of them at index i or later in
+     * `rules` (nrules + 2 entries), where a skip goes on. */
+    struct sk_rule **live;
+    uint32_t *live_at;
+    uint32_t *next_live;
+    size_t nlive;
 };
 
 /*

@@ -608,6 +608,38 @@ sk__waf_fold(struct sk_waf_rules *r)
     return rc == -SK_ELIMIT ? 0 : rc;
 }
 
+int
+sk__waf_live(struct sk_waf_rules *r)
+{
+    for (int p = 0; p < SK_PHASES; p++) {
+        struct sk_phase_prog *prog = &r->phases[p];
+        if (prog->nrules >= UINT32_MAX)
+            return -SK_ELIMIT;
+        prog->nlive = 0;
+        prog->live =
+            sk_arena_calloc(r->arena, prog->nrules + 1, sizeof(*prog->live));
+        prog->live_at =
+            sk_arena_calloc(r->arena, prog->nrules + 1, sizeof(*prog->live_at));
+        prog->next_live = sk_arena_calloc(r->arena, prog->nrules + 2,
+                                          sizeof(*prog->next_live));
+        if (prog->live == NULL || prog->live_at == NULL ||
+            prog->next_live == NULL)
+            return -SK_ENOMEM;
+        for (size_t i = 0; i < prog->nrules; i++) {
+            prog->next_live[i] = (uint32_t)prog->nlive;
+            struct sk_rule *rule = prog->rules[i];
+            if (rule->is_marker || rule->folded)
+                continue;
+            prog->live_at[prog->nlive] = (uint32_t)i;
+            prog->live[prog->nlive++] = rule;
+        }
+        /* A skip to the end of the phase (skip_to == nrules) too. */
+        prog->next_live[prog->nrules] = (uint32_t)prog->nlive;
+        prog->next_live[prog->nrules + 1] = (uint32_t)prog->nlive;
+    }
+    return 0;
+}
+
 size_t
 sk__waf_folded(const struct sk_waf_rules *r)
 {

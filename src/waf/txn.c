@@ -101,6 +101,8 @@ sk_waf_rules_compile(struct sk_waf_rules *r)
     r->compiled = true;
     if (rc == 0)
         rc = sk__waf_fold(r);
+    if (rc == 0)
+        rc = sk__waf_live(r);
     if (rc != 0)
         r->failed = true;
     return rc;
@@ -1780,11 +1782,14 @@ run_phase(struct sk_waf_txn *t, int phase)
             return rc;
     }
     const struct sk_phase_prog *prog = &t->rules->phases[phase - 1];
-    bool fold_on = t->fold_on;
-    for (size_t i = 0; i < prog->nrules; i++) {
-        const struct sk_rule *rule = prog->rules[i];
-        if (rule->is_marker || (rule->folded && fold_on) ||
-            rule_removed(t, rule))
+    /* The rules that run: those not folded when the transaction starts
+     * from the folded TX (or nothing is folded), else all of them. */
+    bool live = t->fold_on || t->rules->nfolded == 0;
+    struct sk_rule *const *list = live ? prog->live : prog->rules;
+    size_t n = live ? prog->nlive : prog->nrules;
+    for (size_t k = 0; k < n; k++) {
+        const struct sk_rule *rule = list[k];
+        if (rule->is_marker || rule_removed(t, rule))
             continue;
         /* A new rule starts with no matched variables. */
         t->colls[SK_V_MATCHED_VARS].n = 0;
@@ -1804,10 +1809,15 @@ run_phase(struct sk_waf_txn *t, int phase)
             return 0;
         if (t->engine == SK_ENGINE_OFF)
             return 0;
+        if (rule->skip_after == NULL && rule->skip == 0)
+            continue;
+        /* Where the skip lands among all the phase's rules, folded ones
+         * included (they count for skip:N). */
+        size_t i = live ? prog->live_at[k] : k;
         if (rule->skip_after != NULL) {
             /* Continue after the marker (or end the phase). */
             i = rule->skip_to;
-        } else if (rule->skip > 0) {
+        } else {
             unsigned left = rule->skip;
             while (left > 0 && i + 1 < prog->nrules) {
                 i++;
@@ -1815,6 +1825,8 @@ run_phase(struct sk_waf_txn *t, int phase)
                     left--;
             }
         }
+        /* The loop's k++ then takes the first rule after index i. */
+        k = live ? (size_t)prog->next_live[i + 1] - 1 : i;
     }
     return 0;
 }

@@ -170,6 +170,43 @@ has_match(const struct sk_waf_txn *t, uint64_t id)
     return false;
 }
 
+/* skip:N counts folded rules too: a transaction that does not run them
+ * (struct sk_phase_prog live) lands where one that runs every rule does. */
+static void
+test_skip_counts_folded_rules(void **state)
+{
+    (void)state;
+    static const char rules[] =
+        "SecRuleEngine On\n"
+        "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.a=1\"\n"
+        "SecRule ARGS:s \"@streq 1\" \"id:2,phase:1,pass,nolog,skip:2\"\n"
+        "SecRule TX:a \"@eq 5\" \"id:4,phase:1,deny,log\"\n"
+        "SecRule ARGS:v \"@rx x\" \"id:5,phase:1,deny,log\"\n"
+        "SecRule ARGS:v \"@rx y\" \"id:6,phase:1,deny,log\"\n"
+        "SecRule ARGS:s \"@streq 2\" \"id:7,phase:1,pass,nolog,"
+        "skipAfter:END\"\n"
+        "SecRule TX:a \"@eq 6\" \"id:8,phase:1,deny,log\"\n"
+        "SecRule ARGS:v \"@rx z\" \"id:9,phase:1,deny,log\"\n"
+        "SecMarker END\n"
+        "SecRule ARGS:v \"@rx w\" \"id:10,phase:1,deny,log\"\n";
+    static const char *const uris[] = {"/?s=1&v=x", "/?s=1&v=y", "/?v=x",
+                                       "/?s=2&v=z", "/?s=2&v=w", NULL};
+    struct sk_waf_rules *r;
+    struct sk_waf_txn *t = both(rules, 3, uris, &r); /* 1, 4 and 8 */
+    assert_true(verdict_is(t, 10));
+    sk_waf_txn_free(t);
+    t = run(r, "/?s=1&v=x", NULL);
+    assert_true(verdict_is(t, 0)); /* 4 and 5 skipped */
+    sk_waf_txn_free(t);
+    t = run(r, "/?s=1&v=y", NULL);
+    assert_true(verdict_is(t, 6));
+    sk_waf_txn_free(t);
+    t = run(r, "/?s=2&v=z", NULL);
+    assert_true(verdict_is(t, 0)); /* 9 skipped */
+    sk_waf_txn_free(t);
+    sk_waf_rules_free(r);
+}
+
 /* The TX folding leaves comes with its names judged by every selector
  * regex (struct sk_entry sel_known): those must be the regexes' own
  * answers, for the folded names and for names added at run time. */
@@ -356,6 +393,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init_and_level_skip_fold),
         cmocka_unit_test(test_folded_tx_selectors),
+        cmocka_unit_test(test_skip_counts_folded_rules),
         cmocka_unit_test(test_runtime_reads_and_writes_keep_rules),
         cmocka_unit_test(test_runtime_flow_keeps_rules),
         cmocka_unit_test(test_dead_rules_and_logged_matches),
