@@ -2195,6 +2195,16 @@ nm_targets(struct sk_waf_rules *r, struct sk_rule *l)
         nm[n].var = (uint8_t)id;
         nm[n].flags = flags;
         nm[n].tgt = (uint8_t)i;
+        if (!(flags & SK_NM_XML)) {
+            uint8_t *b =
+                &r->nm_batch_of[2 * (size_t)id + ((flags & SK_NM_NAMES) != 0)];
+            if (*b == 0) {
+                if (r->nnm_batches >= UINT8_MAX - 1)
+                    return 0; /* cannot happen: fewer variables */
+                *b = (uint8_t)++r->nnm_batches;
+            }
+            nm[n].batch = (uint8_t)(*b - 1);
+        }
         n++;
     }
     l->nm = nm;
@@ -2212,6 +2222,8 @@ static int
 mark_op_memo(struct sk_waf_rules *r)
 {
     r->nmemo_links = 0;
+    r->nnm_batches = 0;
+    memset(r->nm_batch_of, 0, sizeof(r->nm_batch_of));
     static const char *const pure[] = {"rx",
                                        "pm",
                                        "pmf",

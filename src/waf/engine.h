@@ -163,6 +163,7 @@ struct sk_nm_tgt {
     uint8_t var;   /* the variable (the names' base variable for _NAMES) */
     uint8_t flags; /* SK_NM_* */
     uint8_t tgt;   /* its index in the link's targets */
+    uint8_t batch; /* its sum's index (sk_waf_rules nnm_batches) */
 };
 
 enum {
@@ -518,7 +519,11 @@ struct sk_waf_rules {
     struct sk_pf_chain *pf_chains;
     size_t npf_chains;
     size_t nmemo_links; /* links with op_memo */
-    size_t pf_rules;    /* links with a prefilter, for reports */
+    /* The memo's per-variable sums the links read (struct sk_nm_tgt
+     * batch), numbered at load time; by variable and names (0: none). */
+    uint8_t nm_batch_of[2 * SK_V__COUNT];
+    size_t nnm_batches;
+    size_t pf_rules; /* links with a prefilter, for reports */
 
     /* Selector regexes by pattern, so that equal patterns share code. */
     struct sk_interned_re {

@@ -1442,17 +1442,18 @@ struct sk_nm_batch {
 };
 
 static const struct sk_nm_batch *
-nm_batch_get(struct sk_waf_txn *t, enum sk_var_id id, bool names, bool scalar)
+nm_batch_get(struct sk_waf_txn *t, unsigned batch, enum sk_var_id id,
+             bool names, bool scalar)
 {
     const struct sk_waf_rules *r = t->rules;
     size_t words = r->nmemo_links / 64 + 1;
     if (t->nm_batches == NULL) {
         t->nm_batches =
-            sk_arena_calloc(t->arena, 2 * SK_V__COUNT, sizeof(*t->nm_batches));
+            sk_arena_calloc(t->arena, r->nnm_batches, sizeof(*t->nm_batches));
         if (t->nm_batches == NULL)
             return NULL;
     }
-    struct sk_nm_batch *b = &t->nm_batches[2 * (size_t)id + names];
+    struct sk_nm_batch *b = &t->nm_batches[batch];
     uint64_t gen = scalar ? t->scalar_gen[id] : t->colls[id].gen;
     if (b->valid && b->gen == gen)
         return b->unknown ? NULL : b;
@@ -1535,8 +1536,9 @@ nm_link_skip(struct sk_waf_txn *t, const struct sk_rule *rule)
             continue; /* no XML body: no values */
         }
         bool scalar = (x->flags & SK_NM_SCALAR) != 0;
-        const struct sk_nm_batch *b = nm_batch_get(
-            t, (enum sk_var_id)x->var, (x->flags & SK_NM_NAMES) != 0, scalar);
+        const struct sk_nm_batch *b =
+            nm_batch_get(t, x->batch, (enum sk_var_id)x->var,
+                         (x->flags & SK_NM_NAMES) != 0, scalar);
         if (b != NULL && (b->bits[w] & m))
             continue;
         if (scalar || (!(x->flags & SK_NM_NARROW) && t->nexcl == 0))
