@@ -477,6 +477,7 @@ struct sk_waf_rules {
     const struct sk_target *sel_tgt[SK_SEL_BITS];
     size_t nsel;
     uint32_t *fold_idx;
+    uint16_t fold_tx_digits; /* which of TX:0-9 fold_tx holds */
     size_t fold_idx_cap;
     size_t nfolded;
 

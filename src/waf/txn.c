@@ -693,7 +693,8 @@ set_capture(struct sk_waf_txn *t, const struct sk_op_result *res)
                 sk__coll_set_h(t, tx, name, h, true, res->captures[i], false);
             if (rc != 0)
                 return rc;
-        } else if (sk__coll_get_h(tx, name, h) != NULL) {
+        } else if ((t->tx_digits >> i & 1) &&
+                   sk__coll_get_h(tx, name, h) != NULL) {
             sk__coll_del(t, tx, name);
         }
     }
@@ -1737,6 +1738,7 @@ apply_fold(struct sk_waf_txn *t)
     c->idx = idx;
     c->idx_cap = r->fold_idx_cap;
     c->gen++;
+    t->tx_digits |= r->fold_tx_digits;
     return 0;
 }
 

@@ -167,6 +167,9 @@ struct sk_waf_txn {
     /* Phase 1 started from the folded TX (fold.h): folded rules are
      * not run. */
     bool fold_on;
+    /* TX:0-9 that may exist (a bit per digit): set when TX gets an entry
+     * with that name, so that a capture clears only those. */
+    uint16_t tx_digits;
 
     /* The rule being evaluated (for RULE.x macros). */
     const struct sk_rule *cur_rule;

@@ -77,6 +77,9 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     e->hash = hash;
     c->n++;
     c->gen++;
+    if (name.len == 1 && name.p[0] >= '0' && name.p[0] <= '9' &&
+        c == &t->colls[SK_V_TX])
+        t->tx_digits |= (uint16_t)(1u << (name.p[0] - '0'));
     if (c->unique) {
         if ((c->n + 1) * 2 > c->idx_cap)
             return index_rebuild(t, c,

@@ -647,7 +647,12 @@ test_capture_cleanup_and_dynamic_argument(void **state)
     struct sk_waf_rules *r =
         load("SecRuleEngine On\n"
              "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.cur=1\"\n"
+             /* TX:3 from the folded TX, TX:4 set at run time: the
+              * captures after them remove both */
+             "SecAction \"id:6,phase:1,pass,nolog,setvar:tx.3=folded\"\n"
              "SecRule ARGS \"@rx (a)(b)\" \"id:2,phase:1,pass,nolog,capture\"\n"
+             "SecRule ARGS:b \"@rx .\" \"id:7,phase:1,pass,nolog,"
+             "setvar:tx.4=run\"\n"
              "SecRule ARGS \"@rx (c)\" \"id:3,phase:1,pass,nolog,capture\"\n"
              "SecRule &TX:2 \"@eq 0\" \"id:4,phase:1,pass\"\n"
              "SecRule ARGS:/^v/ \"@streq %{tx.cur}\" "
@@ -658,6 +663,8 @@ test_capture_cleanup_and_dynamic_argument(void **state)
     assert_string_equal(sk_waf_txn_tx(t, "0"), "c");
     assert_string_equal(sk_waf_txn_tx(t, "1"), "c");
     assert_null(sk_waf_txn_tx(t, "2"));
+    assert_null(sk_waf_txn_tx(t, "3"));
+    assert_null(sk_waf_txn_tx(t, "4"));
     assert_string_equal(sk_waf_txn_tx(t, "cur"), "1xxx");
     sk_waf_txn_free(t);
     sk_waf_rules_free(r);
