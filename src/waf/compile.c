@@ -1246,9 +1246,18 @@ mark_exclusions(struct sk_rule *rule)
     for (size_t i = 0; i < rule->ntargets; i++) {
         struct sk_target *t = &rule->targets[i];
         t->has_exclusions = false;
-        for (size_t j = 0; j < rule->ntargets; j++)
-            if (rule->targets[j].exclude && rule->targets[j].def == t->def)
-                t->has_exclusions = true;
+        t->excl_sel = 0;
+        t->excl_other = false;
+        for (size_t j = 0; j < rule->ntargets; j++) {
+            const struct sk_target *x = &rule->targets[j];
+            if (!x->exclude || x->def != t->def)
+                continue;
+            t->has_exclusions = true;
+            if (x->key_re != NULL && x->sel_bit != SK_SEL_NONE)
+                t->excl_sel |= (uint64_t)1 << x->sel_bit;
+            else
+                t->excl_other = true;
+        }
     }
 }
 

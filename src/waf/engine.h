@@ -197,8 +197,11 @@ struct sk_target {
      * SK_PF_VAR_NONE when the link must read its values one by one. */
     int pf_var;
     /* The rule also has an exclusion (!VAR...) of this target's variable,
-     * so its values must be checked against the rule's exclusions. */
+     * so its values must be checked against the rule's exclusions: the
+     * regex ones by their bits (sel_bit), the others one by one. */
     bool has_exclusions;
+    bool excl_other;
+    uint64_t excl_sel;
     /* A regex selector's bit in struct sk_entry's remembered results
      * (one per distinct regex of the rule set, the first SK_SEL_BITS);
      * SK_SEL_NONE: not remembered. */

@@ -463,9 +463,20 @@ static bool
 excluded(struct sk_waf_txn *t, const struct sk_rule *rule,
          const struct sk_target *tgt, struct sk_entry *e)
 {
-    for (size_t i = 0; tgt->has_exclusions && i < rule->ntargets; i++) {
+    uint64_t m = tgt->excl_sel;
+    if (m != 0) {
+        /* The regex exclusions by their bits, judged first if need be
+         * (by a selector with the same regex). */
+        for (uint64_t u = m & ~e->sel_known; u != 0; u &= u - 1)
+            (void)key_matches(t, t->rules->sel_tgt[__builtin_ctzll(u)], e);
+        if (e->sel_known & e->sel_match & m)
+            return true;
+    }
+    for (size_t i = 0; tgt->excl_other && i < rule->ntargets; i++) {
         const struct sk_target *x = &rule->targets[i];
-        if (x->exclude && x->def == tgt->def && key_matches(t, x, e))
+        if (x->exclude && x->def == tgt->def &&
+            (x->key_re == NULL || x->sel_bit == SK_SEL_NONE) &&
+            key_matches(t, x, e))
             return true;
     }
     for (size_t i = 0; i < t->nexcl; i++) {
