@@ -587,12 +587,20 @@ sk__target_values(struct sk_waf_txn *t, const struct sk_rule *rule,
          * but a TX write by a caller must not extend this loop. */
         size_t n = c->n;
         bool lit = tgt->key_re == NULL && tgt->key.len > 0;
+        /* A regex selector with a bit: the entries that know it are
+         * judged here, the others by key_matches(), which records it. */
+        uint64_t selm = tgt->key_re != NULL && tgt->sel_bit != SK_SEL_NONE
+                            ? (uint64_t)1 << tgt->sel_bit
+                            : 0;
         for (size_t i = 0; i < n; i++) {
             struct sk_entry *e = &c->e[i];
             if (lit) {
                 /* key_matches() inline for the common literal name. */
                 if (e->hash != tgt->key_hash ||
                     !sk_str_eq_nocase(tgt->key, e->name))
+                    continue;
+            } else if (e->sel_known & selm) {
+                if (!(e->sel_match & selm))
                     continue;
             } else if (tgt->key_re != NULL && !key_matches(t, tgt, e)) {
                 continue;
