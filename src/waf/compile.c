@@ -2161,11 +2161,6 @@ build_pf_group(struct sk_waf_rules *r, struct sk_arena *tmp, struct pf_cand *c,
     return true;
 }
 
-/*
- * Regex prefilters (prefilter.h): static @rx links (not multiMatch) whose
- * pattern has a required-literal set, in one database. Purely an
- * optimisation: a link without one runs its regex every time.
- */
 /* Fills op_memo link `l`'s nm/nnm (struct sk_rule). 0 or -SK_ENOMEM. */
 static int
 nm_targets(struct sk_waf_rules *r, struct sk_rule *l)
@@ -2292,6 +2287,11 @@ mark_op_memo(struct sk_waf_rules *r)
     return 0;
 }
 
+/*
+ * Regex prefilters (prefilter.h): static @rx links (not multiMatch) whose
+ * pattern has a required-literal set, in one database. Purely an
+ * optimisation: a link without one runs its regex every time.
+ */
 static int
 build_prefilters(struct sk_waf_rules *r)
 {

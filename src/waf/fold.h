@@ -17,11 +17,11 @@
  */
 int sk__waf_fold(struct sk_waf_rules *r);
 
-/* How many rules a rule set folded (tests, `proxy -t`). */
 /* Builds each phase's list of the rules that run (struct sk_phase_prog
  * live), after folding. 0 or -SK_ENOMEM. */
 int sk__waf_live(struct sk_waf_rules *r);
 
+/* How many rules a rule set folded (tests, `proxy -t`). */
 size_t sk__waf_folded(const struct sk_waf_rules *r);
 
 /*
