@@ -478,8 +478,7 @@ keep_tx(struct sk_waf_rules *r, const struct sk_coll *tx)
         e[i].name = sk_str_make(name, tx->e[i].name.len);
         e[i].value = sk_str_make(value, tx->e[i].value.len);
         e[i].hash = sk__name_hash(e[i].name);
-        if (e[i].name.len == 1 && name[0] >= '0' && name[0] <= '9')
-            r->fold_tx_digits |= (uint16_t)(1u << (name[0] - '0'));
+        r->fold_tx_digits |= sk__tx_digit_bit(e[i].name);
         size_t j = e[i].hash & (idx_cap - 1);
         while (idx[j] != 0)
             j = (j + 1) & (idx_cap - 1);

@@ -190,6 +190,16 @@ sk__name_hash(struct sk_str s)
     return h;
 }
 
+/* The bit of a TX:0-9 name in tx_digits (struct sk_waf_txn) and
+ * fold_tx_digits (struct sk_waf_rules); 0 for any other name. */
+static inline uint16_t
+sk__tx_digit_bit(struct sk_str name)
+{
+    if (name.len != 1 || name.p[0] < '0' || name.p[0] > '9')
+        return 0;
+    return (uint16_t)(1u << (name.p[0] - '0'));
+}
+
 /* Collection helpers (txn arena). Names compare ASCII case-insensitively. */
 int sk__coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
                  struct sk_str value);

@@ -77,9 +77,8 @@ coll_add(struct sk_waf_txn *t, struct sk_coll *c, struct sk_str name,
     e->hash = hash;
     c->n++;
     c->gen++;
-    if (name.len == 1 && name.p[0] >= '0' && name.p[0] <= '9' &&
-        c == &t->colls[SK_V_TX])
-        t->tx_digits |= (uint16_t)(1u << (name.p[0] - '0'));
+    if (c == &t->colls[SK_V_TX])
+        t->tx_digits |= sk__tx_digit_bit(name);
     if (c->unique) {
         if ((c->n + 1) * 2 > c->idx_cap)
             return index_rebuild(t, c,
@@ -426,15 +425,8 @@ sk__sel_fill(struct sk_waf_txn *t, struct sk_entry *e, size_t n)
 {
     const struct sk_waf_rules *r = t->rules;
     for (size_t i = 0; i < n; i++)
-        for (size_t b = 0; b < r->nsel; b++) {
-            bool known;
-            bool m = re_selects(t, r->sel_tgt[b], e[i].name, &known);
-            if (known) {
-                e[i].sel_known |= (uint64_t)1 << b;
-                if (m)
-                    e[i].sel_match |= (uint64_t)1 << b;
-            }
-        }
+        for (size_t b = 0; b < r->nsel; b++)
+            (void)key_matches(t, r->sel_tgt[b], &e[i]); /* notes bit b */
 }
 
 static bool

@@ -647,12 +647,12 @@ test_capture_cleanup_and_dynamic_argument(void **state)
     struct sk_waf_rules *r =
         load("SecRuleEngine On\n"
              "SecAction \"id:1,phase:1,pass,nolog,setvar:tx.cur=1\"\n"
-             /* TX:3 from the folded TX, TX:4 set at run time: the
-              * captures after them remove both */
+             /* TX:3 from the folded TX, TX:4 and TX:9 set at run time:
+              * the captures after them remove all three */
              "SecAction \"id:6,phase:1,pass,nolog,setvar:tx.3=folded\"\n"
              "SecRule ARGS \"@rx (a)(b)\" \"id:2,phase:1,pass,nolog,capture\"\n"
              "SecRule ARGS:b \"@rx .\" \"id:7,phase:1,pass,nolog,"
-             "setvar:tx.4=run\"\n"
+             "setvar:tx.4=run,setvar:tx.9=run\"\n"
              "SecRule ARGS \"@rx (c)\" \"id:3,phase:1,pass,nolog,capture\"\n"
              "SecRule &TX:2 \"@eq 0\" \"id:4,phase:1,pass\"\n"
              "SecRule ARGS:/^v/ \"@streq %{tx.cur}\" "
@@ -665,6 +665,7 @@ test_capture_cleanup_and_dynamic_argument(void **state)
     assert_null(sk_waf_txn_tx(t, "2"));
     assert_null(sk_waf_txn_tx(t, "3"));
     assert_null(sk_waf_txn_tx(t, "4"));
+    assert_null(sk_waf_txn_tx(t, "9"));
     assert_string_equal(sk_waf_txn_tx(t, "cur"), "1xxx");
     sk_waf_txn_free(t);
     sk_waf_rules_free(r);
